@@ -1,0 +1,188 @@
+"""One agent: an asyncio task that asks its brain for tool calls and runs them."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import TYPE_CHECKING, Any
+
+from engine import events as ev
+from engine.brains.base import (
+    Brain,
+    BrainError,
+    InboxMessage,
+    Peer,
+    ToolCall,
+    ToolResult,
+    ToolSpec,
+    Usage,
+)
+from engine.config import AgentConfig
+from engine.tools import specs_for
+from memory.files import read_memory
+from sandboxes import Sandbox
+
+if TYPE_CHECKING:
+    from engine.run import Engine
+
+
+class AgentFinished(Exception):
+    """Raised by the `finish` tool to end the loop."""
+
+    def __init__(self, summary: str) -> None:
+        self.summary = summary
+
+
+class AgentRuntime:
+    """Everything about one running agent; also the BrainContext its brain sees."""
+
+    def __init__(self, engine: Engine, config: AgentConfig, sandbox: Sandbox, brain: Brain) -> None:
+        self.engine = engine
+        self.config = config
+        self.agent_id = config.id
+        self.sandbox = sandbox
+        self.brain = brain
+        self.status = ev.PENDING
+        self.activity = ""
+        self.tool_calls = 0
+        self.steps_done = 0  # tool calls whose result was recorded
+        self.summary = ""
+        self.plan_approved = config.approval != "plan"
+        self.plan: list[str] = []
+        self.tools: list[ToolSpec] = specs_for(config.allowed_tools())
+        team = engine.team
+        self.roster = [Peer(a.id, a.type or "", a.description or "") for a in team.agents]
+        self.allowed_recipients = team.recipients_of(config)
+        self.memory_path = team.resolve(config.memory_file)
+        self.memory_text = read_memory(self.memory_path)
+        rules = team.resolve(config.rules_file)
+        self.rules_text = rules.read_text(encoding="utf-8") if rules and rules.is_file() else ""
+        self.task: asyncio.Task | None = None
+        self._running = asyncio.Event()
+        self._running.set()
+        self.paused = False
+        self._status_before_pause = ev.RUNNING
+        self.resume_results: list[ToolResult] = []
+
+    # -- BrainContext ------------------------------------------------------------
+    async def emit(self, type: str, **data: Any) -> None:
+        await self.engine.emit(type, self.agent_id, **data)
+
+    def take_messages(self) -> list[InboxMessage]:
+        msgs = self.engine.post.inboxes[self.agent_id].take_all()
+        self.engine.post.mark_delivered(self.agent_id, msgs)
+        for m in msgs:
+            if m.kind == "request":
+                self.engine.post.inboxes[self.agent_id].last_request = m
+        return msgs
+
+    async def record_usage(self, usage: Usage) -> None:
+        await self.engine.budget.charge(self, usage)
+
+    async def save_conversation(self, messages: list[dict[str, Any]]) -> None:
+        self.engine.store.execute(
+            "UPDATE agents SET conversation=? WHERE run_id=? AND id=?",
+            (json.dumps(messages), self.engine.run_id, self.agent_id))
+
+    async def load_conversation(self) -> list[dict[str, Any]] | None:
+        rows = await self.engine.store.query(
+            "SELECT conversation FROM agents WHERE run_id=? AND id=?",
+            (self.engine.run_id, self.agent_id))
+        if rows and rows[0][0]:
+            return json.loads(rows[0][0])
+        return None
+
+    # -- status ----------------------------------------------------------------
+    async def set_status(self, status: str, activity: str = "", **extra: Any) -> None:
+        if self.paused and status not in ev.TERMINAL_STATUSES and status != ev.PAUSED:
+            self._status_before_pause = status
+            self.activity = activity
+            return
+        self.status = status
+        self.activity = activity
+        self.engine.store.execute(
+            "UPDATE agents SET status=?, steps_done=? WHERE run_id=? AND id=?",
+            (status, self.steps_done, self.engine.run_id, self.agent_id))
+        await self.emit(ev.AGENT_STATUS, status=status, activity=activity, **extra)
+
+    @property
+    def finished(self) -> bool:
+        return self.status in ev.TERMINAL_STATUSES
+
+    async def checkpoint(self) -> None:
+        """Between tool calls: wait here while paused."""
+        if not self._running.is_set():
+            await self._running.wait()
+
+    async def pause(self) -> None:
+        if self.finished or self.paused:
+            return
+        self._status_before_pause = self.status
+        await self.set_status(ev.PAUSED, "paused by you")
+        self.paused = True
+        self._running.clear()
+
+    async def resume(self) -> None:
+        if not self.paused:
+            return
+        self.paused = False
+        self._running.set()
+        await self.set_status(self._status_before_pause, self.activity)
+
+    # -- the loop ------------------------------------------------------------------
+    async def run(self) -> None:
+        from engine.toolbox import execute
+
+        try:
+            await self.set_status(ev.STARTING, "starting")
+            await self.brain.start(self)
+            await self.set_status(ev.PLANNING if not self.plan_approved else ev.RUNNING, "")
+            results: list[ToolResult] = list(self.resume_results)
+            while True:
+                await self.checkpoint()
+                calls = await self.brain.next_calls(results)
+                if not calls:
+                    await self._end(ev.DONE, self.summary or "nothing more to do")
+                    return
+                results = []
+                for call in calls:
+                    await self.checkpoint()
+                    results.append(await self._run_call(execute, call))
+        except AgentFinished as fin:
+            self.summary = fin.summary
+            await self._end(ev.DONE, fin.summary)
+        except asyncio.CancelledError:
+            await self._end(ev.CANCELLED, "cancelled")
+            raise
+        except BrainError as exc:
+            await self._end(ev.FAILED, str(exc))
+        except Exception as exc:  # a bug: keep the run alive, show it loudly
+            self.engine.log_exception(self.agent_id, exc)
+            await self._end(ev.FAILED, f"internal error: {type(exc).__name__}: {exc}")
+        finally:
+            await self.brain.close()
+
+    async def _run_call(self, execute, call: ToolCall) -> ToolResult:
+        self.tool_calls += 1
+        await self.emit(ev.TOOL_CALL, call_id=call.id, tool=call.name, args=call.args)
+        try:
+            result = await execute(self, call)
+        except AgentFinished as fin:
+            self.steps_done += 1
+            await self.emit(ev.TOOL_RESULT, call_id=call.id, tool=call.name, is_error=False,
+                            result={"finished": True, "summary": fin.summary})
+            raise
+        self.steps_done += 1
+        await self.emit(ev.TOOL_RESULT, call_id=call.id, tool=call.name,
+                        is_error=result.is_error, result=result.content)
+        if self.status not in (ev.RUNNING, ev.PLANNING) and not self.paused and not self.finished:
+            await self.set_status(ev.RUNNING if self.plan_approved else ev.PLANNING, "")
+        return result
+
+    async def _end(self, status: str, reason: str) -> None:
+        if self.finished:
+            return
+        self.paused = False
+        await self.set_status(status, reason, reason=reason)
+        if status != ev.DONE:
+            await self.engine.interrupts.withdraw_for(self.agent_id, f"agent {status}")

@@ -1,0 +1,230 @@
+"""The command line: `agentorch-tui [CONFIG]` and its subcommands.
+
+Everything here except the TUI itself is importable without Textual; the TUI is
+loaded lazily by tui/__main__.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from importlib import resources
+from pathlib import Path
+
+from engine.loader import ConfigError, load_team, summary
+from memory.store import DEFAULT_DB, Store, StoreError
+from sandboxes import SandboxError
+
+SUBCOMMANDS = ("check", "schema", "runs", "events")
+EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
+
+
+def demo_path() -> Path:
+    return Path(str(resources.files("engine") / "demo" / "demo.yaml"))
+
+
+def err(text: str) -> None:
+    print(f"agentorch: {text}", file=sys.stderr)
+
+
+def build_run_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="agentorch-tui",
+        description="A terminal control center for teams of AI agents.",
+        epilog="subcommands: check FILE | schema | runs | events RUN_ID "
+               "(agentorch-tui SUBCOMMAND -h for more)",
+    )
+    p.add_argument("config", nargs="?", default="agents.yaml",
+                   help="team file (default ./agents.yaml)")
+    p.add_argument("--demo", action="store_true", help="run the built-in offline demo team")
+    p.add_argument("--headless", action="store_true",
+                   help="no TUI: events as JSON lines on stdout, commands on stdin")
+    p.add_argument("--auto-approve", action="store_true",
+                   help="approve plans and commands automatically")
+    p.add_argument("--db", default=str(DEFAULT_DB), help=f"state database (default {DEFAULT_DB})")
+    p.add_argument("--backend", choices=["auto", "docker", "local"],
+                   help="override the sandbox backend of every agent")
+    return p
+
+
+def main(argv: list[str] | None = None, tui_runner: Callable | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in SUBCOMMANDS:
+        return run_subcommand(argv)
+    args = build_run_parser().parse_args(argv)
+    team_path = demo_path() if args.demo else Path(args.config)
+    base_dir = Path.cwd() / ".agentorch" / "demo" if args.demo else None
+    try:
+        team = load_team(team_path, base_dir=base_dir)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        if not args.demo and not Path(args.config).exists() and args.config == "agents.yaml":
+            err("no agents.yaml here; try `agentorch-tui --demo` for the offline demo team")
+        return EXIT_CONFIG
+    if args.headless:
+        return asyncio.run(_headless(team, str(team_path), args))
+    if tui_runner is None:
+        err("the TUI is not available in this entry point; use --headless")
+        return EXIT_FAILED
+    return tui_runner(team, str(team_path), args)
+
+
+async def open_engine(team, config_path: str, args):
+    from engine.run import Engine
+
+    store = await Store.open(args.db)
+    await cleanup_stale(store)
+    engine = Engine(team, store, config_path=config_path, auto_approve=args.auto_approve,
+                    backend=args.backend)
+    return engine, store
+
+
+async def _headless(team, config_path: str, args) -> int:
+    from engine.headless import run_headless
+
+    try:
+        engine, store = await open_engine(team, config_path, args)
+    except StoreError as exc:
+        err(str(exc))
+        return EXIT_FAILED
+    try:
+        for a in team.agents:
+            if engine.resolve_backend(a) == "local":
+                err(f"warning: agent {a.id} runs UNSANDBOXED (local backend)")
+        return await run_headless(engine)
+    except SandboxError as exc:
+        err(str(exc))
+        return EXIT_FAILED
+    finally:
+        await store.close()
+
+
+def pid_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+async def cleanup_stale(store: Store) -> None:
+    """Remove containers of dead runs; mark dead runs as crashed in the store."""
+    rows = await store.query("SELECT id, pid, host FROM runs WHERE status='running'")
+    import socket
+
+    host = socket.gethostname()
+    for row in rows:
+        if row["host"] == host and not pid_alive(row["pid"]):
+            store.execute("UPDATE runs SET status='crashed' WHERE id=?", (row["id"],))
+    await store.flush()
+    try:
+        from sandboxes.docker import cleanup_stale_containers, docker_available
+    except ImportError:
+        return
+    if not docker_available():
+        return
+    live = {r["id"] for r in await store.query("SELECT id FROM runs WHERE status='running'")}
+    try:
+        removed = await cleanup_stale_containers(lambda run_id: run_id in live)
+    except SandboxError as exc:
+        err(f"could not clean up stale containers: {exc}")
+        return
+    if removed:
+        err(f"removed {len(removed)} container(s) left by crashed runs")
+
+
+# -- subcommands ---------------------------------------------------------------------
+def run_subcommand(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="agentorch-tui")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    c = sub.add_parser("check", help="validate a team file and summarize it")
+    c.add_argument("file")
+    sub.add_parser("schema", help="print the JSON Schema of agents.yaml")
+    r = sub.add_parser("runs", help="list past runs")
+    r.add_argument("--db", default=str(DEFAULT_DB))
+    e = sub.add_parser("events", help="print a run's events as JSON lines")
+    e.add_argument("run_id", help="a run id (or a prefix), or `last`")
+    e.add_argument("--db", default=str(DEFAULT_DB))
+    args = p.parse_args(argv)
+    if args.cmd == "check":
+        return cmd_check(args.file)
+    if args.cmd == "schema":
+        from engine.config import TeamConfig
+
+        print(json.dumps(TeamConfig.model_json_schema(), indent=2))
+        return EXIT_OK
+    if args.cmd == "runs":
+        return asyncio.run(cmd_runs(args.db))
+    return asyncio.run(cmd_events(args.db, args.run_id))
+
+
+def cmd_check(file: str) -> int:
+    try:
+        team = load_team(file)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem)
+        return EXIT_CONFIG
+    print(summary(team, file))
+    return EXIT_OK
+
+
+async def _open_existing(db: str) -> Store | None:
+    if not Path(db).exists():
+        err(f"no state database at {db}; run a team first or pass --db")
+        return None
+    try:
+        return await Store.open(db)
+    except StoreError as exc:
+        err(str(exc))
+        return None
+
+
+async def cmd_runs(db: str) -> int:
+    store = await _open_existing(db)
+    if store is None:
+        return EXIT_FAILED
+    try:
+        runs = await store.runs()
+        if not runs:
+            print("no runs yet")
+        print(f"{'RUN':<22} {'TEAM':<14} {'STARTED':<17} {'STATUS':<10} {'COST':>8}  AGENTS")
+        for r in runs:
+            started = time.strftime("%Y-%m-%d %H:%M", time.localtime(r["started"]))
+            status = r["status"]
+            if status == "running" and not pid_alive(r["pid"]):
+                status = "crashed"
+            agents = ",".join(json.loads(r["agents"]))
+            print(f"{r['id']:<22} {r['team'][:14]:<14} {started:<17} {status:<10} "
+                  f"${r['cost']:>7.4f}  {agents}")
+    finally:
+        await store.close()
+    return EXIT_OK
+
+
+async def cmd_events(db: str, run_id: str) -> int:
+    store = await _open_existing(db)
+    if store is None:
+        return EXIT_FAILED
+    try:
+        run = await store.run(run_id)
+        if run is None:
+            err(f"no run {run_id!r} in {db}; `agentorch-tui runs` lists them")
+            return EXIT_FAILED
+        from engine.events import Event
+
+        for row in await store.events(run["id"]):
+            sys.stdout.write(Event.from_row(*row).to_json() + "\n")
+    finally:
+        await store.close()
+    return EXIT_OK

@@ -1,0 +1,220 @@
+"""agents.yaml: the team, as pydantic v2 models.
+
+The JSON Schema of agents.yaml (``agentorch-tui schema``) is generated from these
+models, so the field docstrings are the reference documentation.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+ALL = "all"
+ApprovalMode = Literal["never", "plan", "risky", "always"]
+BackendName = Literal["auto", "docker", "local"]
+
+TOOL_NAMES = (
+    "run_command",
+    "read_file",
+    "write_file",
+    "send_message",
+    "wait_for_message",
+    "reply",
+    "ask_user",
+    "request_debug",
+    "report_progress",
+    "propose_plan",
+    "update_memory",
+    "finish",
+)
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+
+class Resources(Strict):
+    """Limits of one sandbox."""
+
+    memory: str | None = None
+    """Memory limit, Docker syntax (e.g. `512m`, `2g`)."""
+    cpus: float | None = Field(default=None, gt=0)
+    """CPU limit in cores (e.g. 1.5)."""
+    pids: int | None = Field(default=None, gt=0)
+    """Maximum number of processes in the sandbox."""
+    max_output: int | None = Field(default=None, gt=0)
+    """Bytes of output kept per command; the rest is dropped with a visible marker."""
+    command_timeout: float | None = Field(default=None, gt=0)
+    """Default timeout of run_command in seconds."""
+
+
+class SandboxConfig(Strict):
+    """Where the team's commands run."""
+
+    backend: BackendName = "auto"
+    """`docker` (hardened container per agent), `local` (UNSANDBOXED subprocess) or `auto` (docker when a daemon answers, else local)."""
+    image: str | None = None
+    """Container image for every agent (default `agentorch/sandbox:latest`)."""
+    network: Literal["none", "bridge"] = "none"
+    """`none` (no network, the default) or `bridge`."""
+    resources: Resources = Field(default_factory=Resources)
+
+
+class Budget(Strict):
+    """Spending limits; warnings at 50/75/90 %, a `budget` interrupt at 100 %."""
+
+    tokens: int | None = Field(default=None, gt=0)
+    """Total tokens (input + output + cache) allowed."""
+    dollars: float | None = Field(default=None, gt=0)
+    """Total cost allowed, in US dollars."""
+
+
+class ModelPrice(Strict):
+    """Prices in dollars per million tokens."""
+
+    input: float
+    output: float
+    cache_read: float | None = None
+    cache_write: float | None = None
+
+
+class ScriptStep(Strict):
+    """One step of a scripted agent: a tool call."""
+
+    tool: str
+    args: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("tool")
+    @classmethod
+    def _known_tool(cls, v: str) -> str:
+        if v not in TOOL_NAMES:
+            raise ValueError(f"unknown tool {v!r}; tools are: {', '.join(TOOL_NAMES)}")
+        return v
+
+
+class AgentFields(Strict):
+    """Fields an agent may set; `defaults` uses the same ones."""
+
+    type: str | None = None
+    """Role of the agent (planner, coder, reviewer, ...)."""
+    description: str | None = None
+    responsibilities: list[str] | None = None
+    rules_file: str | None = None
+    """Markdown file with the agent's rules (must exist), relative to agents.yaml."""
+    memory_file: str | None = None
+    """Markdown file the agent reads at start and appends to with update_memory."""
+    sandbox_path: str | None = None
+    """Host directory bound as the agent's workspace (default `.agentorch/workspaces/<id>`)."""
+    direct_communication: list[str] | Literal["all"] | None = None
+    """Agent ids this agent may message, or `all`. Replies are always allowed."""
+    initial_instructions: str | None = None
+    model: str | None = None
+    """`scripted` or a Claude model name (e.g. `claude-sonnet-4-5`)."""
+    script: list[ScriptStep] | None = None
+    """For scripted agents: the tool calls to play, in order."""
+    tools: list[str] | None = None
+    """Allow-list of tools; default all."""
+    approval: ApprovalMode | None = None
+    """`never`, `plan` (propose_plan must be approved first), `risky` (risky commands need approval) or `always` (every command)."""
+    budget: Budget | None = None
+    image: str | None = None
+    network: Literal["none", "bridge"] | None = None
+    resources: Resources | None = None
+    backend: BackendName | None = None
+    """Override of the team's sandbox backend for this agent."""
+    max_tokens: int | None = Field(default=None, gt=0)
+    """Claude: max tokens per response."""
+    max_retries: int | None = Field(default=None, ge=0)
+    """Claude: SDK retries for 408/409/429/5xx/529."""
+    reply_timeout: float | None = Field(default=None, gt=0)
+    """Seconds send_message(wait_reply=true) waits for the reply."""
+
+    @field_validator("tools")
+    @classmethod
+    def _known_tools(cls, v: list[str] | None) -> list[str] | None:
+        for name in v or []:
+            if name not in TOOL_NAMES:
+                raise ValueError(f"unknown tool {name!r}; tools are: {', '.join(TOOL_NAMES)}")
+        return v
+
+
+class AgentConfig(AgentFields):
+    """One agent of the team."""
+
+    id: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,39}$")
+    """Unique id (letters, digits, `_`, `-`); `user` and `all` are reserved."""
+
+    @field_validator("id")
+    @classmethod
+    def _not_reserved(cls, v: str) -> str:
+        if v in ("user", ALL, "engine"):
+            raise ValueError(f"agent id {v!r} is reserved")
+        return v
+
+    # resolved helpers -------------------------------------------------
+    @property
+    def is_scripted(self) -> bool:
+        return (self.model or "scripted") == "scripted"
+
+    def allowed_tools(self) -> list[str]:
+        return list(self.tools) if self.tools is not None else list(TOOL_NAMES)
+
+
+class AnthropicConfig(Strict):
+    """How Claude agents reach the API. Keys never live in this file."""
+
+    api_key_env: str = "ANTHROPIC_API_KEY"
+    """Name of the environment variable holding the API key."""
+    base_url_env: str = "ANTHROPIC_BASE_URL"
+    """Name of the environment variable holding an alternative API base URL."""
+
+
+class TeamConfig(Strict):
+    """agents.yaml: a team of agents."""
+
+    name: str = "team"
+    defaults: AgentFields = Field(default_factory=AgentFields)
+    """Fields merged into every agent (an agent's own value wins)."""
+    sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
+    budget: Budget | None = None
+    """Team-wide budget."""
+    pricing: dict[str, ModelPrice] = Field(default_factory=dict)
+    """Overrides of the price table, by model name."""
+    anthropic: AnthropicConfig = Field(default_factory=AnthropicConfig)
+    agents: list[AgentConfig] = Field(min_length=1)
+
+    #: directory of the YAML file (for relative paths); not part of the schema
+    base_dir: Path = Field(default=Path("."), exclude=True)
+
+    def agent(self, agent_id: str) -> AgentConfig:
+        for a in self.agents:
+            if a.id == agent_id:
+                return a
+        raise KeyError(agent_id)
+
+    @property
+    def agent_ids(self) -> list[str]:
+        return [a.id for a in self.agents]
+
+    def resolve(self, rel: str | None) -> Path | None:
+        if rel is None:
+            return None
+        p = Path(rel).expanduser()
+        return p if p.is_absolute() else (self.base_dir / p)
+
+    def workspace_of(self, agent: AgentConfig) -> Path:
+        rel = agent.sandbox_path or f".agentorch/workspaces/{agent.id}"
+        path = self.resolve(rel)
+        assert path is not None
+        return path.resolve()
+
+    def recipients_of(self, agent: AgentConfig) -> list[str]:
+        dc = agent.direct_communication
+        others = [a for a in self.agent_ids if a != agent.id]
+        if dc is None:
+            return []
+        if dc == ALL:
+            return others
+        return [a for a in dc if a != agent.id]

@@ -1,0 +1,80 @@
+"""Events: every state change of a run, frozen, numbered and time-stamped.
+
+The engine appends each event to the store and fans it out on the bus.  The UI
+and headless mode are pure consumers of this stream; a resumed run is rebuilt
+from it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+# The event types.  `data` carries the type-specific fields.
+RUN_STARTED = "run_started"
+RUN_FINISHED = "run_finished"
+AGENT_STATUS = "agent_status"  # status, activity, (reason)
+TOOL_CALL = "tool_call"  # call_id, tool, args
+TOOL_RESULT = "tool_result"  # call_id, tool, is_error, result
+MESSAGE = "message"  # id, from, to, kind, text, reply_to
+MESSAGE_REFUSED = "message_refused"
+INTERRUPT = "interrupt"  # id, kind, prompt, blocking, options/steps/command/reason
+INTERRUPT_ANSWERED = "interrupt_answered"  # id, kind, answer
+CONSOLE = "console"  # text (a chunk of output) | command (start) | exit_code (end)
+MEMORY_UPDATED = "memory_updated"
+ASSISTANT_TEXT = "assistant_text"  # streaming text of a model
+USAGE = "usage"
+BUDGET_WARNING = "budget_warning"
+NOTICE = "notice"  # level, text: something the person should see (e.g. LOCAL fallback)
+ERROR = "error"  # a refused control command, a malformed headless line
+
+EVENT_TYPES = (
+    RUN_STARTED, RUN_FINISHED, AGENT_STATUS, TOOL_CALL, TOOL_RESULT, MESSAGE,
+    MESSAGE_REFUSED, INTERRUPT, INTERRUPT_ANSWERED, CONSOLE, MEMORY_UPDATED,
+    ASSISTANT_TEXT, USAGE, BUDGET_WARNING, NOTICE, ERROR,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    type: str
+    run_id: str
+    seq: int
+    ts: float
+    agent: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": self.type, "seq": self.seq, "ts": self.ts,
+                               "run_id": self.run_id}
+        if self.agent is not None:
+            out["agent"] = self.agent
+        for key, value in self.data.items():
+            out.setdefault(key, value)
+        return out
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False, default=str)
+
+    @classmethod
+    def from_row(cls, run_id: str, seq: int, ts: float, type: str, agent: str | None,
+                 data: str) -> Event:
+        return cls(type, run_id, seq, ts, agent, json.loads(data))
+
+
+# Agent statuses
+PENDING = "pending"
+STARTING = "starting"
+PLANNING = "planning"
+AWAITING_APPROVAL = "awaiting_approval"
+RUNNING = "running"
+WAITING_REPLY = "waiting_reply"
+WAITING_MESSAGE = "waiting_message"
+WAITING_USER = "waiting_user"
+PAUSED = "paused"
+DONE = "done"
+FAILED = "failed"
+CANCELLED = "cancelled"
+
+TERMINAL_STATUSES = frozenset({DONE, FAILED, CANCELLED})

@@ -1,0 +1,127 @@
+"""Interrupts: what waits for the person.  Durable, answered exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from engine import events as ev
+
+if TYPE_CHECKING:
+    from engine.run import Engine
+
+USER_INPUT = "user_input"
+DEBUG_REQUEST = "debug_request"
+PROGRESS_REPORT = "progress_report"
+PLAN_APPROVAL = "plan_approval"
+COMMAND_APPROVAL = "command_approval"
+BUDGET = "budget"
+KINDS = (USER_INPUT, DEBUG_REQUEST, PROGRESS_REPORT, PLAN_APPROVAL, COMMAND_APPROVAL, BUDGET)
+APPROVAL_KINDS = (PLAN_APPROVAL, COMMAND_APPROVAL)
+
+
+class InterruptError(Exception):
+    """A control command about an interrupt that cannot be carried out."""
+
+
+@dataclass
+class Interrupt:
+    id: str
+    agent: str
+    kind: str
+    prompt: str
+    blocking: bool
+    created: float
+    extra: dict[str, Any] = field(default_factory=dict)  # options, steps, command, reason
+    answer: dict[str, Any] | None = None
+    future: asyncio.Future | None = None
+
+    @property
+    def pending(self) -> bool:
+        return self.answer is None
+
+    def payload(self) -> dict[str, Any]:
+        return {"id": self.id, "kind": self.kind, "prompt": self.prompt,
+                "blocking": self.blocking, **self.extra}
+
+
+class InterruptQueue:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.items: dict[str, Interrupt] = {}
+        self._counter = 0
+
+    def pending(self) -> list[Interrupt]:
+        return sorted((i for i in self.items.values() if i.pending), key=lambda i: i.created)
+
+    def _next_id(self) -> str:
+        self._counter += 1
+        return f"i{self._counter}"
+
+    async def raise_(self, agent: str, kind: str, prompt: str, *, blocking: bool = True,
+                     **extra: Any) -> Interrupt:
+        intr = Interrupt(self._next_id(), agent, kind, prompt, blocking, self.engine.now(),
+                         {k: v for k, v in extra.items() if v is not None})
+        intr.future = asyncio.get_running_loop().create_future()
+        self.items[intr.id] = intr
+        store = self.engine.store
+        store.execute("INSERT OR REPLACE INTO interrupts (run_id, id, agent, kind, payload, blocking,"
+                      " created) VALUES (?,?,?,?,?,?,?)",
+                      (self.engine.run_id, intr.id, agent, kind, json.dumps(intr.payload()),
+                       int(blocking), intr.created))
+        await self.engine.emit(ev.INTERRUPT, agent, **intr.payload())
+        if self.engine.auto_approve and kind in APPROVAL_KINDS:
+            await self.answer(intr.id, {"approved": True, "by": "auto-approve"})
+        return intr
+
+    def restore(self, intr: Interrupt) -> None:
+        """Put back an interrupt recorded by an earlier process (resume)."""
+        intr.future = asyncio.get_running_loop().create_future()
+        if intr.answer is not None:
+            intr.future.set_result(intr.answer)
+        self.items[intr.id] = intr
+        num = int(intr.id.lstrip("i") or 0) if intr.id[1:].isdigit() else 0
+        self._counter = max(self._counter, num)
+
+    async def wait(self, intr: Interrupt) -> dict[str, Any]:
+        assert intr.future is not None
+        return await asyncio.shield(intr.future)
+
+    async def answer(self, interrupt_id: str, answer: dict[str, Any]) -> Interrupt:
+        intr = self.items.get(interrupt_id)
+        if intr is None:
+            known = ", ".join(i.id for i in self.pending()) or "none pending"
+            raise InterruptError(f"no interrupt {interrupt_id!r} in this run ({known})")
+        if not intr.pending:
+            raise InterruptError(f"interrupt {interrupt_id} was already answered")
+        _validate(intr, answer)
+        intr.answer = answer
+        self.engine.store.execute(
+            "UPDATE interrupts SET answer=?, answered=? WHERE run_id=? AND id=?",
+            (json.dumps(answer), time.time(), self.engine.run_id, intr.id))
+        await self.engine.emit(ev.INTERRUPT_ANSWERED, intr.agent, id=intr.id, kind=intr.kind,
+                               answer=answer)
+        if intr.future is not None and not intr.future.done():
+            intr.future.set_result(answer)
+        return intr
+
+    async def withdraw_for(self, agent: str, reason: str) -> None:
+        """An agent was cancelled: its pending interrupts no longer need an answer."""
+        for intr in self.pending():
+            if intr.agent == agent:
+                await self.answer(intr.id, {"withdrawn": True, "text": reason})
+
+
+def _validate(intr: Interrupt, answer: dict[str, Any]) -> None:
+    if answer.get("withdrawn"):
+        return
+    if intr.kind in APPROVAL_KINDS or intr.kind == BUDGET:
+        if "approved" not in answer:
+            raise InterruptError(
+                f"interrupt {intr.id} is a {intr.kind}: approve or reject it, not answer it")
+    elif intr.kind in (USER_INPUT, DEBUG_REQUEST):
+        if not isinstance(answer.get("text"), str):
+            raise InterruptError(f"interrupt {intr.id} is a {intr.kind}: it needs a text answer")

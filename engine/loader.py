@@ -1,0 +1,207 @@
+"""Loading agents.yaml: YAML -> defaults merged -> pydantic -> team-level checks.
+
+Every problem becomes a :class:`ConfigProblem` with the file, the line and the
+field, so ``agentorch-tui check`` can print ``FILE:LINE: field: what is wrong``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from engine.config import ALL, AgentConfig, TeamConfig
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    file: str
+    line: int
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.field}: {self.message}"
+
+
+class ConfigError(Exception):
+    def __init__(self, problems: list[ConfigProblem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+class _LineMap:
+    """Maps a path of keys/indexes in the YAML document to a line number (1-based)."""
+
+    def __init__(self, node: yaml.Node | None) -> None:
+        self.root = node
+
+    def line(self, loc: tuple[Any, ...]) -> int:
+        node = self.root
+        best = node.start_mark.line + 1 if node is not None else 1
+        for key in loc:
+            child = None
+            if isinstance(node, yaml.MappingNode):
+                for k, v in node.value:
+                    if k.value == key:
+                        best = k.start_mark.line + 1
+                        child = v
+                        break
+            elif isinstance(node, yaml.SequenceNode) and isinstance(key, int):
+                if 0 <= key < len(node.value):
+                    child = node.value[key]
+                    best = child.start_mark.line + 1
+            if child is None:
+                break
+            node = child
+        return best
+
+
+def _field_name(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(file)"
+
+
+def load_team(path: str | Path, base_dir: Path | None = None) -> TeamConfig:
+    """Load and validate a team file, raising ConfigError with every problem found.
+
+    Relative paths in the file resolve against ``base_dir`` (default: the file's folder).
+    """
+    path = Path(path)
+    name = str(path)
+
+    def fail(message: str, line: int = 1, field: str = "(file)") -> ConfigError:
+        return ConfigError([ConfigProblem(name, line, field, message)])
+
+    if not path.exists():
+        raise fail("file not found; pass the path of a team file such as agents.yaml")
+    if path.is_dir():
+        raise fail("is a directory, not a team file; pass the path of a YAML file")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise fail(f"cannot read the file ({exc})") from None
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else 1
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise fail(f"invalid YAML: {problem}", line) from None
+    if data is None:
+        raise fail("the file is empty; a team needs at least `agents:` with one agent")
+    if not isinstance(data, dict):
+        raise fail(f"expected a mapping with `agents:` at the top, got {type(data).__name__}")
+    lines = _LineMap(node)
+    merged = _merge_defaults(data)
+    try:
+        base = base_dir if base_dir is not None else path.resolve().parent
+        team = TeamConfig.model_validate({**merged, "base_dir": base})
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            loc = tuple(err["loc"])
+            # errors inside an agent's merged default show up under the agent; fine.
+            problems.append(ConfigProblem(name, lines.line(loc), _field_name(loc),
+                                          _message(err)))
+        raise ConfigError(problems) from None
+    problems = _team_problems(team, name, lines)
+    if problems:
+        raise ConfigError(problems)
+    return team
+
+
+def _message(err: dict[str, Any]) -> str:
+    if err["type"] == "extra_forbidden":
+        return "unknown field; remove it or check its spelling (`agentorch-tui schema` lists fields)"
+    if err["type"] == "missing":
+        return "required field is missing"
+    msg = err["msg"]
+    return msg.removeprefix("Value error, ")
+
+
+def _merge_defaults(data: dict[str, Any]) -> dict[str, Any]:
+    defaults = data.get("defaults")
+    agents = data.get("agents")
+    if not isinstance(defaults, dict) or not isinstance(agents, list):
+        return data
+    merged_agents = []
+    for agent in agents:
+        if isinstance(agent, dict):
+            merged = {k: v for k, v in defaults.items() if k not in agent}
+            merged.update(agent)
+            merged_agents.append(merged)
+        else:
+            merged_agents.append(agent)
+    return {**data, "agents": merged_agents}
+
+
+def _team_problems(team: TeamConfig, name: str, lines: _LineMap) -> list[ConfigProblem]:
+    problems: list[ConfigProblem] = []
+    ids = team.agent_ids
+
+    def add(i: int, field: str, message: str) -> None:
+        loc = ("agents", i, field) if field else ("agents", i)
+        problems.append(ConfigProblem(name, lines.line(loc), _field_name(loc), message))
+
+    seen: dict[str, int] = {}
+    workspaces: dict[Path, str] = {}
+    for i, agent in enumerate(team.agents):
+        if agent.id in seen:
+            add(i, "id", f"duplicate agent id {agent.id!r} (also agent #{seen[agent.id] + 1})")
+        seen.setdefault(agent.id, i)
+        dc = agent.direct_communication
+        if isinstance(dc, list):
+            for other in dc:
+                if other != ALL and other not in ids and other != "user":
+                    add(i, "direct_communication",
+                        f"unknown agent {other!r}; known agents: {', '.join(ids)}")
+                elif other == ALL:
+                    add(i, "direct_communication",
+                        "write `direct_communication: all`, not a list containing all")
+        ws = team.workspace_of(agent)
+        if ws in workspaces:
+            add(i, "sandbox_path",
+                f"same sandbox_path as agent {workspaces[ws]!r}; each agent needs its own")
+        workspaces.setdefault(ws, agent.id)
+        if agent.rules_file:
+            rules = team.resolve(agent.rules_file)
+            if rules is None or not rules.is_file():
+                add(i, "rules_file", f"file {agent.rules_file!r} does not exist "
+                    f"(paths are relative to {team.base_dir})")
+        if agent.is_scripted and agent.script is None:
+            add(i, "script", "a scripted agent needs a `script` (a list of tool steps)")
+        if not agent.is_scripted and agent.script is not None:
+            add(i, "script", f"`script` only applies to `model: scripted`, not {agent.model!r}")
+        if agent.script and agent.tools is not None:
+            for step_no, step in enumerate(agent.script):
+                if step.tool not in agent.tools:
+                    loc = ("agents", i, "script", step_no, "tool")
+                    problems.append(ConfigProblem(
+                        name, lines.line(loc), _field_name(loc),
+                        f"tool {step.tool!r} is not in this agent's `tools` list"))
+    return problems
+
+
+def summary(team: TeamConfig, path: str, backend: str | None = None) -> str:
+    """A short human summary of the team, as printed by ``agentorch-tui check``."""
+    out = [f"{path}: team {team.name!r}, {len(team.agents)} agents, "
+           f"sandbox backend {backend or team.sandbox.backend}"]
+    for a in team.agents:
+        talks = team.recipients_of(a)
+        model = a.model or "scripted"
+        out.append(f"  {a.id:<14} {a.type or '-':<10} {model:<18} approval={a.approval or 'never':<6} "
+                   f"-> {', '.join(talks) if talks else '(nobody)'}")
+    return "\n".join(out)
+
+
+__all__ = ["AgentConfig", "ConfigError", "ConfigProblem", "TeamConfig", "load_team", "summary"]

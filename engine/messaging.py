@@ -1,0 +1,161 @@
+"""Messages between agents (and the person): topology, inboxes, sync replies."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from engine import events as ev
+from engine.brains.base import InboxMessage
+from engine.config import ALL
+
+if TYPE_CHECKING:
+    from engine.run import Engine
+
+USER = "user"
+MAX_MESSAGE_CHARS = 64 * 1024
+REQUEST, REPLY, NOTIFY, BROADCAST = "request", "reply", "notify", "broadcast"
+
+
+class MessageError(Exception):
+    """A message that cannot be sent (tool error text)."""
+
+
+@dataclass(frozen=True)
+class Envelope:
+    id: str
+    sender: str
+    to: str  # recipient id, or "all" for a broadcast
+    recipients: tuple[str, ...]
+    kind: str
+    body: str
+    reply_to: str | None
+    ts: float
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.items: collections.deque[InboxMessage] = collections.deque()
+        self._arrived = asyncio.Event()
+        self.last_request: InboxMessage | None = None
+
+    def put(self, msg: InboxMessage) -> None:
+        self.items.append(msg)
+        self._arrived.set()
+
+    def take_all(self) -> list[InboxMessage]:
+        out = list(self.items)
+        self.items.clear()
+        self._arrived.clear()
+        return out
+
+    async def get(self, timeout: float | None) -> InboxMessage | None:
+        while not self.items:
+            self._arrived.clear()
+            try:
+                await asyncio.wait_for(self._arrived.wait(), timeout)
+            except asyncio.TimeoutError:
+                return None
+        msg = self.items.popleft()
+        if not self.items:
+            self._arrived.clear()
+        return msg
+
+
+class PostOffice:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.inboxes: dict[str, Inbox] = {a: Inbox() for a in engine.team.agent_ids}
+        self._waiting: dict[str, asyncio.Future[InboxMessage]] = {}
+        self._counter = 0
+        self.log: list[Envelope] = []
+
+    def next_id(self) -> str:
+        self._counter += 1
+        return f"m{self._counter}"
+
+    def allowed(self, sender: str) -> list[str]:
+        if sender == USER:
+            return list(self.engine.team.agent_ids)
+        return self.engine.team.recipients_of(self.engine.team.agent(sender))
+
+    async def send(self, sender: str, to: str, body: str, kind: str = NOTIFY,
+                   reply_to: str | None = None) -> Envelope:
+        if not isinstance(body, str) or not body.strip():
+            raise MessageError("the message text is empty")
+        if len(body) > MAX_MESSAGE_CHARS:
+            raise MessageError(f"the message is {len(body)} characters; the limit is "
+                               f"{MAX_MESSAGE_CHARS}. Write it to a file and send the path")
+        recipients = self._recipients(sender, to, kind)
+        env = Envelope(self.next_id(), sender, to, tuple(recipients),
+                       BROADCAST if to == ALL else kind, body, reply_to, self.engine.now())
+        self.log.append(env)
+        for r in recipients:
+            self.engine.store.execute(
+                "INSERT OR REPLACE INTO messages VALUES (?,?,?,?,?,?,?,?,?)",
+                (self.engine.run_id, env.id, sender, r, env.kind, body, reply_to, env.ts,
+                 "queued"))
+        await self.engine.emit(ev.MESSAGE, sender if sender != USER else None,
+                               id=env.id, **{"from": sender}, to=to,
+                               recipients=list(recipients), kind=env.kind, text=body,
+                               reply_to=reply_to)
+        for r in recipients:
+            self._deliver(r, env)
+        return env
+
+    def _recipients(self, sender: str, to: str, kind: str) -> list[str]:
+        team_ids = self.engine.team.agent_ids
+        if kind == REPLY:
+            if to == USER or to in team_ids:
+                return [] if to == USER else [to]
+            raise MessageError(f"unknown recipient {to!r}")
+        allowed = self.allowed(sender)
+        if to == ALL:
+            if not allowed:
+                raise MessageError("this agent may not message anyone (direct_communication "
+                                   "is empty), so a broadcast reaches nobody")
+            return allowed
+        if to not in team_ids:
+            raise MessageError(f"unknown agent {to!r}; agents in the team: {', '.join(team_ids)}")
+        if to not in allowed:
+            names = ", ".join(allowed) if allowed else "nobody"
+            raise MessageError(f"{sender} may not message {to} (direct_communication); "
+                               f"allowed recipients: {names}")
+        return [to]
+
+    def _deliver(self, recipient: str, env: Envelope) -> None:
+        msg = InboxMessage(env.id, env.sender, env.body, env.kind, env.reply_to)
+        if env.kind == REPLY and env.reply_to in self._waiting:
+            fut = self._waiting.pop(env.reply_to)
+            if not fut.done():
+                fut.set_result(msg)
+                self.mark_delivered(recipient, [msg])
+                return
+        self.inboxes[recipient].put(msg)
+
+    def mark_delivered(self, agent: str, msgs: list[InboxMessage]) -> None:
+        for m in msgs:
+            self.engine.store.execute(
+                "UPDATE messages SET state='delivered' WHERE run_id=? AND id=? AND recipient=?",
+                (self.engine.run_id, m.id, agent))
+
+    def expect_reply(self, request_id: str) -> asyncio.Future[InboxMessage]:
+        fut: asyncio.Future[InboxMessage] = asyncio.get_running_loop().create_future()
+        self._waiting[request_id] = fut
+        return fut
+
+    def forget_reply(self, request_id: str) -> None:
+        self._waiting.pop(request_id, None)
+
+    def restore_inbox(self, agent: str, msg: InboxMessage) -> None:
+        self.inboxes[agent].put(msg)
+
+    def restore_counter(self, last: int) -> None:
+        self._counter = max(self._counter, last)
+
+
+def message_json(msg: InboxMessage) -> str:
+    return json.dumps(msg.as_dict())

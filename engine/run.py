@@ -1,0 +1,307 @@
+"""The engine: one run of a team.  The TUI and headless mode both drive this API."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from engine import events as ev
+from engine.agent import AgentRuntime
+from engine.brains import make_brain
+from engine.budget import BudgetKeeper
+from engine.bus import EventBus
+from engine.config import AgentConfig, TeamConfig
+from engine.interrupts import InterruptError, InterruptQueue
+from engine.messaging import USER, MessageError, PostOffice
+from memory.store import Store
+from sandboxes import SandboxError, SandboxSpec, create_sandbox
+
+
+class ControlError(Exception):
+    """A control command (from a key or a headless line) that cannot be carried out."""
+
+
+def new_run_id(clock: Callable[[], float] = time.time) -> str:
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(clock()))
+    return f"{stamp}-{secrets.token_hex(2)}"
+
+
+def docker_is_available() -> bool:
+    try:
+        from sandboxes.docker import docker_available
+    except ImportError:
+        return False
+    return docker_available()
+
+
+class Engine:
+    def __init__(
+        self,
+        team: TeamConfig,
+        store: Store,
+        *,
+        config_path: str | None = None,
+        run_id: str | None = None,
+        auto_approve: bool = False,
+        clock: Callable[[], float] = time.time,
+        backend: str | None = None,
+    ) -> None:
+        self.team = team
+        self.store = store
+        self.config_path = config_path
+        self.clock = clock
+        self.run_id = run_id or new_run_id(clock)
+        self.auto_approve = auto_approve
+        self.backend_override = backend
+        self.bus = EventBus()
+        self.seq = 0
+        self.interrupts = InterruptQueue(self)
+        self.post = PostOffice(self)
+        self.budget = BudgetKeeper(self)
+        self.agents: dict[str, AgentRuntime] = {}
+        self.backends: dict[str, str] = {}
+        self.status = "pending"
+        self.finished = asyncio.Event()
+        self._stopping = False
+        self.resuming = False
+
+    def now(self) -> float:
+        return self.clock()
+
+    # -- events -----------------------------------------------------------------
+    async def emit(self, type: str, agent: str | None = None, **data: Any) -> ev.Event:
+        self.seq += 1
+        event = ev.Event(type, self.run_id, self.seq, self.now(), agent, data)
+        self.store.append_event(self.run_id, event.seq, event.ts, type, agent,
+                                json.dumps(data, ensure_ascii=False, default=str))
+        await self.bus.publish(event)
+        return event
+
+    def log_exception(self, agent: str | None, exc: BaseException) -> None:
+        text = "".join(traceback.format_exception(exc))
+        print(f"agentorch: internal error in {agent or 'engine'}:\n{text}", file=sys.stderr)
+
+    # -- lifecycle ------------------------------------------------------------------
+    def resolve_backend(self, agent: AgentConfig) -> str:
+        choice = self.backend_override or agent.backend or self.team.sandbox.backend
+        if choice != "auto":
+            return choice
+        if not hasattr(self, "_docker_ok"):
+            self._docker_ok = docker_is_available()
+        return "docker" if self._docker_ok else "local"
+
+    def sandbox_spec(self, agent: AgentConfig, backend: str) -> SandboxSpec:
+        team_res = self.team.sandbox.resources
+        res = agent.resources
+        def pick(name: str, default: Any) -> Any:
+            v = getattr(res, name) if res else None
+            return v if v is not None else (getattr(team_res, name) or default)
+        from sandboxes.base import DEFAULT_MAX_OUTPUT
+        return SandboxSpec(
+            backend=backend, workspace=self.team.workspace_of(agent), run_id=self.run_id,
+            agent_id=agent.id,
+            image=agent.image or self.team.sandbox.image or "agentorch/sandbox:latest",
+            network=agent.network or self.team.sandbox.network,
+            memory=pick("memory", "512m"), cpus=pick("cpus", 1.0), pids=pick("pids", 256),
+            max_output_bytes=pick("max_output", DEFAULT_MAX_OUTPUT),
+        )
+
+    async def start(self, resume_state: dict[str, Any] | None = None) -> None:
+        """Create sandboxes and brains, then start every agent's task.
+
+        Raises SandboxError (or BrainError) with a clear message when the team
+        cannot start; nothing is left running in that case.
+        """
+        self.status = "starting"
+        agent_ids = self.team.agent_ids
+        if not self.resuming:
+            self.store.create_run(self.run_id, self.team.name, self.config_path, agent_ids,
+                                  {"auto_approve": self.auto_approve})
+            for a in agent_ids:
+                self.store.execute("INSERT OR REPLACE INTO agents (run_id, id, status) "
+                                   "VALUES (?,?,?)", (self.run_id, a, ev.PENDING))
+        else:
+            self.store.reopen_run(self.run_id)
+        for agent in self.team.agents:
+            self.backends[agent.id] = self.resolve_backend(agent)
+        await self.emit(ev.RUN_STARTED, team=self.team.name, agents=agent_ids,
+                        backends=self.backends, config=self.config_path,
+                        resumed=self.resuming, pid=os.getpid())
+        unsandboxed = [a for a, b in self.backends.items() if b == "local"]
+        if unsandboxed:
+            requested = {a.id: (self.backend_override or a.backend or self.team.sandbox.backend)
+                         for a in self.team.agents}
+            fell_back = [a for a in unsandboxed if requested[a] == "auto"]
+            text = (f"LOCAL backend: {', '.join(unsandboxed)} run UNSANDBOXED on this machine "
+                    "(as your user, with your files and network).")
+            if fell_back:
+                text += " No Docker daemon answered, so `auto` fell back to local; start Docker for isolation."
+            await self.emit(ev.NOTICE, level="warning", text=text)
+        sandboxes = {a.id: create_sandbox(self.sandbox_spec(a, self.backends[a.id]))
+                     for a in self.team.agents}
+        results = await asyncio.gather(*(s.start() for s in sandboxes.values()),
+                                       return_exceptions=True)
+        errors = [r for r in results if isinstance(r, BaseException)]
+        if errors:
+            await asyncio.gather(*(s.stop() for s in sandboxes.values()), return_exceptions=True)
+            first = errors[0]
+            msg = str(first) if isinstance(first, SandboxError) else f"{type(first).__name__}: {first}"
+            await self._finish("failed", msg)
+            raise SandboxError(msg)
+        resume_state = resume_state or {}
+        for agent in self.team.agents:
+            start_at = resume_state.get(agent.id, {}).get("steps_done", 0)
+            brain = make_brain(agent, self.team, start_at)
+            self.agents[agent.id] = AgentRuntime(self, agent, sandboxes[agent.id], brain)
+        self.status = "running"
+        for rt in self.agents.values():
+            rt.task = asyncio.create_task(rt.run(), name=f"agent-{rt.agent_id}")
+        self._watcher = asyncio.create_task(self._watch(), name="engine-watch")
+
+    async def _watch(self) -> None:
+        await asyncio.gather(*(rt.task for rt in self.agents.values() if rt.task),
+                             return_exceptions=True)
+        if self._stopping:
+            return
+        statuses = {rt.status for rt in self.agents.values()}
+        status = ("failed" if ev.FAILED in statuses else
+                  "cancelled" if ev.CANCELLED in statuses else "finished")
+        await self._teardown()
+        await self._finish(status, "every agent has ended")
+
+    async def wait(self) -> str:
+        await self.finished.wait()
+        return self.status
+
+    async def stop(self, reason: str = "stopped by you") -> None:
+        """Stop the run cleanly: cancel agents, stop sandboxes, record the state."""
+        if self.finished.is_set() or self._stopping:
+            await self.finished.wait()
+            return
+        self._stopping = True
+        tasks = [rt.task for rt in self.agents.values() if rt.task and not rt.task.done()]
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await self._teardown()
+        await self._finish("stopped", reason)
+
+    async def _teardown(self) -> None:
+        await asyncio.gather(*(rt.sandbox.stop() for rt in self.agents.values()),
+                             return_exceptions=True)
+
+    async def _finish(self, status: str, reason: str) -> None:
+        if self.finished.is_set():
+            return
+        self.status = status
+        summary = {a: rt.status for a, rt in self.agents.items()}
+        await self.emit(ev.RUN_FINISHED, status=status, reason=reason, agents=summary)
+        self.store.finish_run(self.run_id, status)
+        await self.store.flush()
+        self.finished.set()
+        await self.bus.close()
+
+    # -- control API (keys in the TUI, JSON lines in headless) -------------------------
+    def _agent(self, agent_id: str) -> AgentRuntime:
+        rt = self.agents.get(agent_id)
+        if rt is None:
+            raise ControlError(f"unknown agent {agent_id!r}; agents: {', '.join(self.agents)}")
+        return rt
+
+    async def answer(self, interrupt_id: str, text: str) -> None:
+        await self._answer(interrupt_id, {"text": text, "by": USER})
+
+    async def approve(self, interrupt_id: str, steps: list[str] | None = None,
+                      text: str | None = None) -> None:
+        answer: dict[str, Any] = {"approved": True, "by": USER}
+        if steps is not None:
+            answer["steps"] = steps
+        if text:
+            answer["text"] = text
+        await self._answer(interrupt_id, answer)
+
+    async def reject(self, interrupt_id: str, feedback: str = "") -> None:
+        await self._answer(interrupt_id, {"approved": False, "text": feedback, "by": USER})
+
+    async def acknowledge(self, interrupt_id: str) -> None:
+        await self._answer(interrupt_id, {"acknowledged": True, "by": USER})
+
+    async def _answer(self, interrupt_id: str, answer: dict[str, Any]) -> None:
+        try:
+            await self.interrupts.answer(interrupt_id, answer)
+        except InterruptError as exc:
+            raise ControlError(str(exc)) from None
+
+    async def send_user_message(self, to: str, text: str) -> str:
+        self._agent(to)
+        try:
+            env = await self.post.send(USER, to, text)
+        except MessageError as exc:
+            raise ControlError(str(exc)) from None
+        return env.id
+
+    async def pause(self, agent_id: str) -> None:
+        rt = self._agent(agent_id)
+        if rt.finished:
+            raise ControlError(f"{agent_id} has already {rt.status}")
+        await rt.pause()
+
+    async def resume(self, agent_id: str) -> None:
+        rt = self._agent(agent_id)
+        if not rt.paused:
+            raise ControlError(f"{agent_id} is not paused")
+        await rt.resume()
+
+    async def cancel(self, agent_id: str) -> None:
+        rt = self._agent(agent_id)
+        if rt.finished:
+            raise ControlError(f"{agent_id} has already {rt.status}")
+        if rt.paused:
+            rt.paused = False
+            rt._running.set()
+        if rt.task is not None:
+            rt.task.cancel()
+            await asyncio.gather(rt.task, return_exceptions=True)
+
+    async def handle_command(self, cmd: Any) -> None:
+        """One control command as a dict (a headless JSON line). Raises ControlError."""
+        if not isinstance(cmd, dict):
+            raise ControlError("a command must be a JSON object with a `type`")
+        kind = cmd.get("type")
+
+        def need(key: str) -> str:
+            value = cmd.get(key)
+            if not isinstance(value, str) or not value:
+                raise ControlError(f"command {kind!r} needs a string field {key!r}")
+            return value
+
+        if kind == "answer":
+            await self.answer(need("interrupt"), cmd.get("text") or "")
+        elif kind == "approve":
+            steps = cmd.get("steps")
+            await self.approve(need("interrupt"), steps if isinstance(steps, list) else None)
+        elif kind == "reject":
+            await self.reject(need("interrupt"), cmd.get("text") or "")
+        elif kind == "ack":
+            await self.acknowledge(need("interrupt"))
+        elif kind == "message":
+            await self.send_user_message(need("to"), need("text"))
+        elif kind in ("pause", "resume", "cancel"):
+            await getattr(self, kind)(need("agent"))
+        elif kind == "stop":
+            asyncio.get_running_loop().create_task(self.stop())
+        else:
+            raise ControlError(f"unknown command type {kind!r}; use answer, approve, reject, "
+                               "ack, message, pause, resume, cancel or stop")
+
+    # -- views -------------------------------------------------------------------------
+    def workspace(self, agent_id: str) -> Path:
+        return self.team.workspace_of(self.team.agent(agent_id))

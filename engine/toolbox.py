@@ -1,0 +1,234 @@
+"""What each tool does.  A tool error is returned to the brain, never raised."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from engine import events as ev
+from engine import interrupts as ik
+from engine.agent import AgentFinished
+from engine.brains.base import ToolCall, ToolResult
+from engine.messaging import ALL, REPLY, REQUEST, MessageError
+from engine.risk import risk_of
+from engine.tools import TOOL_SPECS, check_args
+from memory.files import append_memory
+from sandboxes import SandboxError
+
+if TYPE_CHECKING:
+    from engine.agent import AgentRuntime
+
+DEFAULT_COMMAND_TIMEOUT = 120.0
+DEFAULT_REPLY_TIMEOUT = 300.0
+DEFAULT_WAIT_TIMEOUT = 300.0
+
+
+class ToolError(Exception):
+    """Becomes an error tool result with this text."""
+
+
+async def execute(agent: AgentRuntime, call: ToolCall) -> ToolResult:
+    def error(text: str) -> ToolResult:
+        return ToolResult(call.id, call.name, {"error": text}, is_error=True)
+
+    spec = TOOL_SPECS.get(call.name)
+    if spec is None or call.name not in agent.config.allowed_tools():
+        allowed = ", ".join(agent.config.allowed_tools())
+        return error(f"tool {call.name!r} is not available to {agent.agent_id}; tools: {allowed}")
+    problem = check_args(spec, call.args)
+    if problem:
+        return error(problem)
+    if not agent.plan_approved and call.name not in PLAN_FREE_TOOLS:
+        return error("your plan has not been approved yet: call propose_plan first "
+                     "(approval: plan)")
+    try:
+        content = await HANDLERS[call.name](agent, **call.args)
+    except (ToolError, MessageError, SandboxError) as exc:
+        return error(str(exc))
+    return ToolResult(call.id, call.name, content)
+
+
+async def run_command(agent: AgentRuntime, command: str, timeout: float | None = None) -> dict:
+    if not command.strip():
+        raise ToolError("the command is empty")
+    mode = agent.config.approval or "never"
+    reason = "approval: always" if mode == "always" else risk_of(command) if mode == "risky" else None
+    if reason:
+        await agent.set_status(ev.AWAITING_APPROVAL, f"approve command: {command[:60]}")
+        intr = await agent.engine.interrupts.raise_(
+            agent.agent_id, ik.COMMAND_APPROVAL, f"{agent.agent_id} wants to run: {command}",
+            command=command, reason=reason)
+        answer = await agent.engine.interrupts.wait(intr)
+        if not answer.get("approved"):
+            why = answer.get("text") or "no reason given"
+            raise ToolError(f"the person rejected this command: {why}")
+    resources = agent.config.resources
+    default = (resources.command_timeout if resources and resources.command_timeout
+               else agent.engine.team.sandbox.resources.command_timeout or DEFAULT_COMMAND_TIMEOUT)
+    limit = float(timeout or default)
+    await agent.set_status(ev.RUNNING, f"$ {command[:80]}")
+    await agent.emit(ev.CONSOLE, kind="command", text=command)
+
+    async def on_output(chunk: str) -> None:
+        await agent.emit(ev.CONSOLE, kind="output", text=chunk)
+
+    result = await agent.sandbox.exec(command, limit, on_output)
+    await agent.emit(ev.CONSOLE, kind="exit", exit_code=result.exit_code,
+                     timed_out=result.timed_out, truncated=result.truncated)
+    return result.as_dict()
+
+
+async def read_file(agent: AgentRuntime, path: str) -> dict:
+    try:
+        content = await agent.sandbox.read_file(path)
+    except FileNotFoundError:
+        raise ToolError(f"no file {path!r} in the workspace") from None
+    except IsADirectoryError:
+        raise ToolError(f"{path!r} is a directory") from None
+    except OSError as exc:
+        raise ToolError(f"cannot read {path!r}: {exc.strerror or exc}") from None
+    return {"path": path, "content": content}
+
+
+async def write_file(agent: AgentRuntime, path: str, content: str) -> dict:
+    try:
+        await agent.sandbox.write_file(path, content)
+    except OSError as exc:
+        raise ToolError(f"cannot write {path!r}: {exc.strerror or exc}") from None
+    return {"path": path, "bytes": len(content.encode())}
+
+
+async def send_message(agent: AgentRuntime, to: str, text: str, wait_reply: bool = False) -> dict:
+    post = agent.engine.post
+    if wait_reply and to == ALL:
+        raise ToolError("wait_reply is not possible with a broadcast; send to one agent")
+    if wait_reply:
+        target = agent.engine.agents.get(to)
+        if target is not None and target.finished:
+            raise ToolError(f"{to} has already {target.status} and cannot reply")
+    env = await post.send(agent.agent_id, to, text, REQUEST if wait_reply else "notify")
+    if not wait_reply:
+        return {"id": env.id, "delivered_to": list(env.recipients)}
+    fut = post.expect_reply(env.id)
+    limit = agent.config.reply_timeout or DEFAULT_REPLY_TIMEOUT
+    await agent.set_status(ev.WAITING_REPLY, f"waiting for reply from {to}")
+    try:
+        reply = await asyncio.wait_for(fut, limit)
+    except asyncio.TimeoutError:
+        raise ToolError(f"no reply from {to} within {limit:g}s (message {env.id})") from None
+    finally:
+        post.forget_reply(env.id)
+    return {"id": env.id, "reply": reply.as_dict()}
+
+
+async def wait_for_message(agent: AgentRuntime, timeout: float | None = None) -> dict:
+    inbox = agent.engine.post.inboxes[agent.agent_id]
+    limit = timeout or DEFAULT_WAIT_TIMEOUT
+    if not inbox.items:
+        await agent.set_status(ev.WAITING_MESSAGE, "waiting for a message")
+    msg = await inbox.get(limit)
+    if msg is None:
+        raise ToolError(f"no message arrived within {limit:g}s")
+    agent.engine.post.mark_delivered(agent.agent_id, [msg])
+    if msg.kind == REQUEST:
+        inbox.last_request = msg
+    return msg.as_dict()
+
+
+async def reply(agent: AgentRuntime, text: str, message_id: str | None = None) -> dict:
+    post = agent.engine.post
+    inbox = post.inboxes[agent.agent_id]
+    target = None
+    if message_id is None:
+        target = inbox.last_request
+        if target is None:
+            raise ToolError("there is no request to reply to; pass message_id")
+    else:
+        target = next((e for e in post.log if e.id == message_id
+                       and agent.agent_id in e.recipients), None)
+        if target is None:
+            raise ToolError(f"no message {message_id!r} was sent to {agent.agent_id}")
+    sender = target.sender
+    env = await post.send(agent.agent_id, sender, text, REPLY, reply_to=target.id)
+    if inbox.last_request is not None and inbox.last_request.id == target.id:
+        inbox.last_request = None
+    return {"id": env.id, "to": sender, "reply_to": target.id}
+
+
+async def _ask(agent: AgentRuntime, kind: str, prompt: str, activity: str,
+               timeout: float | None = None, **extra: Any) -> dict:
+    await agent.set_status(ev.WAITING_USER, activity)
+    queue = agent.engine.interrupts
+    intr = await queue.raise_(agent.agent_id, kind, prompt, timeout=timeout, **extra)
+    try:
+        answer = await asyncio.wait_for(queue.wait(intr), timeout)
+    except asyncio.TimeoutError:
+        note = f"no answer within {timeout:g}s; go on without one"
+        if intr.pending:
+            await queue.answer(intr.id, {"withdrawn": True, "expired": True, "text": note})
+        answer = intr.answer or {"text": note}
+    return {"interrupt": intr.id, **answer}
+
+
+async def ask_user(agent: AgentRuntime, question: str, options: list[str] | None = None) -> dict:
+    answer = await _ask(agent, ik.USER_INPUT, question, "waiting for you: a question",
+                        options=options or None)
+    return {"answer": answer.get("text", "")}
+
+
+async def request_debug(agent: AgentRuntime, text: str, timeout: float | None = None) -> dict:
+    answer = await _ask(agent, ik.DEBUG_REQUEST, text, "waiting for you: debug help", timeout)
+    return {"answer": answer.get("text", ""), "expired": bool(answer.get("expired"))}
+
+
+async def report_progress(agent: AgentRuntime, text: str) -> dict:
+    intr = await agent.engine.interrupts.raise_(agent.agent_id, ik.PROGRESS_REPORT, text,
+                                                blocking=False)
+    return {"reported": intr.id}
+
+
+async def propose_plan(agent: AgentRuntime, steps: list[str]) -> dict:
+    await agent.set_status(ev.AWAITING_APPROVAL, "waiting for you: plan approval")
+    prompt = f"{agent.agent_id} proposes a plan of {len(steps)} steps"
+    intr = await agent.engine.interrupts.raise_(agent.agent_id, ik.PLAN_APPROVAL, prompt,
+                                                steps=steps)
+    answer = await agent.engine.interrupts.wait(intr)
+    if answer.get("approved"):
+        agent.plan_approved = True
+        agent.plan = list(answer.get("steps") or steps)
+        return {"approved": True, "steps": agent.plan}
+    await agent.set_status(ev.PLANNING, "re-planning")
+    return {"approved": False, "feedback": answer.get("text") or "rejected without feedback"}
+
+
+async def update_memory(agent: AgentRuntime, text: str) -> dict:
+    if agent.memory_path is None:
+        raise ToolError(f"{agent.agent_id} has no memory_file in agents.yaml")
+    entry = await asyncio.to_thread(append_memory, agent.memory_path, text, agent.agent_id)
+    agent.memory_text += entry
+    await agent.emit(ev.MEMORY_UPDATED, path=str(agent.memory_path), text=text)
+    return {"appended": len(entry)}
+
+
+async def finish(agent: AgentRuntime, summary: str) -> dict:
+    raise AgentFinished(summary)
+
+
+HANDLERS = {
+    "run_command": run_command,
+    "read_file": read_file,
+    "write_file": write_file,
+    "send_message": send_message,
+    "wait_for_message": wait_for_message,
+    "reply": reply,
+    "ask_user": ask_user,
+    "request_debug": request_debug,
+    "report_progress": report_progress,
+    "propose_plan": propose_plan,
+    "update_memory": update_memory,
+    "finish": finish,
+}
+#: tools allowed before a plan is approved (approval: plan)
+PLAN_FREE_TOOLS = frozenset({"propose_plan", "read_file", "ask_user", "wait_for_message",
+                             "reply", "report_progress", "request_debug", "update_memory",
+                             "finish"})

@@ -1,0 +1,101 @@
+"""The tools agents call: one definition (name, description, JSON Schema) each.
+
+The definitions are what a model sees; the handlers live in engine/toolbox.py.
+"""
+
+from __future__ import annotations
+
+from engine.brains.base import ToolSpec
+
+
+def _obj(props: dict, required: list[str]) -> dict:
+    return {"type": "object", "properties": props, "required": required,
+            "additionalProperties": False}
+
+
+_STR = {"type": "string"}
+
+TOOL_SPECS: dict[str, ToolSpec] = {
+    spec.name: spec
+    for spec in [
+        ToolSpec("run_command",
+                 "Run a shell command (sh -c) in your sandbox, working directory /workspace. "
+                 "Returns exit_code, output (stdout+stderr, capped), truncated and timed_out. "
+                 "A command past its timeout is killed and returns exit code 124.",
+                 _obj({"command": {**_STR, "description": "The shell command."},
+                       "timeout": {"type": "number", "exclusiveMinimum": 0,
+                                   "description": "Seconds before the command is killed."}},
+                      ["command"])),
+        ToolSpec("read_file", "Read a UTF-8 text file from your workspace (relative path).",
+                 _obj({"path": _STR}, ["path"])),
+        ToolSpec("write_file",
+                 "Write (create or replace) a UTF-8 text file in your workspace (relative path).",
+                 _obj({"path": _STR, "content": _STR}, ["path", "content"])),
+        ToolSpec("send_message",
+                 "Send a message to another agent (`to`: an agent id, or `all` to broadcast to "
+                 "everyone you may talk to). With wait_reply=true you wait for the recipient's "
+                 "reply and get it as the result; otherwise it returns at once.",
+                 _obj({"to": _STR, "text": _STR, "wait_reply": {"type": "boolean"}},
+                      ["to", "text"])),
+        ToolSpec("wait_for_message",
+                 "Wait for the next message in your inbox; returns {id, from, text, kind}.",
+                 _obj({"timeout": {"type": "number", "exclusiveMinimum": 0}}, [])),
+        ToolSpec("reply",
+                 "Reply to a message (default: the last request you received). Always allowed.",
+                 _obj({"text": _STR, "message_id": _STR}, ["text"])),
+        ToolSpec("ask_user",
+                 "Ask the person a question and wait for the answer. Offer `options` when the "
+                 "answer is a choice.",
+                 _obj({"question": _STR, "options": {"type": "array", "items": _STR}},
+                      ["question"])),
+        ToolSpec("request_debug",
+                 "Ask the person for help when you are stuck; waits for their answer "
+                 "(with `timeout`, at most that many seconds, then you go on without one).",
+                 _obj({"text": _STR, "timeout": {"type": "number", "exclusiveMinimum": 0}},
+                      ["text"])),
+        ToolSpec("report_progress",
+                 "Tell the person how the work is going (does not wait).",
+                 _obj({"text": _STR}, ["text"])),
+        ToolSpec("propose_plan",
+                 "Propose the steps you intend to take and wait for the person's approval. "
+                 "Returns approved (with the possibly edited steps) or the person's feedback.",
+                 _obj({"steps": {"type": "array", "items": _STR, "minItems": 1}}, ["steps"])),
+        ToolSpec("update_memory",
+                 "Append a note to your memory file; you will read it at your next start.",
+                 _obj({"text": _STR}, ["text"])),
+        ToolSpec("finish", "End your work with a short summary of what you did.",
+                 _obj({"summary": _STR}, ["summary"])),
+    ]
+}
+
+
+def specs_for(allowed: list[str]) -> list[ToolSpec]:
+    return [TOOL_SPECS[name] for name in allowed if name in TOOL_SPECS]
+
+
+def check_args(spec: ToolSpec, args: object) -> str | None:
+    """A small JSON-schema check of a call's arguments; the problem or None."""
+    if not isinstance(args, dict):
+        return f"{spec.name}: arguments must be an object"
+    schema = spec.input_schema
+    props = schema["properties"]
+    for key in schema.get("required", []):
+        if key not in args:
+            return f"{spec.name}: missing argument {key!r}"
+    for key, value in args.items():
+        if key not in props:
+            return f"{spec.name}: unknown argument {key!r}; arguments: {', '.join(props)}"
+        kind = props[key].get("type")
+        ok = {
+            "string": isinstance(value, str),
+            "number": isinstance(value, (int, float)) and not isinstance(value, bool),
+            "boolean": isinstance(value, bool),
+            "array": isinstance(value, list),
+        }.get(kind, True)
+        if not ok:
+            return f"{spec.name}: argument {key!r} must be a {kind}"
+        if kind == "number" and value <= 0:
+            return f"{spec.name}: argument {key!r} must be positive"
+        if kind == "array" and not all(isinstance(x, str) for x in value):
+            return f"{spec.name}: argument {key!r} must be a list of strings"
+    return None

@@ -1,0 +1,24 @@
+"""Entry point of `agentorch-tui`.  Textual is only imported when the TUI runs."""
+
+from __future__ import annotations
+
+import sys
+
+
+def _run_tui(team, config_path, args) -> int:
+    from tui.app import run_app
+
+    return run_app(team, config_path, args)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from engine.cli import main as cli_main
+
+    try:
+        return cli_main(argv, tui_runner=_run_tui)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
