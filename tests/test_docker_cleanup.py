@@ -1,0 +1,163 @@
+"""Crash cleanup: containers of dead runs are removed, nothing else is touched."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from sandboxes.base import SandboxError
+from sandboxes.docker import (
+    LABEL_HOST,
+    LABEL_PID,
+    LABEL_RUN,
+    TEST_IMAGE,
+    DockerSandbox,
+    _get_client,
+    cleanup_stale_containers,
+    docker_available,
+    pid_alive,
+)
+from tests.docker_support import REPO, container_exists, make_spec, require_docker
+
+pytestmark = pytest.mark.docker
+
+CRASHER = textwrap.dedent(
+    """
+    import asyncio, sys
+    from pathlib import Path
+    from sandboxes.base import SandboxSpec
+    from sandboxes.docker import DockerSandbox
+
+    async def main():
+        sb = DockerSandbox(SandboxSpec("docker", Path(sys.argv[1]), sys.argv[2], "crasher",
+                                       image=sys.argv[3]))
+        await sb.start()
+        print(sb.container_id, flush=True)
+        await asyncio.sleep(3600)
+
+    asyncio.run(main())
+    """
+)
+
+
+def start_crasher(workspace, run_id: str) -> tuple[subprocess.Popen, str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CRASHER, str(workspace), run_id, TEST_IMAGE],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        stdout=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
+    line = proc.stdout.readline().strip()
+    assert line, "the crasher did not start its container"
+    return proc, line
+
+
+def raw_container(labels: dict[str, str]) -> str:
+    api = _get_client().api
+    cid = api.create_container(TEST_IMAGE, command=["sleep", "infinity"], labels=labels,
+                               host_config=api.create_host_config(network_mode="none"))["Id"]
+    api.start(cid)
+    return cid
+
+
+def remove(cid: str) -> None:
+    subprocess.run(["docker", "rm", "-f", cid], capture_output=True, check=False)
+
+
+async def test_crashed_run_is_cleaned_up_and_nothing_else(tmp_path):
+    require_docker()
+    proc, crashed = start_crasher(tmp_path / "crash-ws", "crashed-run")
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(10)
+    assert container_exists(crashed)  # kill -9 left it behind
+
+    foreign = raw_container({"com.example.owner": "someone-else"})
+    unknown_owner = raw_container({LABEL_RUN: "elsewhere", LABEL_PID: "1", LABEL_HOST: "other-host"})
+    live = DockerSandbox(make_spec(tmp_path / "live-ws", agent_id="live", run_id="live-run"))
+    await live.start()
+    try:
+        # without the engine's store: judged by the pid labels only
+        removed = await cleanup_stale_containers()
+        assert crashed[:12] in removed
+        assert not container_exists(crashed)
+        assert container_exists(foreign)
+        assert container_exists(unknown_owner)  # cannot judge another host's pid: kept
+        assert container_exists(live.container_id)
+        assert (await live.exec("echo alive", 20)).output == "alive\n"
+
+        # with the store saying every run is dead, a live pid still protects its run
+        removed = await cleanup_stale_containers(lambda run_id: False)
+        assert container_exists(live.container_id)
+        assert container_exists(foreign)
+        assert live.container_id[:12] not in removed
+        # ... while a run the pid labels cannot judge now goes, on the store's word
+        assert unknown_owner[:12] in removed and not container_exists(unknown_owner)
+    finally:
+        await live.stop()
+        remove(foreign)
+        remove(unknown_owner)
+    assert not container_exists(live.container_id or "x")
+
+
+async def test_store_keeps_a_run_alive(tmp_path):
+    require_docker()
+    proc, crashed = start_crasher(tmp_path / "ws", "store-alive-run")
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(10)
+    try:
+        removed = await cleanup_stale_containers(lambda run_id: run_id == "store-alive-run")
+        assert crashed[:12] not in removed and container_exists(crashed)
+    finally:
+        remove(crashed)
+
+
+async def test_clean_stop_removes_the_container(tmp_path):
+    require_docker()
+    sb = DockerSandbox(make_spec(tmp_path / "ws"))
+    await sb.start()
+    cid = sb.container_id
+    labels = _get_client().api.inspect_container(cid)["Config"]["Labels"]
+    assert labels[LABEL_RUN] == "test-run" and labels["agentorch.agent"] == "agent"
+    assert labels[LABEL_PID] == str(os.getpid())
+    await sb.stop()
+    assert not container_exists(cid)
+    await sb.stop()  # idempotent
+
+
+def test_pid_alive():
+    assert pid_alive(os.getpid())
+    assert not pid_alive(0) and not pid_alive(-5) and not pid_alive("x")
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    assert not pid_alive(proc.pid)
+    assert not pid_alive(os.getpid(), start_time="1")  # reused pid: different start time
+
+
+async def test_no_daemon_is_a_clear_error(monkeypatch):
+    import sandboxes.docker as mod
+
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    monkeypatch.setattr(mod, "_client", None)
+    assert docker_available(timeout=1) is False
+    with pytest.raises(SandboxError, match="sandbox.backend: local"):
+        await mod.check_docker(TEST_IMAGE)
+    monkeypatch.setattr(mod, "_client", None)
+
+
+async def test_parallel_starts(tmp_path):
+    require_docker()
+    boxes = [DockerSandbox(make_spec(tmp_path / f"ws{i}", agent_id=f"a{i}")) for i in range(4)]
+    await asyncio.gather(*(b.start() for b in boxes))
+    try:
+        outs = await asyncio.gather(*(b.exec("echo $AGENTORCH_AGENT", 20) for b in boxes))
+        assert [o.output for o in outs] == [f"a{i}\n" for i in range(4)]
+    finally:
+        await asyncio.gather(*(b.stop() for b in boxes))
