@@ -1,17 +1,39 @@
-"""Usage accounting (tokens, dollars) per agent and team."""
+"""Usage accounting (tokens, dollars) per agent and team, and the budgets on them.
+
+Every model response is charged here (``AgentRuntime.record_usage``): a `usage` row and
+event, then the budgets are checked.  Crossing 50, 75 and 90 % of a limit emits one
+`budget_warning` each.  At 100 % the charging agent pauses on a blocking `budget`
+interrupt: approve raises the limit (to ``limit_tokens`` / ``limit_dollars`` from the
+answer, or double the old limit), reject stops the agent.  A team budget has one shared
+interrupt: every agent that charges while the team is over its limit waits on it.
+
+The check runs right after each response, so an agent goes over a limit by at most
+the one response that crossed it.
+"""
 
 from __future__ import annotations
 
+import json
 import time
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from engine import events as ev
-from engine.brains.base import Usage
+from engine import interrupts as ik
+from engine.brains.base import BrainError, Usage
+from engine.pricing import PriceTable
 
 if TYPE_CHECKING:
     from engine.agent import AgentRuntime
+    from engine.interrupts import Interrupt
     from engine.run import Engine
+
+WARN_AT = (50, 75, 90)
+TOKENS, DOLLARS = "tokens", "dollars"
+
+
+class BudgetStopped(BrainError):
+    """The person chose to stop an agent at its (or the team's) budget."""
 
 
 @dataclass
@@ -34,28 +56,224 @@ class Totals:
         self.cache_write_tokens += usage.cache_write_tokens
         self.cost += cost
 
+    def used(self, dimension: str) -> float:
+        return self.tokens if dimension == TOKENS else self.cost
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"input_tokens": self.input_tokens, "output_tokens": self.output_tokens,
+                "cache_read_tokens": self.cache_read_tokens,
+                "cache_write_tokens": self.cache_write_tokens, "tokens": self.tokens,
+                "cost": round(self.cost, 6)}
+
+
+def fmt(dimension: str, value: float) -> str:
+    return f"{int(value):,} tokens" if dimension == TOKENS else f"${value:,.2f}"
+
+
+@dataclass
+class Limit:
+    """One budget: an agent's or the team's, in tokens and/or dollars."""
+
+    scope: str  # "agent" | "team"
+    owner: str  # agent id or team name
+    tokens: int | None = None
+    dollars: float | None = None
+    warned: set[tuple[str, int]] = field(default_factory=set)
+
+    def limits(self) -> dict[str, float]:
+        out: dict[str, float] = {}
+        if self.tokens is not None:
+            out[TOKENS] = self.tokens
+        if self.dollars is not None:
+            out[DOLLARS] = self.dollars
+        return out
+
+    def new_warnings(self, t: Totals) -> list[tuple[str, int, float, float]]:
+        """(dimension, percent, used, limit) for thresholds crossed for the first time."""
+        out = []
+        for dim, limit in self.limits().items():
+            used = t.used(dim)
+            for pct in WARN_AT:
+                if used >= limit * pct / 100 and (dim, pct) not in self.warned:
+                    self.warned.add((dim, pct))
+                    if used < limit:  # past 100 % the interrupt says it all
+                        out.append((dim, pct, used, limit))
+        return out
+
+    def exceeded(self, t: Totals) -> list[str]:
+        return [dim for dim, limit in self.limits().items() if t.used(dim) >= limit]
+
+    def suggestion(self, t: Totals) -> dict[str, float]:
+        """The new limits an approval without numbers gives: double, and above the use."""
+        out: dict[str, float] = {}
+        for dim, limit in self.limits().items():
+            new = limit * 2
+            while new <= t.used(dim):
+                new *= 2
+            out[dim] = int(new) if dim == TOKENS else round(new, 2)
+        return out
+
+    def raise_to(self, answer: dict[str, Any], suggested: dict[str, float]) -> None:
+        tokens = answer.get("limit_tokens", suggested.get(TOKENS))
+        dollars = answer.get("limit_dollars", suggested.get(DOLLARS))
+        if tokens is not None and self.tokens is not None:
+            self.tokens = int(tokens)
+        if dollars is not None and self.dollars is not None:
+            self.dollars = float(dollars)
+        # warnings restart for the new limit, except thresholds already behind us
+        self.warned = {(d, p) for d, p in self.warned if d not in ("tokens", "dollars")}
+
+    def describe(self, t: Totals) -> str:
+        return ", ".join(f"{fmt(d, t.used(d))} of {fmt(d, lim)}" for d, lim in self.limits().items())
+
 
 class BudgetKeeper:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self.per_agent: dict[str, Totals] = {a: Totals() for a in engine.team.agent_ids}
+        team = engine.team
+        self.prices = PriceTable(team.pricing)
+        self.per_agent: dict[str, Totals] = {a: Totals() for a in team.agent_ids}
         self.team = Totals()
+        self.agent_limits = {a.id: Limit("agent", a.id, a.budget.tokens, a.budget.dollars)
+                             for a in team.agents if a.budget}
+        self.team_limit = (Limit("team", team.name, team.budget.tokens, team.budget.dollars)
+                           if team.budget else None)
+        self._team_gate: Interrupt | None = None
+        self._team_suggestion: dict[str, float] = {}
+        self._unpriced: set[str] = set()
 
     def cost_of(self, usage: Usage) -> float:
-        return 0.0
+        return self.prices.cost(usage)
+
+    async def restore(self) -> None:
+        """On resume: the totals so far, from the usage table (warnings already given stay given)."""
+        rows = await self.engine.store.query(
+            "SELECT agent, model, SUM(input_tokens), SUM(output_tokens), SUM(cache_read_tokens),"
+            " SUM(cache_write_tokens), SUM(cost) FROM usage WHERE run_id=? GROUP BY agent, model",
+            (self.engine.run_id,))
+        for agent, model, inp, out, cr, cw, cost in rows:
+            usage = Usage(inp or 0, out or 0, cr or 0, cw or 0, model or "")
+            self.per_agent.setdefault(agent, Totals()).add(usage, cost or 0.0)
+            self.team.add(usage, cost or 0.0)
+        for agent, limit in self.agent_limits.items():
+            limit.new_warnings(self.per_agent[agent])
+        if self.team_limit:
+            self.team_limit.new_warnings(self.team)
 
     async def charge(self, agent: AgentRuntime, usage: Usage) -> None:
+        """Account one response, then warn or pause on the budgets (may block)."""
+        await self._note_unpriced(agent, usage.model)
         cost = self.cost_of(usage)
-        self.per_agent[agent.agent_id].add(usage, cost)
+        t = self.per_agent.setdefault(agent.agent_id, Totals())
+        t.add(usage, cost)
         self.team.add(usage, cost)
-        self.engine.store.execute(
+        store = self.engine.store
+        store.execute(
             "INSERT INTO usage VALUES (?,?,?,?,?,?,?,?,?)",
             (self.engine.run_id, agent.agent_id, time.time(), usage.model, usage.input_tokens,
              usage.output_tokens, usage.cache_read_tokens, usage.cache_write_tokens, cost))
-        t = self.per_agent[agent.agent_id]
+        store.execute("UPDATE agents SET usage=? WHERE run_id=? AND id=?",
+                      (json.dumps(t.as_dict()), self.engine.run_id, agent.agent_id))
         await agent.emit(ev.USAGE, model=usage.model, input_tokens=usage.input_tokens,
                          output_tokens=usage.output_tokens,
                          cache_read_tokens=usage.cache_read_tokens,
                          cache_write_tokens=usage.cache_write_tokens, cost=cost,
                          agent_tokens=t.tokens, agent_cost=t.cost,
                          team_tokens=self.team.tokens, team_cost=self.team.cost)
+        await self._check_agent(agent)
+        await self._check_team(agent)
+
+    async def _note_unpriced(self, agent: AgentRuntime, model: str) -> None:
+        if not model or model in self._unpriced:
+            return
+        found = self.prices.lookup(model)
+        if found.price is not None and found.fallback is None:
+            return
+        self._unpriced.add(model)
+        text = (f"no price for model {model!r}; "
+                + (f"costs are estimated with {found.fallback} prices" if found.fallback
+                   else "its cost counts as $0")
+                + "; add it under `pricing:` in agents.yaml")
+        await agent.emit(ev.NOTICE, level="warning", text=text)
+
+    # -- the agent's own budget ---------------------------------------------------------
+    async def _check_agent(self, agent: AgentRuntime) -> None:
+        limit = self.agent_limits.get(agent.agent_id)
+        if limit is None:
+            return
+        t = self.per_agent[agent.agent_id]
+        for dim, pct, used, lim in limit.new_warnings(t):
+            await agent.emit(ev.BUDGET_WARNING, scope="agent", dimension=dim, percent=pct,
+                             used=used, limit=lim,
+                             text=f"{agent.agent_id} has used {pct} % of its budget "
+                                  f"({fmt(dim, used)} of {fmt(dim, lim)})")
+        while limit.exceeded(t):
+            suggested = limit.suggestion(t)
+            answer = await self._ask(agent, limit, t, suggested)
+            if not answer.get("approved"):
+                raise BudgetStopped(f"stopped at its budget ({limit.describe(t)}): "
+                                    f"{_why(answer)}")
+            limit.raise_to(answer, suggested)
+            limit.new_warnings(t)
+
+    # -- the team's budget ----------------------------------------------------------------
+    async def _check_team(self, agent: AgentRuntime) -> None:
+        limit = self.team_limit
+        if limit is None:
+            return
+        for dim, pct, used, lim in limit.new_warnings(self.team):
+            await self.engine.emit(ev.BUDGET_WARNING, None, scope="team", dimension=dim,
+                                   percent=pct, used=used, limit=lim,
+                                   text=f"the team has used {pct} % of its budget "
+                                        f"({fmt(dim, used)} of {fmt(dim, lim)})")
+        while limit.exceeded(self.team):
+            gate = self._team_gate
+            if gate is not None and not gate.pending and not (gate.answer or {}).get("approved"):
+                raise BudgetStopped(f"stopped at the team budget ({limit.describe(self.team)}): "
+                                    f"{_why(gate.answer or {})}")
+            if gate is None or not gate.pending:
+                self._team_suggestion = limit.suggestion(self.team)
+                gate = self._team_gate = await self._raise(agent, limit, self.team,
+                                                           self._team_suggestion)
+            answer = await self._wait(agent, gate)
+            if not answer.get("approved"):
+                raise BudgetStopped(f"stopped at the team budget ({limit.describe(self.team)}): "
+                                    f"{_why(answer)}")
+            if limit.exceeded(self.team):  # the first waiter to wake applies the answer
+                limit.raise_to(answer, self._team_suggestion)
+                limit.new_warnings(self.team)
+
+    # -- the interrupt ------------------------------------------------------------------
+    async def _ask(self, agent: AgentRuntime, limit: Limit, t: Totals,
+                   suggested: dict[str, float]) -> dict[str, Any]:
+        return await self._wait(agent, await self._raise(agent, limit, t, suggested))
+
+    async def _raise(self, agent: AgentRuntime, limit: Limit, t: Totals,
+                     suggested: dict[str, float]) -> Interrupt:
+        who = agent.agent_id if limit.scope == "agent" else "the team"
+        new = " and ".join(fmt(d, v) for d, v in suggested.items())
+        stop = agent.agent_id if limit.scope == "agent" else "the agents"
+        prompt = (f"{who} reached {'its' if limit.scope == 'agent' else 'the team'} budget: "
+                  f"{limit.describe(t)}. Approve to raise the limit to {new} (or give "
+                  f"limit_tokens / limit_dollars), reject to stop {stop}.")
+        return await self.engine.interrupts.raise_(
+            agent.agent_id, ik.BUDGET, prompt, scope=limit.scope,
+            used_tokens=t.tokens, used_dollars=round(t.cost, 6),
+            limit_tokens=limit.tokens, limit_dollars=limit.dollars,
+            suggested_tokens=suggested.get(TOKENS), suggested_dollars=suggested.get(DOLLARS))
+
+    async def _wait(self, agent: AgentRuntime, intr: Interrupt) -> dict[str, Any]:
+        before, activity = agent.status, agent.activity
+        scope = "the team's" if intr.extra.get("scope") == "team" else "its"
+        await agent.set_status(ev.PAUSED, f"paused: {scope} budget is spent; waiting for you")
+        answer = await self.engine.interrupts.wait(intr)
+        if answer.get("approved"):
+            await agent.set_status(before, activity)
+        return answer
+
+
+def _why(answer: dict[str, Any]) -> str:
+    if answer.get("withdrawn"):
+        return answer.get("text") or "the question was withdrawn"
+    text = answer.get("text")
+    return f"you rejected raising it ({text})" if text else "you rejected raising it"

@@ -57,7 +57,7 @@ class Inbox:
             self._arrived.clear()
             try:
                 await asyncio.wait_for(self._arrived.wait(), timeout)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 return None
         msg = self.items.popleft()
         if not self.items:

@@ -114,7 +114,7 @@ async def send_message(agent: AgentRuntime, to: str, text: str, wait_reply: bool
     await agent.set_status(ev.WAITING_REPLY, f"waiting for reply from {to}")
     try:
         reply = await asyncio.wait_for(fut, limit)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         raise ToolError(f"no reply from {to} within {limit:g}s (message {env.id})") from None
     finally:
         post.forget_reply(env.id)
@@ -162,7 +162,7 @@ async def _ask(agent: AgentRuntime, kind: str, prompt: str, activity: str,
     intr = await queue.raise_(agent.agent_id, kind, prompt, timeout=timeout, **extra)
     try:
         answer = await asyncio.wait_for(queue.wait(intr), timeout)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         note = f"no answer within {timeout:g}s; go on without one"
         if intr.pending:
             await queue.answer(intr.id, {"withdrawn": True, "expired": True, "text": note})

@@ -52,7 +52,7 @@ class LocalSandbox(Sandbox):
         timed_out = False
         try:
             await asyncio.wait_for(asyncio.shield(pump), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             timed_out = True
             _kill_group(proc.pid)
             await _drain(pump)
@@ -98,5 +98,5 @@ def _kill_group(pid: int) -> None:
 async def _drain(task: asyncio.Future) -> None:
     try:
         await asyncio.wait_for(task, 5)
-    except (asyncio.TimeoutError, asyncio.CancelledError, Exception):
+    except (TimeoutError, asyncio.CancelledError, Exception):
         task.cancel()
