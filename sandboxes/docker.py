@@ -80,8 +80,9 @@ KILLED_NOTE = "\n[agentorch: the command was killed (SIGKILL, exit 137)]\n"
 # since a background child is not a group leader); its pid, which is the group
 # id, goes to a pid file so that a second exec can kill the whole tree.  The
 # ".k" file closes the race where the kill arrives before the pid file exists.
+# stderr goes into the same pipe as stdout, so the merged output keeps its order.
 _WRAPPER = r"""f=/tmp/.agentorch-$2
-if command -v setsid >/dev/null 2>&1; then setsid sh -c "$1" </dev/null & else sh -c "$1" </dev/null & fi
+if command -v setsid >/dev/null 2>&1; then setsid sh -c "$1" </dev/null 2>&1 & else sh -c "$1" </dev/null 2>&1 & fi
 p=$!
 echo $p >$f.p
 [ -e $f.k ] && kill -9 -$p 2>/dev/null

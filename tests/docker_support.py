@@ -25,11 +25,13 @@ _checked: str | None = None  # None: not yet, "": fine, else the reason it is no
 def _problem() -> str:
     if not docker_available(timeout=3):
         return "no Docker daemon answers (start dockerd, or run .ci/run)"
-    inspect = subprocess.run(
-        ["docker", "image", "inspect", TEST_IMAGE], capture_output=True, check=False
-    )
-    if inspect.returncode == 0:
+    from sandboxes.docker import _get_client
+
+    try:
+        _get_client().images.get(TEST_IMAGE)
         return ""
+    except Exception:  # noqa: BLE001 - missing: build it below
+        pass
     build = subprocess.run(
         ["bash", str(BUILD_SCRIPT), TEST_IMAGE], capture_output=True, text=True, check=False
     )
@@ -69,8 +71,23 @@ def stop_sandbox(sandbox: DockerSandbox) -> None:
 
 
 def container_exists(container_id: str) -> bool:
-    out = subprocess.run(
-        ["docker", "inspect", "--format", "{{.Id}}", container_id],
-        capture_output=True, text=True, check=False,
-    )
-    return out.returncode == 0
+    import docker
+
+    from sandboxes.docker import _get_client
+
+    try:
+        _get_client().api.inspect_container(container_id)
+        return True
+    except docker.errors.NotFound:
+        return False
+
+
+def remove_container(container_id: str) -> None:
+    import docker
+
+    from sandboxes.docker import _get_client
+
+    try:
+        _get_client().api.remove_container(container_id, force=True)
+    except docker.errors.NotFound:
+        pass

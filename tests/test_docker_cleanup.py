@@ -23,7 +23,13 @@ from sandboxes.docker import (
     docker_available,
     pid_alive,
 )
-from tests.docker_support import REPO, container_exists, make_spec, require_docker
+from tests.docker_support import (
+    REPO,
+    container_exists,
+    make_spec,
+    remove_container,
+    require_docker,
+)
 
 pytestmark = pytest.mark.docker
 
@@ -69,7 +75,7 @@ def raw_container(labels: dict[str, str]) -> str:
 
 
 def remove(cid: str) -> None:
-    subprocess.run(["docker", "rm", "-f", cid], capture_output=True, check=False)
+    remove_container(cid)
 
 
 async def test_crashed_run_is_cleaned_up_and_nothing_else(tmp_path):
