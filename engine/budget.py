@@ -120,8 +120,9 @@ class Limit:
             self.tokens = int(tokens)
         if dollars is not None and self.dollars is not None:
             self.dollars = float(dollars)
-        # warnings restart for the new limit, except thresholds already behind us
-        self.warned = {(d, p) for d, p in self.warned if d not in ("tokens", "dollars")}
+        # warnings restart for the new limit; the caller marks the ones already behind
+        # us with a silent new_warnings()
+        self.warned = set()
 
     def describe(self, t: Totals) -> str:
         return ", ".join(f"{fmt(d, t.used(d))} of {fmt(d, lim)}" for d, lim in self.limits().items())

@@ -1,0 +1,108 @@
+"""Prices of Claude models, in dollars per million tokens, and the cost of a response.
+
+The defaults are Anthropic's list prices for the current models (cache writes are the
+5-minute cache, 1.25x input; cache reads 0.1x input).  A team overrides or extends the
+table with `pricing:` in agents.yaml, keyed by model name.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from engine.brains.base import Usage
+from engine.config import ModelPrice
+
+MILLION = 1_000_000
+CACHE_WRITE_FACTOR = 1.25
+CACHE_READ_FACTOR = 0.1
+
+
+@dataclass(frozen=True)
+class Price:
+    """Dollars per million tokens of each kind."""
+
+    input: float
+    output: float
+    cache_read: float
+    cache_write: float
+
+    @classmethod
+    def of(cls, input: float, output: float, cache_read: float | None = None,
+           cache_write: float | None = None) -> Price:
+        return cls(input, output,
+                   cache_read if cache_read is not None else input * CACHE_READ_FACTOR,
+                   cache_write if cache_write is not None else input * CACHE_WRITE_FACTOR)
+
+    @classmethod
+    def from_config(cls, p: ModelPrice) -> Price:
+        return cls.of(p.input, p.output, p.cache_read, p.cache_write)
+
+    def cost(self, usage: Usage) -> float:
+        return (usage.input_tokens * self.input + usage.output_tokens * self.output
+                + usage.cache_read_tokens * self.cache_read
+                + usage.cache_write_tokens * self.cache_write) / MILLION
+
+
+DEFAULT_PRICES: dict[str, Price] = {
+    "claude-opus-4-5": Price.of(5, 25),
+    "claude-opus-4-1": Price.of(15, 75),
+    "claude-opus-4": Price.of(15, 75),
+    "claude-sonnet-4-5": Price.of(3, 15),
+    "claude-sonnet-4": Price.of(3, 15),
+    "claude-3-7-sonnet": Price.of(3, 15),
+    "claude-haiku-4-5": Price.of(1, 5),
+    "claude-3-5-haiku": Price.of(0.8, 4),
+    "claude-3-haiku": Price.of(0.25, 1.25),
+}
+#: the price used for an unknown model of a family (the newest of that family)
+FAMILY_FALLBACK = {"opus": "claude-opus-4-5", "sonnet": "claude-sonnet-4-5",
+                   "haiku": "claude-haiku-4-5"}
+
+_SUFFIXES = re.compile(r"(@.*|-\d{8}|-latest|-v\d+(:\d+)?)$")
+
+
+def canonical_model(model: str) -> str:
+    """`claude-sonnet-4-5-20250929` -> `claude-sonnet-4-5`; `claude-opus-4-0` -> `claude-opus-4`."""
+    name = model.strip().lower().rsplit("/", 1)[-1]
+    name = re.sub(r"^([a-z]{2}\.)?anthropic\.", "", name)  # Bedrock ids
+    while True:
+        shorter = _SUFFIXES.sub("", name)
+        if shorter == name:
+            break
+        name = shorter
+    return name.removesuffix("-0")
+
+
+@dataclass(frozen=True)
+class PriceLookup:
+    price: Price | None
+    #: the table entry used, when it is not the model's own (an estimate)
+    fallback: str | None = None
+
+
+class PriceTable:
+    """The default prices merged with a team's `pricing:` overrides."""
+
+    def __init__(self, overrides: dict[str, ModelPrice] | None = None) -> None:
+        self.prices = dict(DEFAULT_PRICES)
+        self.overrides = {canonical_model(k): Price.from_config(v)
+                          for k, v in (overrides or {}).items()}
+        self._exact = {k: v for k, v in (overrides or {}).items()}
+
+    def lookup(self, model: str) -> PriceLookup:
+        if model in self._exact:
+            return PriceLookup(Price.from_config(self._exact[model]))
+        name = canonical_model(model)
+        if name in self.overrides:
+            return PriceLookup(self.overrides[name])
+        if name in self.prices:
+            return PriceLookup(self.prices[name])
+        for family, fallback in FAMILY_FALLBACK.items():
+            if family in name:
+                return PriceLookup(self.prices[fallback], fallback)
+        return PriceLookup(None)
+
+    def cost(self, usage: Usage) -> float:
+        found = self.lookup(usage.model)
+        return found.price.cost(usage) if found.price else 0.0
