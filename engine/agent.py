@@ -11,7 +11,6 @@ from engine.brains.base import (
     Brain,
     BrainError,
     InboxMessage,
-    Peer,
     ToolCall,
     ToolResult,
     ToolSpec,
@@ -50,8 +49,9 @@ class AgentRuntime:
         self.plan_approved = config.approval != "plan"
         self.plan: list[str] = []
         self.tools: list[ToolSpec] = specs_for(config.allowed_tools())
+        self.allowed_tool_names = frozenset(config.allowed_tools())
         team = engine.team
-        self.roster = [Peer(a.id, a.type or "", a.description or "") for a in team.agents]
+        self.roster = engine.roster
         self.allowed_recipients = team.recipients_of(config)
         self.memory_path = team.resolve(config.memory_file)
         self.memory_text = read_memory(self.memory_path)
@@ -109,6 +109,16 @@ class AgentRuntime:
     def finished(self) -> bool:
         return self.status in ev.TERMINAL_STATUSES
 
+    async def ask_person(self, kind: str, prompt: str, activity: str,
+                         **extra: Any) -> dict[str, Any]:
+        """A blocking interrupt raised by the brain (e.g. an API error: retry or stop)."""
+        before = self.status
+        await self.set_status(ev.WAITING_USER, activity)
+        intr = await self.engine.interrupts.raise_(self.agent_id, kind, prompt, **extra)
+        answer = await self.engine.interrupts.wait(intr)
+        await self.set_status(before, "")
+        return answer
+
     async def checkpoint(self) -> None:
         """Between tool calls: wait here while paused."""
         if not self._running.is_set():
@@ -142,7 +152,8 @@ class AgentRuntime:
                 await self.checkpoint()
                 calls = await self.brain.next_calls(results)
                 if not calls:
-                    await self._end(ev.DONE, self.summary or "nothing more to do")
+                    summary = self.summary or getattr(self.brain, "summary", "")
+                    await self._end(ev.DONE, summary or "nothing more to do")
                     return
                 results = []
                 for call in calls:

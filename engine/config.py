@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 ALL = "all"
 ApprovalMode = Literal["never", "plan", "risky", "always"]
@@ -127,7 +127,9 @@ class AgentFields(Strict):
     max_tokens: int | None = Field(default=None, gt=0)
     """Claude: max tokens per response."""
     max_retries: int | None = Field(default=None, ge=0)
-    """Claude: SDK retries for 408/409/429/5xx/529."""
+    """Claude: SDK retries for 408/409/429/5xx/529 (default 4)."""
+    context_window: int | None = Field(default=None, gt=0)
+    """Claude: the model's context size in tokens (default 200000); near it, old tool results are shortened."""
     reply_timeout: float | None = Field(default=None, gt=0)
     """Seconds send_message(wait_reply=true) waits for the reply."""
 
@@ -188,11 +190,20 @@ class TeamConfig(Strict):
     #: directory of the YAML file (for relative paths); not part of the schema
     base_dir: Path = Field(default=Path("."), exclude=True)
 
+    _by_id: dict[str, AgentConfig] | None = PrivateAttr(default=None)
+
+    def _index(self) -> dict[str, AgentConfig]:
+        if self._by_id is None or len(self._by_id) != len(self.agents):
+            self._by_id = {}
+            for a in self.agents:
+                self._by_id.setdefault(a.id, a)
+        return self._by_id
+
     def agent(self, agent_id: str) -> AgentConfig:
-        for a in self.agents:
-            if a.id == agent_id:
-                return a
-        raise KeyError(agent_id)
+        return self._index()[agent_id]
+
+    def has_agent(self, agent_id: str) -> bool:
+        return agent_id in self._index()
 
     @property
     def agent_ids(self) -> list[str]:

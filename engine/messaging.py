@@ -72,15 +72,17 @@ class PostOffice:
         self._waiting: dict[str, asyncio.Future[InboxMessage]] = {}
         self._counter = 0
         self.log: list[Envelope] = []
+        team = engine.team
+        self._allowed = {a.id: team.recipients_of(a) for a in team.agents}
+        self._allowed[USER] = list(team.agent_ids)
+        self._ids = frozenset(team.agent_ids)
 
     def next_id(self) -> str:
         self._counter += 1
         return f"m{self._counter}"
 
     def allowed(self, sender: str) -> list[str]:
-        if sender == USER:
-            return list(self.engine.team.agent_ids)
-        return self.engine.team.recipients_of(self.engine.team.agent(sender))
+        return self._allowed[sender]
 
     async def send(self, sender: str, to: str, body: str, kind: str = NOTIFY,
                    reply_to: str | None = None) -> Envelope:
@@ -107,9 +109,9 @@ class PostOffice:
         return env
 
     def _recipients(self, sender: str, to: str, kind: str) -> list[str]:
-        team_ids = self.engine.team.agent_ids
+        team = self.engine.team
         if kind == REPLY:
-            if to == USER or to in team_ids:
+            if to == USER or to in self._ids:
                 return [] if to == USER else [to]
             raise MessageError(f"unknown recipient {to!r}")
         allowed = self.allowed(sender)
@@ -118,8 +120,8 @@ class PostOffice:
                 raise MessageError("this agent may not message anyone (direct_communication "
                                    "is empty), so a broadcast reaches nobody")
             return allowed
-        if to not in team_ids:
-            raise MessageError(f"unknown agent {to!r}; agents in the team: {', '.join(team_ids)}")
+        if to not in self._ids:
+            raise MessageError(f"unknown agent {to!r}; agents in the team: {', '.join(team.agent_ids)}")
         if to not in allowed:
             names = ", ".join(allowed) if allowed else "nobody"
             raise MessageError(f"{sender} may not message {to} (direct_communication); "

@@ -16,6 +16,8 @@ from typing import Any
 from engine import events as ev
 from engine.agent import AgentRuntime
 from engine.brains import make_brain
+from engine.brains.base import BrainError, Peer
+from engine.brains.claude_errors import api_key_problem
 from engine.budget import BudgetKeeper
 from engine.bus import EventBus
 from engine.config import AgentConfig, TeamConfig
@@ -27,6 +29,9 @@ from sandboxes import SandboxError, SandboxSpec, create_sandbox
 
 class ControlError(Exception):
     """A control command (from a key or a headless line) that cannot be carried out."""
+
+
+_encode = json.JSONEncoder(ensure_ascii=False, default=str).encode  # one encoder, reused
 
 
 def new_run_id(clock: Callable[[], float] = time.time) -> str:
@@ -67,6 +72,7 @@ class Engine:
         self.post = PostOffice(self)
         self.budget = BudgetKeeper(self)
         self.agents: dict[str, AgentRuntime] = {}
+        self.roster = [Peer(a.id, a.type or "", a.description or "") for a in team.agents]
         self.backends: dict[str, str] = {}
         self.status = "pending"
         self.finished = asyncio.Event()
@@ -80,8 +86,7 @@ class Engine:
     async def emit(self, type: str, agent: str | None = None, **data: Any) -> ev.Event:
         self.seq += 1
         event = ev.Event(type, self.run_id, self.seq, self.now(), agent, data)
-        self.store.append_event(self.run_id, event.seq, event.ts, type, agent,
-                                json.dumps(data, ensure_ascii=False, default=str))
+        self.store.append_event(self.run_id, event.seq, event.ts, type, agent, _encode(data))
         await self.bus.publish(event)
         return event
 
@@ -135,6 +140,12 @@ class Engine:
         await self.emit(ev.RUN_STARTED, team=self.team.name, agents=agent_ids,
                         backends=self.backends, config=self.config_path,
                         resumed=self.resuming, pid=os.getpid())
+        key_problem = api_key_problem(self.team)
+        if key_problem:  # before any sandbox or agent starts
+            await self._finish("failed", key_problem)
+            raise BrainError(key_problem)
+        if self.resuming:
+            await self.budget.restore()
         unsandboxed = [a for a, b in self.backends.items() if b == "local"]
         if unsandboxed:
             requested = {a.id: (self.backend_override or a.backend or self.team.sandbox.backend)
@@ -220,8 +231,14 @@ class Engine:
         await self._answer(interrupt_id, {"text": text, "by": USER})
 
     async def approve(self, interrupt_id: str, steps: list[str] | None = None,
-                      text: str | None = None) -> None:
+                      text: str | None = None, *, limit_tokens: int | None = None,
+                      limit_dollars: float | None = None) -> None:
+        """Approve a plan/command, or a budget interrupt (optionally with new limits)."""
         answer: dict[str, Any] = {"approved": True, "by": USER}
+        if limit_tokens is not None:
+            answer["limit_tokens"] = limit_tokens
+        if limit_dollars is not None:
+            answer["limit_dollars"] = limit_dollars
         if steps is not None:
             answer["steps"] = steps
         if text:
@@ -287,7 +304,9 @@ class Engine:
             await self.answer(need("interrupt"), cmd.get("text") or "")
         elif kind == "approve":
             steps = cmd.get("steps")
-            await self.approve(need("interrupt"), steps if isinstance(steps, list) else None)
+            await self.approve(need("interrupt"), steps if isinstance(steps, list) else None,
+                               limit_tokens=cmd.get("limit_tokens"),
+                               limit_dollars=cmd.get("limit_dollars"))
         elif kind == "reject":
             await self.reject(need("interrupt"), cmd.get("text") or "")
         elif kind == "ack":

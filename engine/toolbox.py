@@ -32,7 +32,7 @@ async def execute(agent: AgentRuntime, call: ToolCall) -> ToolResult:
         return ToolResult(call.id, call.name, {"error": text}, is_error=True)
 
     spec = TOOL_SPECS.get(call.name)
-    if spec is None or call.name not in agent.config.allowed_tools():
+    if spec is None or call.name not in agent.allowed_tool_names:
         allowed = ", ".join(agent.config.allowed_tools())
         return error(f"tool {call.name!r} is not available to {agent.agent_id}; tools: {allowed}")
     problem = check_args(spec, call.args)

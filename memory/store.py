@@ -21,6 +21,10 @@ import aiosqlite
 
 DEFAULT_DB = Path(".agentorch/state.db")
 BATCH_LIMIT = 5000
+#: How long the writer lets writes gather before a commit when the queue is
+#: short: at most ~1/COMMIT_WINDOW commits per second, at most this much
+#: extra delay before a write is durable (PostgreSQL's commit_delay idea).
+COMMIT_WINDOW = 0.002
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -142,6 +146,8 @@ class Store:
         while True:
             first = await self._queue.get()
             batch = [first]
+            if first[0] != "flush" and first[0] != "stop" and self._queue.qsize() < 64:
+                await asyncio.sleep(COMMIT_WINDOW)
             while len(batch) < BATCH_LIMIT:
                 try:
                     batch.append(self._queue.get_nowait())
@@ -167,19 +173,25 @@ class Store:
         if not rows:
             return
         await self._conn.execute("BEGIN")
-        events: list[tuple] = []
-        for op in rows:
-            if op[0] == "event":
-                events.append(op[1])
-                continue
-            if events:
-                await self._conn.executemany(
-                    "INSERT OR REPLACE INTO events VALUES (?,?,?,?,?,?)", events)
-                events = []
-            await self._conn.execute(op[1], op[2])
+        # Events are independent of the other tables: one executemany for all
+        # of them; other statements keep their order, consecutive identical
+        # statements merged into one executemany.
+        events = [op[1] for op in rows if op[0] == "event"]
         if events:
             await self._conn.executemany("INSERT OR REPLACE INTO events VALUES (?,?,?,?,?,?)",
                                          events)
+        sql: str | None = None
+        params: list[tuple] = []
+        for op in rows:
+            if op[0] != "sql":
+                continue
+            if op[1] != sql and params:
+                await self._conn.executemany(sql, params)
+                params = []
+            sql = op[1]
+            params.append(op[2])
+        if params:
+            await self._conn.executemany(sql, params)
         await self._conn.execute("COMMIT")
         self.commits += 1
         self.rows_written += len(rows)
