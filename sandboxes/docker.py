@@ -20,21 +20,18 @@ wrapper also kills what the command left behind in the background once it
 exits, like the local backend.
 """
 
+
 from __future__ import annotations
 
 import asyncio
 import codecs
-import concurrent.futures
 import contextlib
 import os
 import re
 import secrets
 import socket
-import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from sandboxes import paths
 from sandboxes.base import (
@@ -46,26 +43,64 @@ from sandboxes.base import (
     SandboxError,
     SandboxSpec,
 )
+from sandboxes.docker_cleanup import (
+    LABEL_AGENT,
+    LABEL_HOST,
+    LABEL_PID,
+    LABEL_PID_START,
+    LABEL_RUN,
+    _proc_start_time,
+    cleanup_stale_containers,
+    pid_alive,
+)
+from sandboxes.docker_client import (
+    BUILD_DEFAULT_IMAGE,
+    BUILD_TEST_IMAGE,
+    DEFAULT_IMAGE,
+    TEST_IMAGE,
+    _docker_module,
+    _ensure_image,
+    _get_client,
+    _in_thread,
+    _missing_image_error,
+    _no_daemon_error,
+    _short,
+    build_command,
+    check_docker,
+    docker_available,
+)
+from sandboxes.docker_exec import (
+    _KILLER,
+    _OOM_PROBE,
+    _WRAPPER,
+    WORKDIR,
+    _ContainerStopped,
+    _Exec,
+)
 
-DEFAULT_IMAGE = "agentorch/sandbox:latest"
-TEST_IMAGE = "agentorch/sandbox-test:latest"
-BUILD_DEFAULT_IMAGE = "docker build -t agentorch/sandbox:latest -f sandboxes/Dockerfile sandboxes/"
-BUILD_TEST_IMAGE = "sandboxes/images/build-test-image.sh"
+__all__ = [
+    "BUILD_DEFAULT_IMAGE",
+    "BUILD_TEST_IMAGE",
+    "DEFAULT_IMAGE",
+    "LABEL_AGENT",
+    "LABEL_HOST",
+    "LABEL_PID",
+    "LABEL_PID_START",
+    "LABEL_RUN",
+    "TEST_IMAGE",
+    "DockerSandbox",
+    "build_command",
+    "check_docker",
+    "cleanup_stale_containers",
+    "docker_available",
+    "pid_alive",
+]
 
-LABEL_RUN = "agentorch.run"
-LABEL_AGENT = "agentorch.agent"
-LABEL_PID = "agentorch.pid"
-LABEL_PID_START = "agentorch.pid_start"
-LABEL_HOST = "agentorch.host"
-
-WORKDIR = paths.CONTAINER_WORKSPACE
 #: uid:gid inside the container when the workspace belongs to root.
 FALLBACK_UID = 1000
 FALLBACK_GID = 1000
 TMPFS_SIZE = "256m"
 LOG_MAX_SIZE = "1m"
-#: In-flight output chunks between the reader thread and the loop (each <= 32 KiB).
-QUEUE_SLOTS = 32
 #: After a kill, how long to wait for the rest of the output before dropping the stream.
 KILL_GRACE = 5.0
 
@@ -74,237 +109,6 @@ OOM_NOTE = (
     "(limit {memory}); use less memory or raise the agent's resources.memory]\n"
 )
 KILLED_NOTE = "\n[agentorch: the command was killed (SIGKILL, exit 137)]\n"
-
-# The wrapper every command runs under.  $1 is the command, $2 a random token.
-# The command gets its own session and process group (setsid without a fork,
-# since a background child is not a group leader); its pid, which is the group
-# id, goes to a pid file so that a second exec can kill the whole tree.  The
-# ".k" file closes the race where the kill arrives before the pid file exists.
-# stderr goes into the same pipe as stdout, so the merged output keeps its order.
-_WRAPPER = r"""f=/tmp/.agentorch-$2
-if command -v setsid >/dev/null 2>&1; then setsid sh -c "$1" </dev/null 2>&1 & else sh -c "$1" </dev/null 2>&1 & fi
-p=$!
-echo $p >$f.p
-[ -e $f.k ] && kill -9 -$p 2>/dev/null
-wait $p
-r=$?
-kill -9 -$p 2>/dev/null
-rm -f $f.p $f.k
-exit $r"""
-
-_KILLER = r"""f=/tmp/.agentorch-$1
-: >$f.k
-if read p <$f.p 2>/dev/null; then kill -9 -$p 2>/dev/null || kill -9 $p 2>/dev/null; fi
-exit 0"""
-
-_OOM_PROBE = "cat /sys/fs/cgroup/memory/memory.oom_control /sys/fs/cgroup/memory.events 2>/dev/null"
-
-# Worker threads for short blocking calls, separate from the loop's default
-# executor so that many agents never starve the engine's own to_thread calls.
-_POOL = concurrent.futures.ThreadPoolExecutor(max_workers=32, thread_name_prefix="agentorch-docker")
-
-_client_lock = threading.Lock()
-_client: Any = None
-
-
-# ---------------------------------------------------------------- client
-
-
-def _docker_module():
-    try:
-        import docker  # noqa: PLC0415
-    except ImportError as exc:  # pragma: no cover - docker is a dependency
-        raise SandboxError(
-            "the Python package 'docker' is missing; install agentorch's dependencies "
-            "(pip install -e .) or set sandbox.backend: local"
-        ) from exc
-    return docker
-
-
-def _no_daemon_error(detail: object) -> SandboxError:
-    return SandboxError(
-        f"Docker is not reachable ({_short(detail)}); start Docker (e.g. `sudo systemctl start "
-        "docker`, or run `dockerd`) or set `sandbox.backend: local` in agents.yaml"
-    )
-
-
-def _get_client():
-    """The shared docker-py client (thread-safe enough for concurrent requests)."""
-    global _client
-    with _client_lock:
-        if _client is None:
-            docker = _docker_module()
-            try:
-                _client = docker.from_env(timeout=120, max_pool_size=64)
-            except Exception as exc:  # DockerException: no daemon / bad DOCKER_HOST
-                raise _no_daemon_error(exc) from None
-        return _client
-
-
-def _short(detail: object, limit: int = 160) -> str:
-    text = " ".join(str(detail).split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-async def _in_thread(fn: Callable, *args):
-    return await asyncio.get_running_loop().run_in_executor(_POOL, fn, *args)
-
-
-def docker_available(timeout: float = 2.0) -> bool:
-    """True when a Docker daemon answers a ping within ``timeout`` seconds.  Never raises."""
-    try:
-        docker = _docker_module()
-        client = docker.from_env(timeout=timeout)
-        try:
-            return bool(client.ping())
-        finally:
-            client.close()
-    except Exception:
-        return False
-
-
-def build_command(image: str) -> str:
-    """The command that builds ``image``, for error messages."""
-    repo = image.rsplit(":", 1)[0] if ":" in image.split("/")[-1] else image
-    if image == DEFAULT_IMAGE:
-        return BUILD_DEFAULT_IMAGE
-    if image == TEST_IMAGE:
-        return BUILD_TEST_IMAGE
-    if repo == DEFAULT_IMAGE.split(":")[0]:
-        return f"docker build -t {image} -f sandboxes/Dockerfile sandboxes/"
-    if repo == TEST_IMAGE.split(":")[0]:
-        return f"{BUILD_TEST_IMAGE} {image}"
-    return f"docker build -t {image} DIR"
-
-
-def _missing_image_error(image: str, reason: str) -> SandboxError:
-    return SandboxError(
-        f"Docker image {image} is not available ({reason}); build it with "
-        f"`{build_command(image)}` (or pull it where a registry is reachable)"
-    )
-
-
-def _ensure_image(client, image: str, pull: bool = True) -> None:
-    docker = _docker_module()
-    try:
-        client.images.get(image)
-        return
-    except docker.errors.ImageNotFound:
-        pass
-    except docker.errors.DockerException as exc:
-        raise _no_daemon_error(exc) from None
-    reason = "not present"
-    if pull:
-        try:
-            repo, _, tag = image.rpartition(":") if ":" in image.split("/")[-1] else (image, "", "")
-            client.images.pull(repo or image, tag=tag or "latest")
-            return
-        except Exception as exc:
-            reason = f"pull failed: {_short(getattr(exc, 'explanation', None) or exc, 100)}"
-    raise _missing_image_error(image, reason)
-
-
-async def check_docker(image: str = DEFAULT_IMAGE) -> None:
-    """Raise SandboxError with what to do when Docker or ``image`` is not usable."""
-
-    def check() -> None:
-        client = _get_client()
-        try:
-            client.ping()
-        except Exception as exc:
-            raise _no_daemon_error(exc) from None
-        _ensure_image(client, image)
-
-    await _in_thread(check)
-
-
-# ---------------------------------------------------------------- liveness
-
-
-def _proc_start_time(pid: int) -> str | None:
-    """The kernel's start time of ``pid`` (clock ticks since boot), to detect pid reuse."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            stat = fh.read().decode("ascii", "replace")
-        return stat[stat.rindex(")") + 2 :].split()[19]
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-def pid_alive(pid: int, start_time: str | None = None) -> bool:
-    """True when process ``pid`` runs on this host (and, if given, started at ``start_time``)."""
-    try:
-        pid = int(pid)
-    except (TypeError, ValueError):
-        return False
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass  # exists, owned by someone else
-    except OSError:
-        return False
-    if start_time:
-        current = _proc_start_time(pid)
-        if current is not None and current != start_time:
-            return False  # the pid was reused by another process
-    return True
-
-
-def _owner_alive(labels: dict[str, str]) -> bool | None:
-    """Whether the process that created a container still runs; None if we cannot tell."""
-    pid = labels.get(LABEL_PID)
-    if not pid or labels.get(LABEL_HOST) != socket.gethostname():
-        return None
-    return pid_alive(pid, labels.get(LABEL_PID_START))
-
-
-async def cleanup_stale_containers(
-    is_run_alive: Callable[[str], bool] | None = None,
-) -> list[str]:
-    """Remove our containers whose run is no longer alive; return their short ids.
-
-    Only containers labelled ``agentorch.run`` are considered.  A run is alive
-    when ``is_run_alive(run_id)`` says so (the engine's store) or when the pid
-    in the container's ``agentorch.pid`` label still runs on this host.  With no
-    ``is_run_alive``, a container whose owner cannot be judged (another host,
-    no pid label) is kept.  ``is_run_alive`` is called on the event loop.
-    """
-    client = _get_client()
-
-    def listing():
-        return client.api.containers(all=True, filters={"label": LABEL_RUN})
-
-    containers = await _in_thread(listing)
-    stale: list[str] = []
-    for info in containers:
-        labels = info.get("Labels") or {}
-        run_id = labels.get(LABEL_RUN)
-        if not run_id:
-            continue
-        if is_run_alive is not None and is_run_alive(run_id):
-            continue
-        owner = _owner_alive(labels)
-        if owner is None:
-            if is_run_alive is None:
-                continue  # cannot judge: never remove
-        elif owner:
-            continue
-        stale.append(info["Id"])
-
-    def remove(cid: str) -> str | None:
-        docker = _docker_module()
-        try:
-            client.api.remove_container(cid, force=True, v=True)
-        except docker.errors.NotFound:
-            return None
-        return cid[:12]
-
-    removed = await asyncio.gather(*(_in_thread(remove, cid) for cid in stale))
-    return [cid for cid in removed if cid]
 
 
 # ---------------------------------------------------------------- helpers
@@ -349,104 +153,9 @@ def _parse_oom_kills(text: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-# ---------------------------------------------------------------- one exec
-
-
-class _ContainerStopped(Exception):
-    """The container is not running (its main process died)."""
-
-
-class _Exec:
-    """One streaming exec: a reader thread feeding a bounded queue on the loop."""
-
-    DATA, END, ERROR = 0, 1, 2
-
-    def __init__(self, api, container_id: str, argv: list[str], user: str, loop) -> None:
-        self.api = api
-        self.container_id = container_id
-        self.argv = argv
-        self.user = user
-        self.loop = loop
-        self.queue: asyncio.Queue = asyncio.Queue()
-        self.slots = threading.Semaphore(QUEUE_SLOTS)
-        self.aborted = threading.Event()
-        self.stream = None
-        self.exec_id: str | None = None
-        self.done = False
-        self.thread = threading.Thread(target=self._main, name="agentorch-exec", daemon=True)
-
-    def start(self) -> None:
-        self.thread.start()
-
-    # -- reader thread
-    def _post(self, item) -> None:
-        try:
-            self.loop.call_soon_threadsafe(self.queue.put_nowait, item)
-        except RuntimeError:  # loop closed
-            self.aborted.set()
-
-    def _main(self) -> None:
-        try:
-            self.exec_id = self.api.exec_create(
-                self.container_id,
-                self.argv,
-                stdout=True,
-                stderr=True,
-                stdin=False,
-                tty=False,
-                user=self.user,
-                workdir=WORKDIR,
-            )["Id"]
-            self.stream = self.api.exec_start(self.exec_id, stream=True)
-            if self.aborted.is_set():
-                self.stream.close()
-            for data in self.stream:
-                while not self.slots.acquire(timeout=0.2):
-                    if self.aborted.is_set():
-                        break
-                if self.aborted.is_set():
-                    break
-                self._post((self.DATA, data))
-            with contextlib.suppress(Exception):
-                self.stream.close()
-            self._post((self.END, self._exit_code()))
-        except BaseException as exc:  # noqa: BLE001 - handed to the loop
-            self._post((self.ERROR, exc))
-
-    def _exit_code(self) -> int:
-        # The stream can end a moment before the daemon marks the exec finished.
-        deadline = time.monotonic() + 5
-        delay = 0.001
-        while True:
-            info = self.api.exec_inspect(self.exec_id)
-            if not info.get("Running") and info.get("ExitCode") is not None:
-                return int(info["ExitCode"])
-            if time.monotonic() > deadline:
-                return -1
-            time.sleep(delay)
-            delay = min(delay * 2, 0.05)
-
-    # -- loop side
-    async def get(self):
-        item = await self.queue.get()
-        if item[0] == self.DATA:
-            self.slots.release()
-        else:
-            self.done = True
-        return item
-
-    def abort(self) -> None:
-        """Stop reading (from any thread): the reader closes the stream and ends."""
-        self.aborted.set()
-        stream = self.stream
-        if stream is not None:
-            with contextlib.suppress(Exception):
-                stream.close()
-        # wake a reader blocked on the slots
-        self.slots.release()
-
 
 # ---------------------------------------------------------------- the sandbox
+
 
 
 class DockerSandbox(Sandbox):
@@ -516,9 +225,7 @@ class DockerSandbox(Sandbox):
                 type="json-file", config={"max-size": LOG_MAX_SIZE, "max-file": "1"}
             ),
         )
-        name = "agentorch-{}-{}-{}".format(
-            _slug(spec.run_id, 40), _slug(spec.agent_id, 40), secrets.token_hex(3)
-        )
+        name = f"agentorch-{_slug(spec.run_id, 40)}-{_slug(spec.agent_id, 40)}-{secrets.token_hex(3)}"
         try:
             created = api.create_container(
                 spec.image,

@@ -148,7 +148,7 @@ def test_pid_alive():
 
 
 async def test_no_daemon_is_a_clear_error(monkeypatch):
-    import sandboxes.docker as mod
+    import sandboxes.docker_client as mod
 
     monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
     monkeypatch.setattr(mod, "_client", None)

@@ -1,0 +1,103 @@
+"""Crash cleanup for the docker backend: remove containers of runs that are gone."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+from collections.abc import Callable
+
+from sandboxes.docker_client import _docker_module, _get_client, _in_thread
+
+LABEL_RUN = "agentorch.run"
+LABEL_AGENT = "agentorch.agent"
+LABEL_PID = "agentorch.pid"
+LABEL_PID_START = "agentorch.pid_start"
+LABEL_HOST = "agentorch.host"
+
+
+def _proc_start_time(pid: int) -> str | None:
+    """The kernel's start time of ``pid`` (clock ticks since boot), to detect pid reuse."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            stat = fh.read().decode("ascii", "replace")
+        return stat[stat.rindex(")") + 2 :].split()[19]
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def pid_alive(pid: int, start_time: str | None = None) -> bool:
+    """True when process ``pid`` runs on this host (and, if given, started at ``start_time``)."""
+    try:
+        pid = int(pid)
+    except (TypeError, ValueError):
+        return False
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # exists, owned by someone else
+    except OSError:
+        return False
+    if start_time:
+        current = _proc_start_time(pid)
+        if current is not None and current != start_time:
+            return False  # the pid was reused by another process
+    return True
+
+
+def _owner_alive(labels: dict[str, str]) -> bool | None:
+    """Whether the process that created a container still runs; None if we cannot tell."""
+    pid = labels.get(LABEL_PID)
+    if not pid or labels.get(LABEL_HOST) != socket.gethostname():
+        return None
+    return pid_alive(pid, labels.get(LABEL_PID_START))
+
+
+async def cleanup_stale_containers(
+    is_run_alive: Callable[[str], bool] | None = None,
+) -> list[str]:
+    """Remove our containers whose run is no longer alive; return their short ids.
+
+    Only containers labelled ``agentorch.run`` are considered.  A run is alive
+    when ``is_run_alive(run_id)`` says so (the engine's store) or when the pid
+    in the container's ``agentorch.pid`` label still runs on this host.  With no
+    ``is_run_alive``, a container whose owner cannot be judged (another host,
+    no pid label) is kept.  ``is_run_alive`` is called on the event loop.
+    """
+    client = _get_client()
+
+    def listing():
+        return client.api.containers(all=True, filters={"label": LABEL_RUN})
+
+    containers = await _in_thread(listing)
+    stale: list[str] = []
+    for info in containers:
+        labels = info.get("Labels") or {}
+        run_id = labels.get(LABEL_RUN)
+        if not run_id:
+            continue
+        if is_run_alive is not None and is_run_alive(run_id):
+            continue
+        owner = _owner_alive(labels)
+        if owner is None:
+            if is_run_alive is None:
+                continue  # cannot judge: never remove
+        elif owner:
+            continue
+        stale.append(info["Id"])
+
+    def remove(cid: str) -> str | None:
+        docker = _docker_module()
+        try:
+            client.api.remove_container(cid, force=True, v=True)
+        except docker.errors.NotFound:
+            return None
+        return cid[:12]
+
+    removed = await asyncio.gather(*(_in_thread(remove, cid) for cid in stale))
+    return [cid for cid in removed if cid]
+

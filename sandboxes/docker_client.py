@@ -1,0 +1,132 @@
+"""The shared docker-py client, the daemon and image checks (docker backend)."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from sandboxes.base import SandboxError
+
+DEFAULT_IMAGE = "agentorch/sandbox:latest"
+TEST_IMAGE = "agentorch/sandbox-test:latest"
+BUILD_DEFAULT_IMAGE = "docker build -t agentorch/sandbox:latest -f sandboxes/Dockerfile sandboxes/"
+BUILD_TEST_IMAGE = "sandboxes/images/build-test-image.sh"
+
+# Worker threads for short blocking calls, separate from the loop's default
+# executor so that many agents never starve the engine's own to_thread calls.
+_POOL = concurrent.futures.ThreadPoolExecutor(max_workers=32, thread_name_prefix="agentorch-docker")
+
+_client_lock = threading.Lock()
+_client: Any = None
+
+
+def _docker_module():
+    try:
+        import docker  # noqa: PLC0415
+    except ImportError as exc:  # pragma: no cover - docker is a dependency
+        raise SandboxError(
+            "the Python package 'docker' is missing; install agentorch's dependencies "
+            "(pip install -e .) or set sandbox.backend: local"
+        ) from exc
+    return docker
+
+
+def _no_daemon_error(detail: object) -> SandboxError:
+    return SandboxError(
+        f"Docker is not reachable ({_short(detail)}); start Docker (e.g. `sudo systemctl start "
+        "docker`, or run `dockerd`) or set `sandbox.backend: local` in agents.yaml"
+    )
+
+
+def _get_client():
+    """The shared docker-py client (thread-safe enough for concurrent requests)."""
+    global _client
+    with _client_lock:
+        if _client is None:
+            docker = _docker_module()
+            try:
+                _client = docker.from_env(timeout=120, max_pool_size=64)
+            except Exception as exc:  # DockerException: no daemon / bad DOCKER_HOST
+                raise _no_daemon_error(exc) from None
+        return _client
+
+
+def _short(detail: object, limit: int = 160) -> str:
+    text = " ".join(str(detail).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+async def _in_thread(fn: Callable, *args):
+    return await asyncio.get_running_loop().run_in_executor(_POOL, fn, *args)
+
+
+def docker_available(timeout: float = 2.0) -> bool:
+    """True when a Docker daemon answers a ping within ``timeout`` seconds.  Never raises."""
+    try:
+        docker = _docker_module()
+        client = docker.from_env(timeout=timeout)
+        try:
+            return bool(client.ping())
+        finally:
+            client.close()
+    except Exception:
+        return False
+
+
+def build_command(image: str) -> str:
+    """The command that builds ``image``, for error messages."""
+    repo = image.rsplit(":", 1)[0] if ":" in image.split("/")[-1] else image
+    if image == DEFAULT_IMAGE:
+        return BUILD_DEFAULT_IMAGE
+    if image == TEST_IMAGE:
+        return BUILD_TEST_IMAGE
+    if repo == DEFAULT_IMAGE.split(":")[0]:
+        return f"docker build -t {image} -f sandboxes/Dockerfile sandboxes/"
+    if repo == TEST_IMAGE.split(":")[0]:
+        return f"{BUILD_TEST_IMAGE} {image}"
+    return f"docker build -t {image} DIR"
+
+
+def _missing_image_error(image: str, reason: str) -> SandboxError:
+    return SandboxError(
+        f"Docker image {image} is not available ({reason}); build it with "
+        f"`{build_command(image)}` (or pull it where a registry is reachable)"
+    )
+
+
+def _ensure_image(client, image: str, pull: bool = True) -> None:
+    docker = _docker_module()
+    try:
+        client.images.get(image)
+        return
+    except docker.errors.ImageNotFound:
+        pass
+    except docker.errors.DockerException as exc:
+        raise _no_daemon_error(exc) from None
+    reason = "not present"
+    if pull:
+        try:
+            repo, _, tag = image.rpartition(":") if ":" in image.split("/")[-1] else (image, "", "")
+            client.images.pull(repo or image, tag=tag or "latest")
+            return
+        except Exception as exc:
+            reason = f"pull failed: {_short(getattr(exc, 'explanation', None) or exc, 100)}"
+    raise _missing_image_error(image, reason)
+
+
+async def check_docker(image: str = DEFAULT_IMAGE) -> None:
+    """Raise SandboxError with what to do when Docker or ``image`` is not usable."""
+
+    def check() -> None:
+        client = _get_client()
+        try:
+            client.ping()
+        except Exception as exc:
+            raise _no_daemon_error(exc) from None
+        _ensure_image(client, image)
+
+    await _in_thread(check)
+
