@@ -325,13 +325,14 @@ class DockerSandbox(Sandbox):
             run.abort()
             exit_code = TIMEOUT_EXIT_CODE
         except asyncio.CancelledError:
+            # kill first (the awaiting task is being cancelled: shield the kill)
             killer = asyncio.ensure_future(self._kill(run, token, abort_after=KILL_GRACE))
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await asyncio.shield(killer)
             raise
-        except BaseException:
-            run.abort()
-            raise
+        finally:
+            if not run.done and not timed_out:
+                run.abort()  # never leave a reader thread holding a stream
         note = ""
         if exit_code == 137 and not timed_out:
             note = await self._kill_note()

@@ -167,3 +167,20 @@ async def test_parallel_starts(tmp_path):
         assert [o.output for o in outs] == [f"a{i}\n" for i in range(4)]
     finally:
         await asyncio.gather(*(b.stop() for b in boxes))
+
+
+async def test_stopped_container_is_restarted_on_next_command(tmp_path):
+    require_docker()
+    sb = DockerSandbox(make_spec(tmp_path / "ws"))
+    await sb.start()
+    try:
+        await asyncio.to_thread(_get_client().api.stop, sb.container_id, timeout=1)
+        r = await sb.exec("echo back", 20)
+        assert r.exit_code == 0 and r.output == "back\n"
+    finally:
+        await sb.stop()
+
+
+async def test_exec_before_start_is_a_clear_error(tmp_path):
+    with pytest.raises(SandboxError, match="not started"):
+        await DockerSandbox(make_spec(tmp_path / "ws")).exec("true", 5)
