@@ -64,9 +64,10 @@ async def cleanup_stale_containers(
 
     Only containers labelled ``agentorch.run`` are considered.  A run is alive
     when ``is_run_alive(run_id)`` says so (the engine's store) or when the pid
-    in the container's ``agentorch.pid`` label still runs on this host.  With no
-    ``is_run_alive``, a container whose owner cannot be judged (another host,
-    no pid label) is kept.  ``is_run_alive`` is called on the event loop.
+    in the container's ``agentorch.pid`` label still runs on this host.  A
+    container made on another host (shared daemon) is always kept, since its
+    owner cannot be judged from here; one without pid labels goes only on the
+    word of ``is_run_alive``.  ``is_run_alive`` is called on the event loop.
     """
     client = _get_client()
 
@@ -82,10 +83,13 @@ async def cleanup_stale_containers(
             continue
         if is_run_alive is not None and is_run_alive(run_id):
             continue
+        host = labels.get(LABEL_HOST)
+        if host and host != socket.gethostname():
+            continue  # another machine's run: cannot judge its pid, never remove
         owner = _owner_alive(labels)
         if owner is None:
             if is_run_alive is None:
-                continue  # cannot judge: never remove
+                continue  # no pid label and no store: cannot judge, never remove
         elif owner:
             continue
         stale.append(info["Id"])

@@ -86,7 +86,8 @@ async def test_crashed_run_is_cleaned_up_and_nothing_else(tmp_path):
     assert container_exists(crashed)  # kill -9 left it behind
 
     foreign = raw_container({"com.example.owner": "someone-else"})
-    unknown_owner = raw_container({LABEL_RUN: "elsewhere", LABEL_PID: "1", LABEL_HOST: "other-host"})
+    other_host = raw_container({LABEL_RUN: "elsewhere", LABEL_PID: "1", LABEL_HOST: "other-host"})
+    no_pid = raw_container({LABEL_RUN: "legacy-run"})
     live = DockerSandbox(make_spec(tmp_path / "live-ws", agent_id="live", run_id="live-run"))
     await live.start()
     try:
@@ -94,22 +95,22 @@ async def test_crashed_run_is_cleaned_up_and_nothing_else(tmp_path):
         removed = await cleanup_stale_containers()
         assert crashed[:12] in removed
         assert not container_exists(crashed)
-        assert container_exists(foreign)
-        assert container_exists(unknown_owner)  # cannot judge another host's pid: kept
-        assert container_exists(live.container_id)
+        for kept in (foreign, other_host, no_pid, live.container_id):
+            assert container_exists(kept)
         assert (await live.exec("echo alive", 20)).output == "alive\n"
 
-        # with the store saying every run is dead, a live pid still protects its run
+        # with a store that knows no live run: a live pid still protects its run,
+        # another host's run is never judged from here
         removed = await cleanup_stale_containers(lambda run_id: False)
-        assert container_exists(live.container_id)
-        assert container_exists(foreign)
-        assert live.container_id[:12] not in removed
-        # ... while a run the pid labels cannot judge now goes, on the store's word
-        assert unknown_owner[:12] in removed and not container_exists(unknown_owner)
+        for kept in (foreign, other_host, live.container_id):
+            assert container_exists(kept)
+            assert kept[:12] not in removed
+        # ... while a run without pid labels goes on the store's word
+        assert no_pid[:12] in removed and not container_exists(no_pid)
     finally:
         await live.stop()
-        remove(foreign)
-        remove(unknown_owner)
+        for cid in (foreign, other_host, no_pid):
+            remove(cid)
     assert not container_exists(live.container_id or "x")
 
 
