@@ -1,0 +1,287 @@
+"""The control center: a Textual app over the engine.  Thin: compose, bindings, routing.
+
+`make_app(engine_factory)` is used by the command line (`run_app`) and by the tests;
+the factory opens the engine inside the app's event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from collections.abc import Awaitable, Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from engine import events as ev
+from tui.bridge import FLUSH_INTERVAL, ConsoleLinesReady, EngineBridge, EventsApplied, RunEnded
+from tui.console_buffers import DEFAULT_SCROLLBACK, ConsoleBuffers
+from tui.controls import Controls
+from tui.presentation import finished_text, interrupt_kind
+from tui.state import RunState
+from tui.widgets.agents_panel import AgentsPanel
+from tui.widgets.console_panel import ConsolePanel
+from tui.widgets.interrupts_panel import InterruptsPanel
+from tui.widgets.messages_panel import MessagesPanel
+from tui.widgets.status_bar import StatusBar
+
+if TYPE_CHECKING:
+    from engine.run import Engine
+    from memory.store import Store
+
+EngineFactory = Callable[[], Awaitable["tuple[Engine, Store | None]"]]
+
+
+class ControlCenter(Controls, App[int]):
+    CSS_PATH = "app.tcss"
+    TITLE = "agentorch"
+    ENABLE_COMMAND_PALETTE = True
+    BINDINGS = [
+        Binding("q", "request_quit", "Quit"),
+        Binding("ctrl+c", "request_quit", "Quit", show=False, priority=True),
+        Binding("question_mark", "help", "Help"),
+        Binding("m", "message", "Message"),
+        Binding("p", "pause_resume", "Pause/Resume"),
+        Binding("x", "cancel_agent", "Cancel"),
+        Binding("d", "detail", "Detail"),
+        Binding("i", "focus_interrupts", "Interrupts", show=False),
+    ]
+    selected_agent: reactive[str | None] = reactive(None)
+
+    def __init__(self, engine_factory: EngineFactory, *, flush_interval: float = FLUSH_INTERVAL,
+                 scrollback: int = DEFAULT_SCROLLBACK, signals: bool = False,
+                 blink_cursors: bool = True) -> None:
+        super().__init__()
+        self.blink_cursors = blink_cursors
+        self.engine_factory = engine_factory
+        self.flush_interval = flush_interval
+        self.scrollback = scrollback
+        self.handle_signals = signals
+        self.engine: Engine | None = None
+        self.store: Store | None = None
+        self.state: RunState | None = None
+        self.consoles = ConsoleBuffers(scrollback)
+        self.bridge: EngineBridge | None = None
+        self._bridge_task: asyncio.Task | None = None
+        self.start_error: str | None = None
+        self.started = asyncio.Event()
+        self._quitting = False
+
+    # -- layout -------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield StatusBar(id="status")
+        yield AgentsPanel(id="agents")
+        with Horizontal(id="lower"):
+            yield ConsolePanel(self.scrollback, id="console")
+            with Vertical(id="side"):
+                yield InterruptsPanel(id="interrupts")
+                yield MessagesPanel(id="messages")
+        yield Static(id="banner")
+        yield Footer()
+
+    async def on_mount(self) -> None:
+        from memory.store import StoreError
+
+        try:
+            self.engine, self.store = await self.engine_factory()
+        except StoreError as exc:
+            self.start_error = str(exc)
+            self.started.set()
+            self.push_screen(self.start_failed_screen(self.start_error))
+            return
+        engine = self.engine
+        self.sub_title = engine.team.name
+        self.state = RunState(engine.team.name, engine.run_id,
+                              [(a.id, a.type or "") for a in engine.team.agents])
+        self.bridge = EngineBridge(engine.bus, self.state, self.consoles, self,
+                                   self.flush_interval)
+        self._bridge_task = asyncio.create_task(self.bridge.run(), name="tui-bridge")
+        agents = self.query_one(AgentsPanel)
+        for view in self.state.agents.values():
+            agents.upsert(view)
+        self.query_one(StatusBar).show(self.state)
+        self.selected_agent = next(iter(self.state.agents), None)
+        agents.focus()
+        if self.handle_signals:
+            self._install_signal_handlers()
+        self.run_worker(self._start_engine(), name="engine-start", exit_on_error=False)
+
+    async def _start_engine(self) -> None:
+        from engine.brains.base import BrainError
+        from sandboxes import SandboxError
+
+        assert self.engine is not None and self.state is not None
+        try:
+            await self.engine.start()
+        except (SandboxError, BrainError) as exc:
+            self.start_error = str(exc)
+            self.push_screen(self.start_failed_screen(self.start_error))
+        else:
+            agents = self.query_one(AgentsPanel)
+            for agent_id, rt in self.engine.agents.items():
+                view = self.state.agents.get(agent_id)
+                if view is not None:
+                    view.sandbox = rt.sandbox.label
+                    agents.upsert(view)
+        finally:
+            self.started.set()
+
+    def _install_signal_handlers(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            try:
+                loop.add_signal_handler(sig, lambda: asyncio.ensure_future(self.quit_now()))
+            except (NotImplementedError, RuntimeError, ValueError):
+                pass
+
+    # -- engine events -> widgets -------------------------------------------------
+    def on_events_applied(self, message: EventsApplied) -> None:
+        state = self.state
+        assert state is not None
+        agents = self.query_one(AgentsPanel)
+        interrupts = self.query_one(InterruptsPanel)
+        messages = self.query_one(MessagesPanel)
+        touched: set[str] = set()
+        for event in message.events:
+            if event.agent:
+                touched.add(event.agent)
+            if event.type == ev.MESSAGE:
+                msg = state.message(event.data.get("id", ""))
+                if msg is not None:
+                    messages.add_message(msg)
+            elif event.type == ev.INTERRUPT:
+                intr = state.interrupts.get(event.data.get("id", ""))
+                if intr is not None:
+                    interrupts.add_interrupt(intr)
+                    if intr.blocking:
+                        self.notify(f"{intr.agent} waits for you: {interrupt_kind(intr.kind)}"
+                                    " (i, then Enter)", severity="warning", timeout=6)
+            elif event.type == ev.INTERRUPT_ANSWERED:
+                interrupts.remove_interrupt(event.data.get("id", ""))
+            elif event.type == ev.RUN_STARTED:
+                touched.update(state.agents)
+            elif event.type == ev.RUN_FINISHED:
+                touched.update(state.agents)
+                self._show_finished()
+            elif event.type in (ev.NOTICE, ev.BUDGET_WARNING, ev.ERROR):
+                level = event.data.get("level", "warning" if event.type != ev.ERROR else "error")
+                self.notify(str(event.data.get("text", event.type)),
+                            severity="error" if level == "error" else "warning", timeout=10)
+        for agent_id in touched:
+            view = state.agents.get(agent_id)
+            if view is not None:
+                agents.upsert(view)
+        self.query_one(StatusBar).show(state)
+
+    def on_console_lines_ready(self, message: ConsoleLinesReady) -> None:
+        console = self.query_one(ConsolePanel)
+        if message.agent == console.agent:
+            console.append(message.lines)
+
+    def on_run_ended(self, message: RunEnded) -> None:
+        if self.state is not None:
+            self.query_one(StatusBar).show(self.state)
+
+    def _show_finished(self) -> None:
+        assert self.state is not None
+        banner = self.query_one("#banner", Static)
+        banner.update(finished_text(self.state))
+        banner.add_class("-shown")
+        if self.state.run_status != "finished" or self.state.counts()["failed"]:
+            banner.add_class("-bad")
+
+    # -- selection ------------------------------------------------------------------
+    def watch_selected_agent(self, agent: str | None) -> None:
+        if self.bridge is None:
+            return
+        self.query_one(ConsolePanel).show_agent(agent, self.bridge.show(agent))
+        messages = self.query_one(MessagesPanel)
+        if messages.filter_agent is not None and agent is not None:
+            messages.set_filter(agent)
+
+    def on_agents_panel_agent_highlighted(self, message: AgentsPanel.AgentHighlighted) -> None:
+        self.selected_agent = message.agent
+
+    def on_agents_panel_agent_chosen(self, message: AgentsPanel.AgentChosen) -> None:
+        self.selected_agent = message.agent
+        self.action_detail()
+
+    def on_messages_panel_filter_toggled(self, message: MessagesPanel.FilterToggled) -> None:
+        messages = self.query_one(MessagesPanel)
+        messages.set_filter(None if messages.filter_agent else self.selected_agent)
+
+    def on_messages_panel_message_opened(self, message: MessagesPanel.MessageOpened) -> None:
+        self.open_message(message.message)
+
+    def on_interrupts_panel_interrupt_opened(self, message: InterruptsPanel.InterruptOpened
+                                             ) -> None:
+        self.open_interrupt(message.interrupt, message.action)
+
+    def action_focus_interrupts(self) -> None:
+        self.query_one(InterruptsPanel).focus()
+
+    # -- command palette --------------------------------------------------------------
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield from self.palette_commands()
+
+    # -- shutting down ------------------------------------------------------------------
+    async def shutdown_engine(self) -> None:
+        """Stop the run (agents cancelled, sandboxes stopped, state recorded). Idempotent."""
+        engine = self.engine
+        if engine is not None and not engine.finished.is_set():
+            if self.started.is_set() or self.start_error is not None:
+                await engine.stop("stopped from the control center")
+            else:  # still starting: let start finish, then stop what it started
+                await self.started.wait()
+                await engine.stop("stopped from the control center")
+        if self._bridge_task is not None:
+            try:
+                await asyncio.wait_for(self._bridge_task, 5)
+            except (asyncio.TimeoutError, asyncio.CancelledError):
+                self._bridge_task.cancel()
+            self._bridge_task = None
+        if self.store is not None:
+            store, self.store = self.store, None
+            await store.close()
+
+    async def on_unmount(self) -> None:
+        await self.shutdown_engine()
+
+    def exit_code(self) -> int:
+        if self.start_error is not None:
+            return 1
+        if self.state is not None and self.state.counts()["failed"]:
+            return 1
+        return 0
+
+
+def make_app(engine_factory: EngineFactory, **kwargs: Any) -> ControlCenter:
+    return ControlCenter(engine_factory, **kwargs)
+
+
+def run_app(team, config_path: str, args) -> int:
+    """`agentorch-tui [CONFIG]`: open the control center on ``team``; the exit code."""
+    return asyncio.run(_run(team, config_path, args))
+
+
+async def _run(team, config_path: str, args) -> int:
+    from engine.cli import open_engine
+
+    async def factory():
+        return await open_engine(team, config_path, args)
+
+    app = make_app(factory, signals=True)
+    try:
+        await app.run_async()
+    finally:
+        await app.shutdown_engine()
+    if app.start_error:
+        print(f"agentorch: {app.start_error}", file=sys.stderr)
+    return app.exit_code()

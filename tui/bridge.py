@@ -1,0 +1,112 @@
+"""The bridge: the one task that reads the engine bus and tells the UI.
+
+It folds every event into the pure `RunState` and `ConsoleBuffers`, posts one
+`EventsApplied` message per batch of state events, and every ``flush_interval``
+posts the visible agent's new console lines as one `ConsoleLinesReady` (the
+console widget writes them with a single `write_lines`).  Other agents' output only
+goes to their bounded buffers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from textual.message import Message
+from textual.message_pump import MessagePump
+
+from engine import events as ev
+from engine.bus import EventBus
+from tui.console_buffers import ConsoleBuffers
+from tui.state import RunState
+
+FLUSH_INTERVAL = 0.075  # seconds between console flushes of the visible agent
+QUEUE_SIZE = 50_000
+
+
+class EventsApplied(Message):
+    """A batch of (non-console) events was folded into the run state."""
+
+    def __init__(self, events: list[ev.Event]) -> None:
+        super().__init__()
+        self.events = events
+
+
+class ConsoleLinesReady(Message):
+    """New console lines of the visible agent, to write in one go."""
+
+    def __init__(self, agent: str, lines: list[str]) -> None:
+        super().__init__()
+        self.agent = agent
+        self.lines = lines
+
+
+class RunEnded(Message):
+    """The bus closed: the run is over (its final state is in the run state)."""
+
+
+class EngineBridge:
+    def __init__(self, bus: EventBus, state: RunState, consoles: ConsoleBuffers,
+                 target: MessagePump, flush_interval: float = FLUSH_INTERVAL) -> None:
+        self.state = state
+        self.consoles = consoles
+        self.target = target
+        self.flush_interval = flush_interval
+        self._sub = bus.subscribe(maxsize=QUEUE_SIZE)  # before the engine starts: miss nothing
+        self.visible_agent: str | None = None
+        self.visible_seen = 0  # console lines of the visible agent already posted
+        self.lines_posted = 0
+        self.on_batch: Callable[[int], None] | None = None  # benchmark hook
+
+    def show(self, agent: str | None) -> list[str]:
+        """Make ``agent`` the visible console; returns its scrollback to draw at once."""
+        self.visible_agent = agent
+        if agent is None:
+            self.visible_seen = 0
+            return []
+        console = self.consoles.of(agent)
+        self.visible_seen = console.total
+        return list(console.lines)
+
+    async def run(self) -> None:
+        flusher = asyncio.create_task(self._flush_loop(), name="tui-console-flush")
+        try:
+            while True:
+                event = await self._sub.get()
+                if event is None:
+                    break
+                self._apply([event, *self._sub.get_batch()])
+        finally:
+            flusher.cancel()
+            self._sub.close()
+            self.flush()
+            self.target.post_message(RunEnded())
+
+    def _apply(self, batch: list[ev.Event]) -> None:
+        changed: list[ev.Event] = []
+        console_apply = self.consoles.apply
+        state_apply = self.state.apply
+        for event in batch:
+            if event.type == ev.CONSOLE:
+                console_apply(event)
+            else:
+                state_apply(event)
+                changed.append(event)
+        if changed:
+            self.target.post_message(EventsApplied(changed))
+        if self.on_batch is not None:
+            self.on_batch(len(batch))
+
+    async def _flush_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.flush_interval)
+            self.flush()
+
+    def flush(self) -> None:
+        agent = self.visible_agent
+        if agent is None:
+            return
+        lines, self.visible_seen = self.consoles.new_since(agent, self.visible_seen)
+        if lines:
+            self.lines_posted += len(lines)
+            self.target.post_message(ConsoleLinesReady(agent, lines))

@@ -1,0 +1,111 @@
+"""Per-agent console scrollback, bounded, fed by `console` events.
+
+Output arrives in chunks that split lines anywhere; a chunk's unfinished last line
+waits for the rest (or for the command's exit).  Every agent keeps at most
+``scrollback`` lines; a running count lets the visible console take only what is
+new since its last flush.  No Textual here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from itertools import islice
+
+from engine import events as ev
+
+DEFAULT_SCROLLBACK = 10_000
+MAX_PARTIAL = 4096  # an unterminated line longer than this is shown anyway
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(\x07|\x1b\\)|\x1b[@-Z\\-_]")
+
+COMMAND_PREFIX = "$ "
+EXIT_PREFIX = "[exit "
+
+
+def exit_line(exit_code: int | None, timed_out: bool = False, truncated: bool = False) -> str:
+    """The line shown after a command: `[exit 0]`, `[exit 124 · timed out]`…"""
+    parts = [f"{EXIT_PREFIX}{exit_code if exit_code is not None else '?'}"]
+    if timed_out:
+        parts.append("timed out")
+    if truncated:
+        parts.append("output truncated in the tool result")
+    return " · ".join(parts) + "]"
+
+
+class AgentConsole:
+    __slots__ = ("lines", "partial", "total")
+
+    def __init__(self, scrollback: int) -> None:
+        self.lines: deque[str] = deque(maxlen=scrollback)
+        self.partial = ""
+        self.total = 0  # lines ever completed (also counts those dropped from scrollback)
+
+    def add_lines(self, lines: list[str]) -> None:
+        self.lines.extend(lines)
+        self.total += len(lines)
+
+    def feed(self, text: str) -> None:
+        if "\x1b" in text:
+            text = _ANSI.sub("", text)
+        if "\r" in text:
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
+        parts = text.split("\n")
+        parts[0] = self.partial + parts[0]
+        self.partial = parts.pop()
+        if len(self.partial) > MAX_PARTIAL:
+            parts.append(self.partial)
+            self.partial = ""
+        if parts:
+            self.add_lines(parts)
+
+    def end_line(self) -> None:
+        if self.partial:
+            self.add_lines([self.partial])
+            self.partial = ""
+
+    def tail(self, count: int) -> list[str]:
+        """The last ``count`` completed lines still in scrollback."""
+        count = min(count, len(self.lines))
+        if count <= 0:
+            return []
+        return list(islice(self.lines, len(self.lines) - count, None))
+
+
+class ConsoleBuffers:
+    """Bounded consoles of every agent; the bridge feeds them, the visible one reads."""
+
+    def __init__(self, scrollback: int = DEFAULT_SCROLLBACK) -> None:
+        self.scrollback = scrollback
+        self.consoles: dict[str, AgentConsole] = {}
+        self.lines_in = 0  # completed lines received, all agents (for the benchmark)
+
+    def of(self, agent: str) -> AgentConsole:
+        console = self.consoles.get(agent)
+        if console is None:
+            console = self.consoles[agent] = AgentConsole(self.scrollback)
+        return console
+
+    def apply(self, event: ev.Event) -> None:
+        """Fold one `console` event (command | output | exit) into its agent's buffer."""
+        if event.agent is None:
+            return
+        console = self.of(event.agent)
+        before = console.total
+        kind = event.data.get("kind")
+        if kind == "output":
+            console.feed(event.data.get("text", ""))
+        elif kind == "command":
+            console.end_line()
+            console.add_lines([COMMAND_PREFIX + line if i == 0 else "  " + line
+                               for i, line in enumerate(event.data.get("text", "").split("\n"))])
+        elif kind == "exit":
+            console.end_line()
+            console.add_lines([exit_line(event.data.get("exit_code"),
+                                         bool(event.data.get("timed_out")),
+                                         bool(event.data.get("truncated")))])
+        self.lines_in += console.total - before
+
+    def new_since(self, agent: str, seen_total: int) -> tuple[list[str], int]:
+        """Lines of ``agent`` completed after ``seen_total``; returns them and the new total."""
+        console = self.of(agent)
+        return console.tail(console.total - seen_total), console.total

@@ -1,0 +1,191 @@
+"""What the keys and the command palette do: the control center's actions.
+
+A mixin of the app, so `app.py` stays about layout and routing.  Every engine call
+goes through `_control`, which shows a refused command as one clear notification.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Iterable
+from typing import TYPE_CHECKING
+
+from textual.app import SystemCommand
+
+from engine import events as ev
+from tui.decisions import Decision, carry_out
+from tui.presentation import interrupt_kind
+from tui.screens.agent_detail import AgentDetail, AgentDetailScreen
+from tui.screens.compose import ComposeScreen
+from tui.screens.confirm import ConfirmScreen
+from tui.screens.error import StartFailedScreen
+from tui.screens.help import HelpScreen
+from tui.screens.message import MessageScreen
+from tui.screens.routing import screen_for
+from tui.state import InterruptView, MessageView
+
+if TYPE_CHECKING:
+    from tui.app import ControlCenter
+
+    _Base = ControlCenter
+else:
+    _Base = object
+
+
+class Controls(_Base):
+    # -- helpers ------------------------------------------------------------------------
+    async def _control(self, call: Awaitable[object], done: str | None = None) -> bool:
+        from engine.run import ControlError
+
+        try:
+            await call
+        except ControlError as exc:
+            self.notify(str(exc), title="Not possible", severity="error")
+            return False
+        if done:
+            self.notify(done)
+        return True
+
+    def _target(self) -> str | None:
+        if self.engine is None or self.state is None or self.start_error:
+            self.notify("The run did not start.", severity="error")
+            return None
+        if self.selected_agent is None:
+            self.notify("Select an agent first (Agents panel).", severity="warning")
+        return self.selected_agent
+
+    def start_failed_screen(self, text: str) -> StartFailedScreen:
+        return StartFailedScreen(text)
+
+    # -- interrupts ------------------------------------------------------------------------
+    def open_interrupt(self, intr: InterruptView, action: str = "open") -> None:
+        if action == "approve":
+            self.run_worker(self._decided(Decision(intr.id, "approve"), intr.agent))
+            return
+        mode = "reject" if action == "reject" else "view"
+
+        async def decided(decision: Decision | None) -> None:
+            if decision is not None:
+                await self._decided(decision, intr.agent)
+
+        self.push_screen(screen_for(intr, mode), decided)
+
+    async def _decided(self, decision: Decision, agent: str) -> None:
+        assert self.engine is not None
+        await self._control(carry_out(self.engine, decision), decision.describe(agent))
+
+    def open_message(self, msg: MessageView) -> None:
+        self.push_screen(MessageScreen(msg))
+
+    # -- agent actions ---------------------------------------------------------------------
+    def action_message(self, agent: str | None = None) -> None:
+        target = agent or self._target()
+        if target is None:
+            return
+
+        async def send(text: str | None) -> None:
+            if text and self.engine is not None:
+                await self._control(self.engine.send_user_message(target, text),
+                                    f"Sent to {target}.")
+
+        self.push_screen(ComposeScreen(target), send)
+
+    async def action_pause_resume(self, agent: str | None = None) -> None:
+        target = agent or self._target()
+        if target is None or self.engine is None or self.state is None:
+            return
+        if self.state.agents[target].status == ev.PAUSED:
+            await self._control(self.engine.resume(target), f"Resumed {target}.")
+        else:
+            await self._control(self.engine.pause(target),
+                                f"Paused {target}: it stops before its next tool call.")
+
+    def action_cancel_agent(self, agent: str | None = None) -> None:
+        target = agent or self._target()
+        if target is None or self.state is None:
+            return
+        if self.state.agents[target].finished:
+            self.notify(f"{target} has already {self.state.agents[target].status}.",
+                        severity="warning")
+            return
+
+        async def confirmed(yes: bool | None) -> None:
+            if yes and self.engine is not None:
+                await self._control(self.engine.cancel(target), f"Cancelled {target}.")
+
+        self.push_screen(ConfirmScreen(
+            f"Cancel {target}?",
+            f"{target} stops now: its running command is killed and its questions are "
+            "withdrawn. The other agents go on.", yes="Cancel it", no="Keep it"), confirmed)
+
+    def action_detail(self, agent: str | None = None) -> None:
+        target = agent or self._target()
+        if target is None or self.engine is None or self.state is None:
+            return
+        config = self.engine.team.agent(target)
+        runtime = self.engine.agents.get(target)
+        memory = runtime.memory_text if runtime is not None else ""
+        workspace = config.sandbox_path or f".agentorch/workspaces/{target}"
+        self.push_screen(AgentDetailScreen(AgentDetail(self.state.agents[target], config,
+                                                       memory, workspace)))
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    # -- quitting ----------------------------------------------------------------------------
+    async def action_request_quit(self) -> None:
+        if self._quitting:
+            return
+        running = self.state.agents_still_running() if self.state and not self.start_error else []
+        if not running:
+            await self.quit_now()
+            return
+        if isinstance(self.screen, ConfirmScreen) and self.screen.id == "confirm-quit":
+            await self.quit_now()  # asked twice (q or ctrl+c again): quit
+            return
+
+        async def confirmed(yes: bool | None) -> None:
+            if yes:
+                await self.quit_now()
+
+        screen = ConfirmScreen(
+            "Quit?", f"Still running: {', '.join(running)}.\nStop them (their sandboxes are "
+            "removed, the run is recorded as stopped) and quit?",
+            yes="Stop and quit", no="Keep running")
+        screen.id = "confirm-quit"
+        self.push_screen(screen, confirmed)
+
+    async def quit_now(self) -> None:
+        if self._quitting:
+            return
+        self._quitting = True
+        if self.engine is not None and not self.engine.finished.is_set():
+            self.notify("Stopping the agents…", timeout=30)
+        await self.shutdown_engine()
+        self.exit(self.exit_code())
+
+    async def action_quit_now(self) -> None:
+        await self.quit_now()
+
+    # -- command palette ----------------------------------------------------------------------
+    def palette_commands(self) -> Iterable[SystemCommand]:
+        if self.state is None:
+            return
+        for intr in self.state.interrupts.values():
+            yield SystemCommand(f"Answer {intr.id}: {intr.agent} {interrupt_kind(intr.kind)}",
+                                intr.prompt[:80], lambda i=intr: self.open_interrupt(i))
+        for agent in self.state.agents:
+            yield SystemCommand(f"Message {agent}", f"write to {agent}'s inbox",
+                                lambda a=agent: self.action_message(a))
+            yield SystemCommand(f"Pause or resume {agent}", "toggle",
+                                lambda a=agent: self.run_worker(self.action_pause_resume(a)))
+            yield SystemCommand(f"Cancel {agent}", "asks first",
+                                lambda a=agent: self.action_cancel_agent(a))
+            yield SystemCommand(f"Details of {agent}", "config, memory, tool calls, usage",
+                                lambda a=agent: self.action_detail(a))
+        yield SystemCommand("Keys", "every key of the control center", self.action_help)
+        yield SystemCommand("Stop the run and quit", "asks while agents run",
+                            lambda: self.run_worker(self.action_request_quit()))
+
+    async def action_quit(self) -> None:
+        """Textual's own quit (palette, ctrl+q) goes through the same clean path."""
+        await self.action_request_quit()

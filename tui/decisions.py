@@ -1,0 +1,41 @@
+"""What the person decided in a modal, and carrying it out on the engine."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from engine.run import Engine
+
+Action = Literal["answer", "approve", "reject", "ack"]
+
+
+@dataclass(frozen=True)
+class Decision:
+    interrupt_id: str
+    action: Action
+    text: str = ""
+    steps: list[str] | None = None
+
+    def describe(self, agent: str) -> str:
+        if self.action == "approve":
+            return f"Approved {agent}'s {'edited plan' if self.steps else 'request'}."
+        if self.action == "reject":
+            return f"Rejected {agent}'s request" + (f": {self.text}" if self.text else ".")
+        if self.action == "ack":
+            return f"Acknowledged {agent}'s progress report."
+        return f"Answered {agent}."
+
+
+async def carry_out(engine: Engine, decision: Decision) -> None:
+    """Apply a decision; raises engine.run.ControlError with a message to show."""
+    if decision.action == "answer":
+        await engine.answer(decision.interrupt_id, decision.text)
+    elif decision.action == "approve":
+        await engine.approve(decision.interrupt_id, steps=decision.steps,
+                             text=decision.text or None)
+    elif decision.action == "reject":
+        await engine.reject(decision.interrupt_id, decision.text)
+    else:
+        await engine.acknowledge(decision.interrupt_id)

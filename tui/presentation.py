@@ -1,0 +1,227 @@
+"""Presentation: pure functions from run state to text (rich `Text`), unit-tested.
+
+Widgets call these and never format anything themselves.
+"""
+
+from __future__ import annotations
+
+import time
+
+from rich.text import Text
+
+from engine import events as ev
+from tui.state import AgentView, InterruptView, MessageView, RunState, ToolCallView
+
+USER = "user"
+
+#: status -> (symbol, style)
+STATUS_LOOK: dict[str, tuple[str, str]] = {
+    ev.PENDING: ("·", "dim"),
+    ev.STARTING: ("◌", "cyan"),
+    ev.PLANNING: ("✎", "cyan"),
+    ev.AWAITING_APPROVAL: ("⏸", "bold yellow"),
+    ev.RUNNING: ("▶", "bold green"),
+    ev.WAITING_REPLY: ("⇄", "blue"),
+    ev.WAITING_MESSAGE: ("✉", "blue"),
+    ev.WAITING_USER: ("?", "bold yellow"),
+    ev.PAUSED: ("‖", "magenta"),
+    ev.DONE: ("✔", "green"),
+    ev.FAILED: ("✖", "bold red"),
+    ev.CANCELLED: ("⊘", "red"),
+}
+
+STATUS_WORDS = {
+    ev.AWAITING_APPROVAL: "needs approval",
+    ev.WAITING_REPLY: "waiting reply",
+    ev.WAITING_MESSAGE: "waiting message",
+    ev.WAITING_USER: "waiting for you",
+}
+
+#: message kind -> (marker, style); `request` is synchronous: the sender waits
+KIND_LOOK: dict[str, tuple[str, str]] = {
+    "request": ("⇄ sync", "bold cyan"),
+    "notify": ("→ async", "dim"),
+    "broadcast": ("⇉ all", "magenta"),
+    "reply": ("↩ reply", "green"),
+}
+
+INTERRUPT_LABELS = {
+    "user_input": "question",
+    "debug_request": "debug",
+    "progress_report": "progress",
+    "plan_approval": "plan",
+    "command_approval": "command",
+    "budget": "budget",
+}
+
+
+def clock_time(ts: float) -> str:
+    return time.strftime("%H:%M:%S", time.localtime(ts))
+
+
+def status_text(status: str) -> Text:
+    symbol, style = STATUS_LOOK.get(status, ("•", ""))
+    return Text(f"{symbol} {STATUS_WORDS.get(status, status.replace('_', ' '))}", style=style)
+
+
+def fold(text: str, width: int) -> str:
+    """One line of at most ``width`` cells: the first line, cut with an ellipsis."""
+    first, _, rest = text.strip().partition("\n")
+    if len(first) > width or rest:
+        return first[: max(width - 1, 1)].rstrip() + "…"
+    return first
+
+
+def tokens_text(tokens: int) -> str:
+    if tokens < 1000:
+        return str(tokens)
+    if tokens < 1_000_000:
+        return f"{tokens / 1000:.1f}k"
+    return f"{tokens / 1_000_000:.2f}M"
+
+
+def cost_text(cost: float) -> str:
+    return f"${cost:.2f}" if cost >= 1 else f"${cost:.4f}"
+
+
+def sandbox_text(agent: AgentView) -> Text:
+    if agent.backend == "local" or agent.sandbox == "LOCAL":
+        return Text("⚠ LOCAL", style="bold red")
+    return Text(agent.sandbox or agent.backend or "…", style="dim" if not agent.sandbox else "")
+
+
+def activity_text(agent: AgentView, width: int = 40) -> Text:
+    activity = agent.activity
+    if agent.status == ev.WAITING_USER or agent.status == ev.AWAITING_APPROVAL:
+        return Text(fold(activity or "waiting for you", width), style="yellow")
+    if agent.status == ev.FAILED:
+        return Text(fold(activity, width), style="red")
+    return Text(fold(activity, width), style="" if activity else "dim")
+
+
+def agent_row(agent: AgentView) -> dict[str, Text | str]:
+    """The cells of one row of the Agents table, by column key."""
+    return {
+        "id": Text(agent.id, style="bold"),
+        "type": agent.type or "",
+        "status": status_text(agent.status),
+        "activity": activity_text(agent, 80),
+        "calls": str(agent.tool_calls),
+        "tokens": tokens_text(agent.tokens),
+        "cost": cost_text(agent.cost),
+        "sandbox": sandbox_text(agent),
+    }
+
+
+def who(agent: str) -> str:
+    return "you" if agent == USER else agent
+
+
+def route_text(msg: MessageView) -> Text:
+    to = "all" if msg.kind == "broadcast" else who(msg.to)
+    return Text.assemble((who(msg.sender), "bold"), " → ", to)
+
+
+def kind_text(kind: str) -> Text:
+    marker, style = KIND_LOOK.get(kind, (kind, ""))
+    return Text(marker, style=style)
+
+
+def message_row(msg: MessageView, width: int = 120) -> dict[str, Text | str]:
+    return {"time": clock_time(msg.ts), "route": route_text(msg), "kind": kind_text(msg.kind),
+            "text": fold(msg.text, width)}
+
+
+def message_full(msg: MessageView) -> Text:
+    head = Text.assemble(route_text(msg), "  ", kind_text(msg.kind), "  ",
+                         (f"{msg.id} at {clock_time(msg.ts)}", "dim"))
+    if msg.reply_to:
+        head.append(f"  (reply to {msg.reply_to})", style="dim")
+    if msg.kind == "broadcast":
+        head.append(f"\nreached: {', '.join(msg.recipients) or 'nobody'}", style="dim")
+    return Text.assemble(head, "\n\n", msg.text)
+
+
+def interrupt_kind(kind: str) -> str:
+    return INTERRUPT_LABELS.get(kind, kind)
+
+
+def interrupt_row(intr: InterruptView, width: int = 120) -> dict[str, Text | str]:
+    mark = Text("●", style="bold red") if intr.blocking else Text("○", style="dim")
+    return {"blocking": mark, "agent": Text(intr.agent, style="bold"),
+            "kind": Text(interrupt_kind(intr.kind), style="yellow"),
+            "what": fold(interrupt_summary(intr), width)}
+
+
+def interrupt_summary(intr: InterruptView) -> str:
+    if intr.kind == "command_approval" and intr.command:
+        return f"$ {intr.command}"
+    if intr.kind == "plan_approval" and intr.steps:
+        return f"{len(intr.steps)} steps: {intr.steps[0]}"
+    return intr.prompt
+
+
+def interrupts_title(count: int) -> str:
+    return f"Interrupts ({count})" if count else "Interrupts"
+
+
+def run_counts_text(state: RunState) -> Text:
+    c = state.counts()
+    out = Text()
+    out.append(f"▶ {c['active']} active", style="green" if c["active"] else "dim")
+    out.append(" ")
+    out.append(f"✔ {c['done']} done", style="green" if c["done"] else "dim")
+    out.append(" ")
+    out.append(f"✖ {c['failed']} failed", style="bold red" if c["failed"] else "dim")
+    if c["cancelled"]:
+        out.append(f" ⊘ {c['cancelled']} cancelled", style="red")
+    return out
+
+
+def run_status_text(state: RunState) -> Text:
+    if state.run_status == "starting":
+        return Text("starting…", style="cyan")
+    if state.run_status == "running":
+        return Text("running", style="bold green")
+    style = "bold green" if state.run_status == "finished" else "bold red"
+    return Text(f"run {state.run_status}", style=style)
+
+
+def status_bar_text(state: RunState, width: int = 120) -> Text:
+    """The one-line header: team, run, backend, counts, totals."""
+    sep = (" │ ", "dim")
+    out = Text.assemble((" agentorch ", "bold reverse"), " ", (state.team, "bold"), sep)
+    if state.unsandboxed:
+        out.append(" ⚠ LOCAL · UNSANDBOXED ", style="bold white on red")
+    else:
+        backends = {a.backend for a in state.agents.values() if a.backend}
+        out.append(", ".join(sorted(backends)) or "…", style="green")
+    out.append(sep[0], style=sep[1])
+    if state.run_status != "running":
+        out.append_text(Text.assemble(run_status_text(state), sep))
+    out.append_text(Text.assemble(run_counts_text(state), sep,
+                                  f"{tokens_text(state.team_tokens)} tok ",
+                                  cost_text(state.team_cost), sep, (f"run {state.run_id}", "dim")))
+    out.no_wrap = True
+    out.overflow = "ellipsis"
+    return out
+
+
+def finished_text(state: RunState) -> Text:
+    c = state.counts()
+    style = "green" if state.run_status == "finished" and not c["failed"] else "red"
+    return Text.assemble((f"Run {state.run_status}", f"bold {style}"),
+                         f": {state.finish_reason}. " if state.finish_reason else ". ",
+                         f"{c['done']} done, {c['failed']} failed, {c['cancelled']} cancelled. "
+                         "Press q to quit.")
+
+
+def tool_call_text(call: ToolCallView, width: int = 70) -> Text:
+    mark = ("…", "dim") if call.is_error is None else (("✖", "red") if call.is_error else ("✔", "green"))
+    args = ", ".join(f"{k}={_short(v)}" for k, v in call.args.items())
+    return Text.assemble(mark, " ", (call.tool, "bold"), " ", fold(args, width))
+
+
+def _short(value: object) -> str:
+    text = value if isinstance(value, str) else repr(value)
+    return repr(fold(text, 40)) if isinstance(value, str) else fold(text, 40)

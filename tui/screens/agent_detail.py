@@ -1,0 +1,79 @@
+"""One agent in detail: its config, memory file, last tool calls and usage."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.widgets import Label, Static
+
+from engine.config import AgentConfig
+from tui.presentation import cost_text, sandbox_text, status_text, tokens_text, tool_call_text
+from tui.screens.dialog import Dialog
+from tui.state import AgentView
+
+MEMORY_TAIL = 1500
+
+
+@dataclass(frozen=True)
+class AgentDetail:
+    view: AgentView
+    config: AgentConfig
+    memory_text: str
+    workspace: str
+
+
+def detail_renderable(detail: AgentDetail) -> Group:
+    view, cfg = detail.view, detail.config
+    facts = Table.grid(padding=(0, 2))
+    facts.add_column(style="bold", no_wrap=True)
+    facts.add_column()
+    rows: list[tuple[str, Text | str]] = [
+        ("status", Text.assemble(status_text(view.status), "  ", view.activity)),
+        ("type", cfg.type or "—"),
+        ("description", cfg.description or "—"),
+        ("responsibilities", "; ".join(cfg.responsibilities or []) or "—"),
+        ("model", cfg.model or "scripted"),
+        ("approval", cfg.approval or "never"),
+        ("talks to", _talks_to(cfg)),
+        ("tools", ", ".join(cfg.allowed_tools())),
+        ("sandbox", Text.assemble(sandbox_text(view), f"  workspace {detail.workspace}")),
+        ("usage", f"{tokens_text(view.tokens)} tokens · {cost_text(view.cost)} · "
+                  f"{view.tool_calls} tool calls"),
+        ("memory file", cfg.memory_file or "— (no memory_file)"),
+    ]
+    for key, value in rows:
+        facts.add_row(key, value)
+    calls = [tool_call_text(c) for c in list(view.last_calls)[-10:]] or [Text("none yet", "dim")]
+    memory = detail.memory_text.strip()
+    if len(memory) > MEMORY_TAIL:
+        memory = "…" + memory[-MEMORY_TAIL:]
+    return Group(facts, Text("\nLast tool calls", style="bold underline"), *calls,
+                 Text("\nMemory", style="bold underline"),
+                 Text(memory or "(empty)", style="" if memory else "dim"))
+
+
+def _talks_to(cfg: AgentConfig) -> str:
+    dc = cfg.direct_communication
+    if dc is None or dc == []:
+        return "nobody (replies only)"
+    return "everyone" if dc == "all" else ", ".join(dc)
+
+
+class AgentDetailScreen(Dialog[None]):
+    BINDINGS = [Binding("escape,q,d", "close", "Close")]
+
+    def __init__(self, detail: AgentDetail) -> None:
+        super().__init__()
+        self.detail = detail
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="dialog", classes="wide") as box:
+            box.border_title = f"Agent {self.detail.view.id}"
+            yield Static(detail_renderable(self.detail))
+            yield Label("Esc close", classes="hint")

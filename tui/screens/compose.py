@@ -1,0 +1,27 @@
+"""Write a message to an agent; it arrives in its inbox from `user`."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Input, Label
+
+from tui.screens.dialog import Dialog
+
+
+class ComposeScreen(Dialog[str | None]):
+    def __init__(self, agent: str) -> None:
+        super().__init__()
+        self.agent = agent
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog") as box:
+            box.border_title = f"Message to {self.agent}"
+            yield Input(placeholder=f"Write to {self.agent}; Enter sends", id="text")
+            yield Label(f"It arrives in {self.agent}'s inbox from `user` · Esc cancel",
+                        classes="hint")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        if event.value.strip():
+            self.dismiss(event.value.strip())

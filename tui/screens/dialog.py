@@ -1,0 +1,24 @@
+"""The base of every modal: a centred, titled dialog that Esc closes."""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from textual.binding import Binding
+from textual.screen import ModalScreen
+
+R = TypeVar("R")
+
+
+class Dialog(ModalScreen[R]):
+    """A modal dialog; subclasses compose inside a `#dialog` container."""
+
+    BINDINGS = [Binding("escape", "close", "Close")]
+
+    def on_mount(self) -> None:
+        if not getattr(self.app, "blink_cursors", True):  # deterministic screenshots
+            for widget in self.query("Input, TextArea"):
+                widget.cursor_blink = False  # type: ignore[attr-defined]
+
+    def action_close(self) -> None:
+        self.dismiss(None)

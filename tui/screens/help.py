@@ -1,0 +1,58 @@
+"""Every key of the control center."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.widgets import Label, Static
+
+from tui.screens.dialog import Dialog
+
+KEYS: list[tuple[str, list[tuple[str, str]]]] = [
+    ("Anywhere", [
+        ("tab / shift+tab", "move between panels"),
+        ("↑ ↓ / PgUp PgDn", "move inside a panel, scroll the console"),
+        ("m", "write a message to the selected agent"),
+        ("p", "pause or resume the selected agent"),
+        ("x", "cancel the selected agent (asks first)"),
+        ("d", "details of the selected agent: config, memory, tool calls, usage"),
+        ("i", "jump to the interrupts"),
+        ("ctrl+p", "command palette: every action, searchable"),
+        ("?", "this help"),
+        ("q / ctrl+c", "quit: asks while agents run, then stops them cleanly"),
+    ]),
+    ("Agents", [("↑ ↓", "select an agent (console, detail, m/p/x follow it)"),
+                ("enter", "agent details")]),
+    ("Interrupts", [("enter", "answer: question, debug, progress, plan, command"),
+                    ("a", "approve a plan or command at once"),
+                    ("r", "reject a plan or command with feedback")]),
+    ("Plan approval", [("a", "approve"), ("r", "reject with feedback"),
+                       ("e", "edit the steps, then ctrl+s to approve them")]),
+    ("Messages", [("enter", "read the whole message"),
+                  ("f", "only messages of the selected agent (again: all)")]),
+]
+
+
+def keys_table() -> Table:
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold cyan", no_wrap=True)
+    table.add_column()
+    for section, rows in KEYS:
+        table.add_row(Text(section, style="bold underline"), "")
+        for key, what in rows:
+            table.add_row(key, what)
+    return table
+
+
+class HelpScreen(Dialog[None]):
+    BINDINGS = [Binding("escape,q,question_mark", "close", "Close")]
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="dialog") as box:
+            box.border_title = "Keys"
+            yield Static(keys_table())
+            yield Label("● blocking interrupt (the agent waits)  ○ informational · Esc close",
+                        classes="hint")

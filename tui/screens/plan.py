@@ -1,0 +1,106 @@
+"""A plan to approve: `a` approves, `r` rejects with feedback, `e` edits the steps first."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.reactive import reactive
+from textual.widgets import Input, Label, Static, TextArea
+
+from tui.decisions import Decision
+from tui.screens.dialog import Dialog
+from tui.state import InterruptView
+
+HINTS = {
+    "view": "a approve · r reject with feedback · e edit the steps · Esc later",
+    "reject": "Type the feedback for the agent · Enter reject · Esc back",
+    "edit": "One step per line · Ctrl+S approve the edited plan · Esc back",
+}
+
+
+def numbered(steps: list[str]) -> str:
+    return "\n".join(f"{i}. {step}" for i, step in enumerate(steps, 1)) or "(no steps)"
+
+
+class PlanScreen(Dialog[Decision | None]):
+    BINDINGS = [
+        Binding("a", "approve", "Approve"),
+        Binding("r", "reject", "Reject"),
+        Binding("e", "edit", "Edit"),
+        Binding("ctrl+s", "save_edit", "Approve edited", show=False),
+        Binding("escape", "back", "Back/Later"),
+    ]
+    mode = reactive("view")
+
+    def __init__(self, interrupt: InterruptView, mode: str = "view") -> None:
+        super().__init__()
+        self.interrupt = interrupt
+        self._start_mode = mode
+
+    def compose(self) -> ComposeResult:
+        intr = self.interrupt
+        with Vertical(id="dialog") as box:
+            box.border_title = f"Plan approval · {intr.agent} · {intr.id}"
+            yield Static(intr.prompt, id="prompt")
+            yield Static(numbered(intr.steps), id="steps")
+            yield Input(placeholder="Why? What should change?", id="feedback")
+            yield TextArea("\n".join(intr.steps), id="edit", soft_wrap=True)
+            yield Label(HINTS["view"], classes="hint", id="hint")
+
+    _ready = False
+
+    def on_mount(self) -> None:
+        self._ready = True
+        self.mode = self._start_mode
+        self.watch_mode(self.mode)
+
+    def watch_mode(self, mode: str) -> None:
+        if not self._ready:
+            return
+        feedback = self.query_one("#feedback", Input)
+        edit = self.query_one("#edit", TextArea)
+        feedback.display = mode == "reject"
+        edit.display = mode == "edit"
+        self.query_one("#steps").display = mode != "edit"
+        self.query_one("#hint", Label).update(HINTS[mode])
+        if mode == "reject":
+            feedback.focus()
+        elif mode == "edit":
+            edit.focus()
+        else:
+            self.set_focus(None)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("approve", "reject", "edit"):
+            return self.mode == "view"
+        if action == "save_edit":
+            return self.mode == "edit"
+        return True
+
+    def action_approve(self) -> None:
+        self.dismiss(Decision(self.interrupt.id, "approve"))
+
+    def action_reject(self) -> None:
+        self.mode = "reject"
+
+    def action_edit(self) -> None:
+        self.mode = "edit"
+
+    def action_back(self) -> None:
+        if self.mode == "view":
+            self.dismiss(None)
+        else:
+            self.mode = "view"
+
+    def action_save_edit(self) -> None:
+        steps = [line.strip() for line in self.query_one("#edit", TextArea).text.splitlines()
+                 if line.strip()]
+        if not steps:
+            self.notify("A plan needs at least one step.", severity="warning")
+            return
+        self.dismiss(Decision(self.interrupt.id, "approve", steps=steps))
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.dismiss(Decision(self.interrupt.id, "reject", event.value.strip()))

@@ -1,0 +1,33 @@
+"""A progress report: read it, acknowledge it (it does not block the agent)."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.widgets import Label, Static
+
+from tui.decisions import Decision
+from tui.screens.dialog import Dialog
+from tui.state import InterruptView
+
+
+class ProgressScreen(Dialog[Decision | None]):
+    BINDINGS = [
+        Binding("enter,a", "acknowledge", "Acknowledge"),
+        Binding("escape", "close", "Later"),
+    ]
+
+    def __init__(self, interrupt: InterruptView) -> None:
+        super().__init__()
+        self.interrupt = interrupt
+
+    def compose(self) -> ComposeResult:
+        intr = self.interrupt
+        with Vertical(id="dialog") as box:
+            box.border_title = f"Progress report from {intr.agent} · {intr.id}"
+            yield Static(intr.prompt, id="prompt")
+            yield Label("Enter acknowledge · Esc later (the agent is not waiting)", classes="hint")
+
+    def action_acknowledge(self) -> None:
+        self.dismiss(Decision(self.interrupt.id, "ack"))

@@ -1,0 +1,46 @@
+"""Console: the selected agent's sandbox output, streamed in batches, bounded."""
+
+from __future__ import annotations
+
+from rich.highlighter import Highlighter
+from rich.text import Text
+from textual.widgets import Log
+
+from tui.console_buffers import COMMAND_PREFIX, DEFAULT_SCROLLBACK, EXIT_PREFIX
+
+
+class ConsoleHighlighter(Highlighter):
+    """Commands (`$ …`) and exit lines (`[exit N]`) stand out from the output."""
+
+    def highlight(self, text: Text) -> None:
+        plain = text.plain
+        if plain.startswith(COMMAND_PREFIX):
+            text.stylize("bold cyan")
+        elif plain.startswith(EXIT_PREFIX):
+            text.stylize("green" if plain.startswith(EXIT_PREFIX + "0]") else "bold red")
+
+
+class ConsolePanel(Log):
+    DEFAULT_CSS = """
+    ConsolePanel { height: 1fr; }
+    """
+
+    def __init__(self, scrollback: int = DEFAULT_SCROLLBACK, **kwargs) -> None:
+        super().__init__(max_lines=scrollback, highlight=True, auto_scroll=True, **kwargs)
+        self.highlighter = ConsoleHighlighter()
+        self.agent: str | None = None
+        self.border_title = "Console"
+
+    def show_agent(self, agent: str | None, lines: list[str]) -> None:
+        """Switch to another agent's console and draw its scrollback."""
+        self.agent = agent
+        self.border_title = f"Console · {agent}" if agent else "Console"
+        self.clear()
+        if lines:
+            self.write_lines(lines[-(self.max_lines or len(lines)):])
+
+    def append(self, lines: list[str]) -> None:
+        """One batch of new lines (one write_lines per flush)."""
+        if self.max_lines is not None and len(lines) > self.max_lines:
+            lines = lines[-self.max_lines:]
+        self.write_lines(lines)

@@ -1,0 +1,93 @@
+"""A DataTable whose one flexible column takes the width the others leave.
+
+Below ``narrow_below`` cells of width, the columns listed in ``NARROW_HIDDEN`` are
+left out (the table is re-laid once when crossing that width, never on updates).
+"""
+
+from __future__ import annotations
+
+from textual.widgets import DataTable
+
+Cell = object
+CELL_PADDING = 2
+
+
+class FlexTable(DataTable):
+    COLUMNS: tuple[tuple[str, str, int], ...] = ()  # (label, key, width); width 0 = flexible
+    NARROW_HIDDEN: frozenset[str] = frozenset()
+    NARROW_BELOW = 100
+    MIN_FLEX = 8
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(cursor_type="row", **kwargs)
+        self._cells: dict[str, dict[str, Cell]] = {}  # row key -> column key -> cell
+        self._narrow: bool | None = None
+
+    def _columns(self) -> list[tuple[str, str, int]]:
+        return [c for c in self.COLUMNS if not (self._narrow and c[1] in self.NARROW_HIDDEN)]
+
+    def _flex_width(self) -> int:
+        columns = self._columns()
+        fixed = sum(w + CELL_PADDING for _, _, w in columns if w)
+        return max(self.MIN_FLEX, self.size.width - fixed - CELL_PADDING - 2)
+
+    def on_mount(self) -> None:
+        self._relayout()
+
+    def on_resize(self) -> None:
+        self._relayout()
+
+    def _relayout(self) -> None:
+        width = self.size.width or self.app.size.width
+        narrow = width < self.NARROW_BELOW
+        if narrow != self._narrow:
+            self._narrow = narrow
+            cursor = self.cursor_row
+            self.clear(columns=True)
+            for label, key, w in self._columns():
+                self.add_column(label, key=key, width=w or self._flex_width())
+            for row_key, cells in self._cells.items():
+                self.add_row(*(cells[k] for _, k, _ in self._columns()), key=row_key)
+            if self.row_count:
+                self.move_cursor(row=min(cursor, self.row_count - 1), animate=False)
+        for _, key, w in self._columns():
+            if not w:
+                column = self.columns.get(key)  # type: ignore[call-overload]
+                if column is not None and column.width != self._flex_width():
+                    column.width = self._flex_width()
+                    self._require_update_dimensions = True
+                    self.refresh()
+
+    def put_row(self, key: str, cells: dict[str, Cell]) -> None:
+        """Add the row, or update only the cells that changed (in place, by key)."""
+        old = self._cells.get(key)
+        self._cells[key] = cells
+        if self._narrow is None:  # not laid out yet: on_mount adds it
+            return
+        if old is None:
+            self.add_row(*(cells[k] for _, k, _ in self._columns()), key=key)
+            return
+        for _, column, _ in self._columns():
+            if not _same(cells[column], old[column]):
+                self.update_cell(key, column, cells[column])
+
+    def drop_row(self, key: str) -> None:
+        if self._cells.pop(key, None) is not None and self._narrow is not None:
+            self.remove_row(key)
+
+    def reset_rows(self, rows: dict[str, dict[str, Cell]]) -> None:
+        """Replace every row (used when a filter changes, not for updates)."""
+        self._cells = dict(rows)
+        if self._narrow is None:
+            return
+        self.clear()
+        for row_key, cells in self._cells.items():
+            self.add_row(*(cells[k] for _, k, _ in self._columns()), key=row_key)
+
+
+def _same(a: Cell, b: Cell) -> bool:
+    from rich.text import Text
+
+    if isinstance(a, Text) and isinstance(b, Text):
+        return a.plain == b.plain and a.style == b.style and a.spans == b.spans
+    return a == b
