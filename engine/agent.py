@@ -63,10 +63,25 @@ class AgentRuntime:
         self.paused = False
         self._status_before_pause = ev.RUNNING
         self.resume_results: list[ToolResult] = []
+        #: the tool call being run (linked from message/interrupt events, for resume)
+        self.current_call_id: str | None = None
+        #: store writes that must commit with this agent's next tool_result
+        #: (e.g. "message consumed"), so a crash never loses or repeats a message
+        self.pending_sql: list[tuple[str, tuple]] = []
+        self.stopping = False
+        # resume: the call that was running when the process died, and what it
+        # had already done (an interrupt raised, a message sent)
+        self.unfinished_call: ToolCall | None = None
+        self.recovered_interrupt = None
+        self.recovered_message = None
 
     # -- BrainContext ------------------------------------------------------------
     async def emit(self, type: str, **data: Any) -> None:
         await self.engine.emit(type, self.agent_id, **data)
+
+    def take_pending_sql(self) -> list[tuple[str, tuple]] | None:
+        sql, self.pending_sql = self.pending_sql, []
+        return sql or None
 
     def take_messages(self) -> list[InboxMessage]:
         msgs = self.engine.post.inboxes[self.agent_id].take_all()
@@ -80,9 +95,12 @@ class AgentRuntime:
         await self.engine.budget.charge(self, usage)
 
     async def save_conversation(self, messages: list[dict[str, Any]]) -> None:
-        self.engine.store.execute(
-            "UPDATE agents SET conversation=? WHERE run_id=? AND id=?",
-            (json.dumps(messages), self.engine.run_id, self.agent_id))
+        # messages taken from the inbox are consumed together with the
+        # conversation that holds them
+        self.engine.store.execute_group([
+            *(self.take_pending_sql() or []),
+            ("UPDATE agents SET conversation=? WHERE run_id=? AND id=?",
+             (json.dumps(messages), self.engine.run_id, self.agent_id))])
 
     async def load_conversation(self) -> list[dict[str, Any]] | None:
         rows = await self.engine.store.query(
@@ -148,6 +166,10 @@ class AgentRuntime:
             await self.brain.start(self)
             await self.set_status(ev.PLANNING if not self.plan_approved else ev.RUNNING, "")
             results: list[ToolResult] = list(self.resume_results)
+            if self.unfinished_call is not None:
+                from engine.recovery import finish_interrupted_call
+
+                results.append(await finish_interrupted_call(self, self.unfinished_call))
             while True:
                 await self.checkpoint()
                 calls = await self.brain.next_calls(results)
@@ -175,25 +197,36 @@ class AgentRuntime:
 
     async def _run_call(self, execute, call: ToolCall) -> ToolResult:
         self.tool_calls += 1
+        self.current_call_id = call.id
         await self.emit(ev.TOOL_CALL, call_id=call.id, tool=call.name, args=call.args)
         try:
             result = await execute(self, call)
         except AgentFinished as fin:
-            self.steps_done += 1
-            await self.emit(ev.TOOL_RESULT, call_id=call.id, tool=call.name, is_error=False,
-                            result={"finished": True, "summary": fin.summary})
+            await self.record_result(ToolResult(call.id, call.name,
+                                                {"finished": True, "summary": fin.summary}))
             raise
-        self.steps_done += 1
-        await self.emit(ev.TOOL_RESULT, call_id=call.id, tool=call.name,
-                        is_error=result.is_error, result=result.content)
+        finally:
+            self.current_call_id = None
+        await self.record_result(result)
         if self.status not in (ev.RUNNING, ev.PLANNING) and not self.paused and not self.finished:
             await self.set_status(ev.RUNNING if self.plan_approved else ev.PLANNING, "")
         return result
+
+    async def record_result(self, result: ToolResult) -> None:
+        self.steps_done += 1
+        data: dict[str, Any] = {"call_id": result.call_id, "tool": result.name,
+                                "is_error": result.is_error, "result": result.content}
+        if result.interrupted:
+            data["interrupted"] = True
+        await self.engine.emit(ev.TOOL_RESULT, self.agent_id, with_sql=self.take_pending_sql(),
+                               **data)
 
     async def _end(self, status: str, reason: str) -> None:
         if self.finished:
             return
         self.paused = False
+        if self.stopping:  # the run stops; the agent can be resumed later
+            reason = "run stopped"
         await self.set_status(status, reason, reason=reason)
-        if status != ev.DONE:
+        if status != ev.DONE and not self.stopping:
             await self.engine.interrupts.withdraw_for(self.agent_id, f"agent {status}")

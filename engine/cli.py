@@ -49,7 +49,52 @@ def build_run_parser() -> argparse.ArgumentParser:
     p.add_argument("--db", default=str(DEFAULT_DB), help=f"state database (default {DEFAULT_DB})")
     p.add_argument("--backend", choices=["auto", "docker", "local"],
                    help="override the sandbox backend of every agent")
+    p.add_argument("--resume", metavar="RUN_ID",
+                   help="continue a stopped or crashed run (an id, a prefix, or `last`)")
     return p
+
+
+def find_run_sync(db: str, ref: str) -> dict | None:
+    """Look a run up without an event loop (the TUI needs the team before it starts)."""
+    import sqlite3
+
+    if not Path(db).is_file():
+        return None
+    conn = sqlite3.connect(db)
+    conn.row_factory = sqlite3.Row
+    try:
+        if ref == "last":
+            row = conn.execute("SELECT * FROM runs ORDER BY started DESC LIMIT 1").fetchone()
+        else:
+            row = conn.execute("SELECT * FROM runs WHERE id=? OR id LIKE ? ORDER BY started DESC",
+                               (ref, ref + "%")).fetchone()
+    except sqlite3.Error:
+        return None
+    finally:
+        conn.close()
+    return dict(row) if row else None
+
+
+def team_for_resume(args) -> tuple[object, str] | int:
+    run = find_run_sync(args.db, args.resume)
+    if run is None:
+        err(f"no run {args.resume!r} in {args.db}; `agentorch-tui runs` lists the runs")
+        return EXIT_FAILED
+    if run["status"] == "running" and pid_alive(run["pid"]) and run["pid"] != os.getpid():
+        err(f"run {run['id']} is still running (process {run['pid']}); stop it first")
+        return EXIT_FAILED
+    meta = json.loads(run["meta"] or "{}")
+    config_path = run["config_path"]
+    base = Path(meta["base_dir"]) if meta.get("base_dir") else None
+    try:
+        team = load_team(config_path, base_dir=base)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        err(f"run {run['id']} cannot be resumed while its team file has problems")
+        return EXIT_CONFIG
+    args.resume = run["id"]
+    return team, config_path
 
 
 def main(argv: list[str] | None = None, tui_runner: Callable | None = None) -> int:
@@ -57,6 +102,14 @@ def main(argv: list[str] | None = None, tui_runner: Callable | None = None) -> i
     if argv and argv[0] in SUBCOMMANDS:
         return run_subcommand(argv)
     args = build_run_parser().parse_args(argv)
+    if args.resume:
+        found = team_for_resume(args)
+        if isinstance(found, int):
+            return found
+        team, config = found
+        if args.headless:
+            return asyncio.run(_headless(team, config, args))
+        return tui_runner(team, config, args) if tui_runner else EXIT_FAILED
     team_path = demo_path() if args.demo else Path(args.config)
     base_dir = Path.cwd() / ".agentorch" / "demo" if args.demo else None
     try:
@@ -80,17 +133,29 @@ async def open_engine(team, config_path: str, args):
 
     store = await Store.open(args.db)
     await cleanup_stale(store)
+    state = None
+    if getattr(args, "resume", None):
+        from engine.resume import ResumeError, load_run_state
+
+        state = await load_run_state(store, args.resume)
+        if not state.resumable:
+            await store.close()
+            raise ResumeError(f"run {state.run['id']} has {state.run['status']}: every agent "
+                              "had ended, so there is nothing to resume")
     engine = Engine(team, store, config_path=config_path, auto_approve=args.auto_approve,
-                    backend=args.backend)
+                    backend=args.backend, run_id=state.run["id"] if state else None)
+    engine.pending_resume = state
     return engine, store
 
 
 async def _headless(team, config_path: str, args) -> int:
+    from engine.brains.base import BrainError
     from engine.headless import run_headless
+    from engine.resume import ResumeError
 
     try:
         engine, store = await open_engine(team, config_path, args)
-    except StoreError as exc:
+    except (StoreError, ResumeError) as exc:
         err(str(exc))
         return EXIT_FAILED
     try:
@@ -98,7 +163,7 @@ async def _headless(team, config_path: str, args) -> int:
             if engine.resolve_backend(a) == "local":
                 err(f"warning: agent {a.id} runs UNSANDBOXED (local backend)")
         return await run_headless(engine)
-    except SandboxError as exc:
+    except (SandboxError, BrainError) as exc:
         err(str(exc))
         return EXIT_FAILED
     finally:
@@ -198,15 +263,26 @@ async def cmd_runs(db: str) -> int:
         runs = await store.runs()
         if not runs:
             print("no runs yet")
-        print(f"{'RUN':<22} {'TEAM':<14} {'STARTED':<17} {'STATUS':<10} {'COST':>8}  AGENTS")
+            return EXIT_OK
+        from engine.resume import load_run_state
+
+        print(f"{'RUN':<22} {'TEAM':<14} {'STARTED':<17} {'STATUS':<10} {'RESUME':<10} "
+              f"{'TOKENS':>8} {'COST':>9}  AGENTS")
         for r in runs:
             started = time.strftime("%Y-%m-%d %H:%M", time.localtime(r["started"]))
             status = r["status"]
-            if status == "running" and not pid_alive(r["pid"]):
+            live = status == "running" and pid_alive(r["pid"])
+            if status == "running" and not live:
                 status = "crashed"
+            resumable = ""
+            if status in ("crashed", "stopped", "failed"):
+                state = await load_run_state(store, r["id"])
+                resumable = "resumable" if state.resumable else ""
             agents = ",".join(json.loads(r["agents"]))
-            print(f"{r['id']:<22} {r['team'][:14]:<14} {started:<17} {status:<10} "
-                  f"${r['cost']:>7.4f}  {agents}")
+            print(f"{r['id']:<22} {r['team'][:14]:<14} {started:<17} {status:<10} {resumable:<10} "
+                  f"{r['tokens']:>8} ${r['cost']:>8.4f}  {agents}")
+        if any(r["status"] != "finished" for r in runs):
+            print("\ncontinue a run with: agentorch-tui --resume RUN_ID  (or --resume last)")
     finally:
         await store.close()
     return EXIT_OK

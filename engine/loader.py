@@ -14,6 +14,7 @@ import yaml
 from pydantic import ValidationError
 
 from engine.config import ALL, AgentConfig, TeamConfig
+from engine.tools import TOOL_SPECS, check_args
 
 
 @dataclass(frozen=True)
@@ -182,6 +183,11 @@ def _team_problems(team: TeamConfig, name: str, lines: _LineMap) -> list[ConfigP
             add(i, "script", "a scripted agent needs a `script` (a list of tool steps)")
         if not agent.is_scripted and agent.script is not None:
             add(i, "script", f"`script` only applies to `model: scripted`, not {agent.model!r}")
+        for step_no, step in enumerate(agent.script or []):
+            problem = check_args(TOOL_SPECS[step.tool], step.args)
+            if problem:
+                loc = ("agents", i, "script", step_no, "args")
+                problems.append(ConfigProblem(name, lines.line(loc), _field_name(loc), problem))
         if agent.script and agent.tools is not None:
             for step_no, step in enumerate(agent.script):
                 if step.tool not in agent.tools:

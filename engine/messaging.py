@@ -100,8 +100,10 @@ class PostOffice:
                 "INSERT OR REPLACE INTO messages VALUES (?,?,?,?,?,?,?,?,?)",
                 (self.engine.run_id, env.id, sender, r, env.kind, body, reply_to, env.ts,
                  "queued"))
+        rt = self.engine.agents.get(sender)
+        call_id = rt.current_call_id if rt is not None else None
         await self.engine.emit(ev.MESSAGE, sender if sender != USER else None,
-                               id=env.id, **{"from": sender}, to=to,
+                               id=env.id, call_id=call_id, **{"from": sender}, to=to,
                                recipients=list(recipients), kind=env.kind, text=body,
                                reply_to=reply_to)
         for r in recipients:
@@ -139,13 +141,25 @@ class PostOffice:
         self.inboxes[recipient].put(msg)
 
     def mark_delivered(self, agent: str, msgs: list[InboxMessage]) -> None:
+        """Record that ``agent`` consumed ``msgs``: committed with its next tool result."""
+        rt = self.engine.agents.get(agent)
         for m in msgs:
-            self.engine.store.execute(
-                "UPDATE messages SET state='delivered' WHERE run_id=? AND id=? AND recipient=?",
-                (self.engine.run_id, m.id, agent))
+            stmt = ("UPDATE messages SET state='delivered' WHERE run_id=? AND id=? AND recipient=?",
+                    (self.engine.run_id, m.id, agent))
+            if rt is not None:
+                rt.pending_sql.append(stmt)
+            else:
+                self.engine.store.execute(*stmt)
 
-    def expect_reply(self, request_id: str) -> asyncio.Future[InboxMessage]:
+    def expect_reply(self, waiter: str, request_id: str) -> asyncio.Future[InboxMessage]:
         fut: asyncio.Future[InboxMessage] = asyncio.get_running_loop().create_future()
+        inbox = self.inboxes[waiter]
+        for msg in list(inbox.items):  # the reply may already be there (after a restart)
+            if msg.kind == REPLY and msg.reply_to == request_id:
+                inbox.items.remove(msg)
+                self.mark_delivered(waiter, [msg])
+                fut.set_result(msg)
+                return fut
         self._waiting[request_id] = fut
         return fut
 

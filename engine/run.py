@@ -78,15 +78,21 @@ class Engine:
         self.finished = asyncio.Event()
         self._stopping = False
         self.resuming = False
+        #: set by the CLI for --resume: a RunState to continue from
+        self.pending_resume: Any = None
+        self.resume_state: Any = None
 
     def now(self) -> float:
         return self.clock()
 
     # -- events -----------------------------------------------------------------
-    async def emit(self, type: str, agent: str | None = None, **data: Any) -> ev.Event:
+    async def emit(self, type: str, agent: str | None = None, *,
+                   with_sql: list[tuple[str, tuple]] | None = None, **data: Any) -> ev.Event:
+        """Record and publish one event; ``with_sql`` commits atomically with it."""
         self.seq += 1
         event = ev.Event(type, self.run_id, self.seq, self.now(), agent, data)
-        self.store.append_event(self.run_id, event.seq, event.ts, type, agent, _encode(data))
+        self.store.append_event(self.run_id, event.seq, event.ts, type, agent, _encode(data),
+                                with_sql)
         await self.bus.publish(event)
         return event
 
@@ -119,17 +125,29 @@ class Engine:
             max_output_bytes=pick("max_output", DEFAULT_MAX_OUTPUT),
         )
 
-    async def start(self, resume_state: dict[str, Any] | None = None) -> None:
+    def _should_run(self, agent_id: str) -> bool:
+        state = self.resume_state
+        return state is None or state.agents.get(agent_id) is None or \
+            state.agents[agent_id].resumable
+
+    async def start(self) -> None:
         """Create sandboxes and brains, then start every agent's task.
 
-        Raises SandboxError (or BrainError) with a clear message when the team
-        cannot start; nothing is left running in that case.
+        With ``pending_resume`` set (a RunState from engine.resume), the run goes
+        on where it stopped instead.  Raises SandboxError (or BrainError) with a
+        clear message when the team cannot start; nothing is left running then.
         """
+        resume_state: dict[str, Any] = {}
+        if self.pending_resume is not None and not self.resuming:
+            from engine.resume import apply_run_state
+
+            resume_state = apply_run_state(self, self.pending_resume)
         self.status = "starting"
         agent_ids = self.team.agent_ids
         if not self.resuming:
             self.store.create_run(self.run_id, self.team.name, self.config_path, agent_ids,
-                                  {"auto_approve": self.auto_approve})
+                                  {"auto_approve": self.auto_approve,
+                                   "base_dir": str(self.team.base_dir)})
             for a in agent_ids:
                 self.store.execute("INSERT OR REPLACE INTO agents (run_id, id, status) "
                                    "VALUES (?,?,?)", (self.run_id, a, ev.PENDING))
@@ -158,24 +176,31 @@ class Engine:
             await self.emit(ev.NOTICE, level="warning", text=text)
         sandboxes = {a.id: create_sandbox(self.sandbox_spec(a, self.backends[a.id]))
                      for a in self.team.agents}
-        results = await asyncio.gather(*(s.start() for s in sandboxes.values()),
-                                       return_exceptions=True)
+        live = [s for a, s in sandboxes.items() if self._should_run(a)]
+        results = await asyncio.gather(*(s.start() for s in live), return_exceptions=True)
         errors = [r for r in results if isinstance(r, BaseException)]
         if errors:
-            await asyncio.gather(*(s.stop() for s in sandboxes.values()), return_exceptions=True)
+            await asyncio.gather(*(s.stop() for s in live), return_exceptions=True)
             first = errors[0]
             msg = str(first) if isinstance(first, SandboxError) else f"{type(first).__name__}: {first}"
             await self._finish("failed", msg)
             raise SandboxError(msg)
-        resume_state = resume_state or {}
         for agent in self.team.agents:
             start_at = resume_state.get(agent.id, {}).get("steps_done", 0)
             brain = make_brain(agent, self.team, start_at)
             self.agents[agent.id] = AgentRuntime(self, agent, sandboxes[agent.id], brain)
+        if self.resuming:
+            from engine.resume import prepare_agents
+
+            prepare_agents(self, self.resume_state)
         self.status = "running"
         for rt in self.agents.values():
-            rt.task = asyncio.create_task(rt.run(), name=f"agent-{rt.agent_id}")
+            if self._should_run(rt.agent_id):
+                rt.task = asyncio.create_task(rt.run(), name=f"agent-{rt.agent_id}")
         self._watcher = asyncio.create_task(self._watch(), name="engine-watch")
+        if self.resuming:  # show again what still waits for the person
+            for intr in self.interrupts.pending():
+                await self.emit(ev.INTERRUPT, intr.agent, restored=True, **intr.payload())
 
     async def _watch(self) -> None:
         await asyncio.gather(*(rt.task for rt in self.agents.values() if rt.task),
@@ -198,6 +223,8 @@ class Engine:
             await self.finished.wait()
             return
         self._stopping = True
+        for rt in self.agents.values():
+            rt.stopping = True
         tasks = [rt.task for rt in self.agents.values() if rt.task and not rt.task.done()]
         for t in tasks:
             t.cancel()
@@ -206,8 +233,8 @@ class Engine:
         await self._finish("stopped", reason)
 
     async def _teardown(self) -> None:
-        await asyncio.gather(*(rt.sandbox.stop() for rt in self.agents.values()),
-                             return_exceptions=True)
+        await asyncio.gather(*(rt.sandbox.stop() for rt in self.agents.values()
+                               if self._should_run(rt.agent_id)), return_exceptions=True)
 
     async def _finish(self, status: str, reason: str) -> None:
         if self.finished.is_set():

@@ -55,8 +55,8 @@ async def run_command(agent: AgentRuntime, command: str, timeout: float | None =
     reason = "approval: always" if mode == "always" else risk_of(command) if mode == "risky" else None
     if reason:
         await agent.set_status(ev.AWAITING_APPROVAL, f"approve command: {command[:60]}")
-        intr = await agent.engine.interrupts.raise_(
-            agent.agent_id, ik.COMMAND_APPROVAL, f"{agent.agent_id} wants to run: {command}",
+        intr = await _interrupt(
+            agent, ik.COMMAND_APPROVAL, f"{agent.agent_id} wants to run: {command}",
             command=command, reason=reason)
         answer = await agent.engine.interrupts.wait(intr)
         if not answer.get("approved"):
@@ -102,14 +102,14 @@ async def send_message(agent: AgentRuntime, to: str, text: str, wait_reply: bool
     post = agent.engine.post
     if wait_reply and to == ALL:
         raise ToolError("wait_reply is not possible with a broadcast; send to one agent")
-    if wait_reply:
+    if wait_reply and agent.recovered_message is None:
         target = agent.engine.agents.get(to)
         if target is not None and target.finished:
             raise ToolError(f"{to} has already {target.status} and cannot reply")
-    env = await post.send(agent.agent_id, to, text, REQUEST if wait_reply else "notify")
+    env = await _send(agent, to, text, REQUEST if wait_reply else "notify")
     if not wait_reply:
         return {"id": env.id, "delivered_to": list(env.recipients)}
-    fut = post.expect_reply(env.id)
+    fut = post.expect_reply(agent.agent_id, env.id)
     limit = agent.config.reply_timeout or DEFAULT_REPLY_TIMEOUT
     await agent.set_status(ev.WAITING_REPLY, f"waiting for reply from {to}")
     try:
@@ -149,17 +149,36 @@ async def reply(agent: AgentRuntime, text: str, message_id: str | None = None) -
         if target is None:
             raise ToolError(f"no message {message_id!r} was sent to {agent.agent_id}")
     sender = target.sender
-    env = await post.send(agent.agent_id, sender, text, REPLY, reply_to=target.id)
+    env = await _send(agent, sender, text, REPLY, reply_to=target.id)
     if inbox.last_request is not None and inbox.last_request.id == target.id:
         inbox.last_request = None
     return {"id": env.id, "to": sender, "reply_to": target.id}
+
+
+async def _interrupt(agent: AgentRuntime, kind: str, prompt: str, **extra: Any) -> ik.Interrupt:
+    """Raise an interrupt, or take back the one this call raised before a restart."""
+    intr = agent.recovered_interrupt
+    if intr is not None:
+        agent.recovered_interrupt = None
+        return intr
+    return await agent.engine.interrupts.raise_(agent.agent_id, kind, prompt, **extra)
+
+
+async def _send(agent: AgentRuntime, to: str, text: str, kind: str,
+                reply_to: str | None = None):
+    """Send a message, or take back the one this call sent before a restart."""
+    env = agent.recovered_message
+    if env is not None:
+        agent.recovered_message = None
+        return env
+    return await agent.engine.post.send(agent.agent_id, to, text, kind, reply_to=reply_to)
 
 
 async def _ask(agent: AgentRuntime, kind: str, prompt: str, activity: str,
                timeout: float | None = None, **extra: Any) -> dict:
     await agent.set_status(ev.WAITING_USER, activity)
     queue = agent.engine.interrupts
-    intr = await queue.raise_(agent.agent_id, kind, prompt, timeout=timeout, **extra)
+    intr = await _interrupt(agent, kind, prompt, timeout=timeout, **extra)
     try:
         answer = await asyncio.wait_for(queue.wait(intr), timeout)
     except TimeoutError:
@@ -182,16 +201,14 @@ async def request_debug(agent: AgentRuntime, text: str, timeout: float | None = 
 
 
 async def report_progress(agent: AgentRuntime, text: str) -> dict:
-    intr = await agent.engine.interrupts.raise_(agent.agent_id, ik.PROGRESS_REPORT, text,
-                                                blocking=False)
+    intr = await _interrupt(agent, ik.PROGRESS_REPORT, text, blocking=False)
     return {"reported": intr.id}
 
 
 async def propose_plan(agent: AgentRuntime, steps: list[str]) -> dict:
     await agent.set_status(ev.AWAITING_APPROVAL, "waiting for you: plan approval")
     prompt = f"{agent.agent_id} proposes a plan of {len(steps)} steps"
-    intr = await agent.engine.interrupts.raise_(agent.agent_id, ik.PLAN_APPROVAL, prompt,
-                                                steps=steps)
+    intr = await _interrupt(agent, ik.PLAN_APPROVAL, prompt, steps=steps)
     answer = await agent.engine.interrupts.wait(intr)
     if answer.get("approved"):
         agent.plan_approved = True
@@ -206,7 +223,8 @@ async def update_memory(agent: AgentRuntime, text: str) -> dict:
         raise ToolError(f"{agent.agent_id} has no memory_file in agents.yaml")
     entry = await asyncio.to_thread(append_memory, agent.memory_path, text, agent.agent_id)
     agent.memory_text += entry
-    await agent.emit(ev.MEMORY_UPDATED, path=str(agent.memory_path), text=text)
+    await agent.emit(ev.MEMORY_UPDATED, path=str(agent.memory_path), text=text,
+                     call_id=agent.current_call_id)
     return {"appended": len(entry)}
 
 

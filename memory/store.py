@@ -124,11 +124,16 @@ class Store:
 
     # -- writes (enqueued, group-committed) ---------------------------------
     def append_event(self, run_id: str, seq: int, ts: float, type: str, agent: str | None,
-                     data: str) -> None:
-        self._queue.put_nowait(("event", (run_id, seq, ts, type, agent, data)))
+                     data: str, with_sql: list[tuple[str, tuple]] | None = None) -> None:
+        """Enqueue an event; ``with_sql`` statements commit in the same transaction."""
+        self._queue.put_nowait(("event", (run_id, seq, ts, type, agent, data), with_sql))
 
     def execute(self, sql: str, params: tuple = ()) -> None:
         self._queue.put_nowait(("sql", sql, params))
+
+    def execute_group(self, statements: list[tuple[str, tuple]]) -> None:
+        """Enqueue statements that must commit together (one queue item is never split)."""
+        self._queue.put_nowait(("group", statements))
 
     async def flush(self) -> None:
         if self._writer.done():
@@ -169,7 +174,7 @@ class Store:
                 return
 
     async def _commit(self, batch: list[tuple]) -> None:
-        rows = [op for op in batch if op[0] in ("event", "sql")]
+        rows = [op for op in batch if op[0] in ("event", "sql", "group")]
         if not rows:
             return
         await self._conn.execute("BEGIN")
@@ -180,16 +185,22 @@ class Store:
         if events:
             await self._conn.executemany("INSERT OR REPLACE INTO events VALUES (?,?,?,?,?,?)",
                                          events)
+        statements: list[tuple[str, tuple]] = []
+        for op in rows:
+            if op[0] == "sql":
+                statements.append((op[1], op[2]))
+            elif op[0] == "group":
+                statements.extend(op[1])
+            elif op[2]:
+                statements.extend(op[2])
         sql: str | None = None
         params: list[tuple] = []
-        for op in rows:
-            if op[0] != "sql":
-                continue
-            if op[1] != sql and params:
+        for stmt, args in statements:
+            if stmt != sql and params:
                 await self._conn.executemany(sql, params)
                 params = []
-            sql = op[1]
-            params.append(op[2])
+            sql = stmt
+            params.append(args)
         if params:
             await self._conn.executemany(sql, params)
         await self._conn.execute("COMMIT")

@@ -69,7 +69,9 @@ def test_good_file_loads_with_defaults_merged(tmp_path):
      ":4: agents[0].rules_file: file 'nope.md' does not exist"),
     ("agents:\n  - id: user\n    script: []\n", ":2: agents[0].id: agent id 'user' is reserved"),
     ("agents:\n  - id: a\n", ":2: agents[0].script: a scripted agent needs a `script`"),
-    ("agents:\n  - id: a\n    tools: [finish]\n    script: [{tool: run_command}]\n",
+    ("agents:\n  - id: a\n    script:\n      - tool: ask_user\n        args: {question: x, options: [yes, no]}\n",
+     ":5: agents[0].script[0].args: ask_user: argument 'options' must be a list of strings"),
+    ("agents:\n  - id: a\n    tools: [finish]\n    script: [{tool: run_command, args: {command: x}}]\n",
      "agents[0].script[0].tool: tool 'run_command' is not in this agent's `tools` list"),
 ])
 def test_each_bad_input_names_line_field_and_problem(tmp_path, text, expected):

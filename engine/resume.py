@@ -1,0 +1,219 @@
+"""Rebuilding a run from the store so it can go on after any stop (even kill -9).
+
+The event log is the source of truth.  From it we recover, per agent, how far
+its brain got, the call that was running, whether its plan was approved and
+its last unanswered request; from the messages and interrupts tables, the
+inboxes and the interrupts still waiting for the person.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from engine import events as ev
+from engine.brains.base import InboxMessage, ToolCall
+from engine.interrupts import Interrupt
+from engine.messaging import REPLY, REQUEST, Envelope
+
+if TYPE_CHECKING:
+    from engine.run import Engine
+    from memory.store import Store
+
+STOPPED_REASON = "run stopped"
+
+
+class ResumeError(Exception):
+    """The run cannot be resumed (one clear sentence)."""
+
+
+@dataclass
+class CallFacts:
+    """What an unfinished call had already done before the process died."""
+
+    command_started: bool = False
+    output: str = ""
+    interrupt: Interrupt | None = None
+    message: Envelope | None = None
+    memory_updated: bool = False
+
+
+@dataclass
+class AgentState:
+    status: str = ev.PENDING
+    reason: str = ""
+    calls: int = 0  # tool calls recorded (the scripted brain's position)
+    results: int = 0
+    tool_calls: int = 0
+    unfinished: ToolCall | None = None
+    facts: CallFacts = field(default_factory=CallFacts)
+    plan_approved: bool = False
+    last_request: InboxMessage | None = None
+    summary: str = ""
+
+    @property
+    def resumable(self) -> bool:
+        if self.status not in ev.TERMINAL_STATUSES:
+            return True
+        return self.status == ev.CANCELLED and self.reason == STOPPED_REASON
+
+
+@dataclass
+class RunState:
+    run: dict[str, Any]
+    last_seq: int
+    agents: dict[str, AgentState]
+    interrupts: list[Interrupt]
+    messages: list[tuple[Envelope, str, str]]  # (envelope, recipient, state)
+
+    @property
+    def resumable(self) -> bool:
+        return any(a.resumable for a in self.agents.values())
+
+
+async def load_run_state(store: Store, run_id: str) -> RunState:
+    run = await store.run(run_id)
+    if run is None:
+        raise ResumeError(f"no run {run_id!r} in {store.path}; `agentorch-tui runs` lists them")
+    rid = run["id"]
+    agents: dict[str, AgentState] = {a: AgentState() for a in json.loads(run["agents"])}
+    open_calls: dict[str, dict[str, Any]] = {}
+    last_seq = 0
+    for row in await store.events(rid):
+        e = ev.Event.from_row(*row)
+        last_seq = e.seq
+        st = agents.get(e.agent or "")
+        if st is None:
+            continue
+        d = e.data
+        if e.type == ev.AGENT_STATUS:
+            st.status, st.reason = d.get("status", st.status), d.get("reason", "")
+        elif e.type == ev.TOOL_CALL and not d.get("resumed"):
+            st.calls += 1
+            st.tool_calls += 1
+            open_calls[e.agent] = {"call": ToolCall(d["call_id"], d["tool"], d.get("args") or {}),
+                                   "facts": CallFacts()}
+        elif e.type == ev.TOOL_RESULT:
+            st.results += 1
+            open_calls.pop(e.agent, None)
+            _learn_from_result(st, d)
+        elif e.type == ev.CONSOLE and e.agent in open_calls:
+            facts = open_calls[e.agent]["facts"]
+            if d.get("kind") == "command":
+                facts.command_started = True
+            elif d.get("kind") == "output":
+                facts.output += d.get("text", "")
+        elif e.type == ev.MEMORY_UPDATED and e.agent in open_calls:
+            open_calls[e.agent]["facts"].memory_updated = True
+    for agent_id, open_call in open_calls.items():
+        agents[agent_id].unfinished = open_call["call"]
+        agents[agent_id].facts = open_call["facts"]
+    interrupts = await _load_interrupts(store, rid)
+    messages = await _load_messages(store, rid)
+    for agent_id, st in agents.items():  # link the unfinished call's side effects
+        if st.unfinished is None:
+            continue
+        cid = st.unfinished.id
+        st.facts.interrupt = next((i for i in interrupts if i.agent == agent_id
+                                   and i.extra.get("call_id") == cid), None)
+        st.facts.message = next((env for env, _, _ in messages if env.sender == agent_id
+                                 and getattr(env, "call_id", None) == cid), None)
+    return RunState(run, last_seq, agents, interrupts, messages)
+
+
+def _learn_from_result(st: AgentState, d: dict[str, Any]) -> None:
+    result = d.get("result") or {}
+    if not isinstance(result, dict):
+        return
+    tool = d.get("tool")
+    if tool == "propose_plan" and result.get("approved"):
+        st.plan_approved = True
+    elif tool == "wait_for_message" and not d.get("is_error") and result.get("kind") == REQUEST:
+        st.last_request = InboxMessage(result["id"], result["from"], result["text"], REQUEST)
+    elif tool == "reply" and st.last_request and result.get("reply_to") == st.last_request.id:
+        st.last_request = None
+    elif tool == "finish":
+        st.summary = result.get("summary", "")
+
+
+async def _load_interrupts(store: Store, run_id: str) -> list[Interrupt]:
+    rows = await store.query("SELECT id, agent, kind, payload, blocking, created, answer "
+                             "FROM interrupts WHERE run_id=? ORDER BY created", (run_id,))
+    out = []
+    for r in rows:
+        payload = json.loads(r["payload"])
+        extra = {k: v for k, v in payload.items()
+                 if k not in ("id", "kind", "prompt", "blocking")}
+        answer = json.loads(r["answer"]) if r["answer"] else None
+        out.append(Interrupt(r["id"], r["agent"], r["kind"], payload.get("prompt", ""),
+                             bool(r["blocking"]), r["created"], extra, answer))
+    return out
+
+
+@dataclass(frozen=True)
+class _StoredEnvelope(Envelope):
+    call_id: str | None = None
+
+
+async def _load_messages(store: Store, run_id: str) -> list[tuple[Envelope, str, str]]:
+    rows = await store.query("SELECT id, sender, recipient, kind, body, reply_to, ts, state "
+                             "FROM messages WHERE run_id=? ORDER BY ts, rowid", (run_id,))
+    call_ids = {}
+    for e in await store.query("SELECT data FROM events WHERE run_id=? AND type='message'",
+                               (run_id,)):
+        d = json.loads(e[0])
+        call_ids[d["id"]] = (d.get("call_id"), d.get("to"), tuple(d.get("recipients") or ()))
+    out = []
+    for r in rows:
+        call_id, to, recipients = call_ids.get(r["id"], (None, r["recipient"], (r["recipient"],)))
+        env = _StoredEnvelope(r["id"], r["sender"], to or r["recipient"], recipients, r["kind"],
+                              r["body"], r["reply_to"], r["ts"], call_id)
+        out.append((env, r["recipient"], r["state"]))
+    return out
+
+
+def apply_run_state(engine: Engine, state: RunState) -> dict[str, dict[str, Any]]:
+    """Put the recovered state into a fresh engine; returns per-agent brain positions."""
+    engine.seq = state.last_seq
+    engine.resuming = True
+    engine.resume_state = state
+    for intr in state.interrupts:
+        engine.interrupts.restore(intr)
+    seen: set[str] = set()
+    numbers = [0]
+    for env, recipient, msg_state in state.messages:
+        if env.id not in seen:
+            engine.post.log.append(env)
+            seen.add(env.id)
+        if env.id[1:].isdigit():
+            numbers.append(int(env.id[1:]))
+        if msg_state == "queued" and recipient in engine.post.inboxes:
+            engine.post.restore_inbox(recipient, InboxMessage(env.id, env.sender, env.body,
+                                                               env.kind, env.reply_to))
+    engine.post.restore_counter(max(numbers))
+    return {a: {"steps_done": st.calls} for a, st in state.agents.items()}
+
+
+def prepare_agents(engine: Engine, state: RunState) -> None:
+    """After the runtimes exist: restore each agent's position and its unfinished call."""
+    for agent_id, rt in engine.agents.items():
+        st = state.agents.get(agent_id)
+        if st is None:
+            continue
+        rt.tool_calls = st.tool_calls
+        rt.steps_done = st.results
+        rt.summary = st.summary
+        if st.plan_approved:
+            rt.plan_approved = True
+        if st.last_request is not None:
+            engine.post.inboxes[agent_id].last_request = st.last_request
+        if not st.resumable:
+            rt.status = st.status
+            continue
+        rt.unfinished_call = st.unfinished
+        rt.unfinished_facts = st.facts
+
+
+__all__ = ["REPLY", "ResumeError", "RunState", "apply_run_state", "load_run_state",
+           "prepare_agents"]

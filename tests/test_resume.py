@@ -1,0 +1,155 @@
+"""kill -9 at chosen points, resume, and the final state equals an uninterrupted run's."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+from crash_support import (
+    CLI,
+    ROOT,
+    check_final,
+    final_state,
+    resume,
+    run_with_kills,
+    setup,
+    start,
+)
+
+
+def is_(type: str, agent: str | None = None, **fields):
+    def pred(e: dict) -> bool:
+        return e["type"] == type and (agent is None or e.get("agent") == agent) and \
+            all(e.get(k) == v for k, v in fields.items())
+    return pred
+
+
+def test_uninterrupted_run_is_the_reference(tmp_path):
+    run = run_with_kills(tmp_path, [])
+    assert check_final(final_state(tmp_path)) == []
+    assert not any(e.get("restored") for e in run.events)
+
+
+def test_kill_while_a_command_runs_reports_it_interrupted_and_goes_on(tmp_path):
+    run = run_with_kills(tmp_path, [is_("console", "a", kind="output", text="start\n")])
+    assert check_final(final_state(tmp_path)) == []
+    first = next(e for e in run.events if e["type"] == "tool_result" and e["agent"] == "a")
+    assert first["call_id"] == "a-1" and first["interrupted"] is True and first["is_error"]
+    assert first["result"]["output"] == "start\n" and first["result"]["exit_code"] is None
+    assert "was not repeated" in first["result"]["error"]
+
+
+def test_kill_while_a_sync_request_waits_delivers_the_reply_once(tmp_path):
+    run = run_with_kills(tmp_path, [is_("console", "b", kind="command")])
+    assert check_final(final_state(tmp_path)) == []
+    got = [e for e in run.events if e["type"] == "tool_result" and e["call_id"] == "a-2"]
+    assert got[-1]["result"]["reply"]["text"] == "r1"
+    # the request was not sent again after the restart
+    assert not [e for e in run.events if e["type"] == "message" and e["text"] == "q1"]
+
+
+def test_kill_with_an_interrupt_pending_shows_it_again_and_answers_once(tmp_path):
+    setup(tmp_path)
+    run = start(tmp_path)
+    question = run.until(is_("interrupt", "a", kind="user_input"), answer=False)
+    time.sleep(0.2)
+    run.kill9()
+    run2 = resume(tmp_path)
+    again = run2.until(is_("interrupt", "a", kind="user_input"), answer=False)
+    assert again["id"] == question["id"] and again["restored"] is True
+    run2.send({"type": "answer", "interrupt": again["id"], "text": "yes"})
+    assert run2.finish() == 0
+    state = final_state(tmp_path)
+    assert check_final(state) == []
+
+
+def test_an_answer_given_before_the_crash_is_not_asked_again(tmp_path):
+    run = run_with_kills(tmp_path, [is_("interrupt_answered", "a")])
+    assert check_final(final_state(tmp_path)) == []
+    assert not [e for e in run.events if e["type"] == "interrupt" and e["kind"] == "user_input"]
+
+
+def test_several_crashes_in_one_run(tmp_path):
+    run_with_kills(tmp_path, [is_("console", "a", kind="command"),
+                              is_("console", "b", kind="command"),
+                              is_("console", "a", kind="command", text="sleep 0.6")],
+                   delay=0.05)
+    assert check_final(final_state(tmp_path)) == []
+
+
+def test_clean_stop_then_resume(tmp_path):
+    setup(tmp_path)
+    run = start(tmp_path)
+    run.until(is_("console", "b", kind="command"))
+    run.proc.terminate()
+    assert run.proc.wait(30) == 1
+    runs = subprocess.run([*CLI, "runs", "--db", "state.db"], cwd=tmp_path, capture_output=True,
+                          text=True)
+    assert "stopped" in runs.stdout and "resumable" in runs.stdout
+    run2 = resume(tmp_path)
+    assert run2.finish() == 0
+    assert check_final(final_state(tmp_path)) == []
+
+
+def test_a_finished_run_cannot_be_resumed(tmp_path):
+    run_with_kills(tmp_path, [])
+    proc = subprocess.run([*CLI, "--resume", "last", "--headless", "--db", "state.db"],
+                          cwd=tmp_path, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 1 and "nothing to resume" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    proc = subprocess.run([*CLI, "--resume", "nope", "--headless", "--db", "state.db"],
+                          cwd=tmp_path, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 1 and "no run 'nope'" in proc.stderr
+
+
+TORN_WRITER = """
+import asyncio, json, sys
+sys.path.insert(0, sys.argv[1])
+from memory.store import Store
+
+async def main():
+    s = await Store.open(sys.argv[2])
+    i = 0
+    while True:
+        for _ in range(2000):
+            i += 1
+            s.append_event("r", i, 0.0, "console", "a", json.dumps({"t": "x" * 200}))
+        if i == 20000:
+            print("go", flush=True)
+        await asyncio.sleep(0)
+
+asyncio.run(main())
+"""
+
+
+def test_torn_write_during_group_commit_keeps_the_committed_prefix(tmp_path):
+    db = tmp_path / "t.db"
+    proc = subprocess.Popen([sys.executable, "-c", TORN_WRITER, str(ROOT), str(db)],
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "go"
+    time.sleep(0.3)  # mid-stream: batches are being committed continuously
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    conn = sqlite3.connect(db)
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    seqs = [s for (s,) in conn.execute("SELECT seq FROM events ORDER BY seq")]
+    assert len(seqs) >= 2000
+    assert seqs == list(range(1, len(seqs) + 1)), "a committed batch is missing or torn"
+    assert all(json.loads(d) == {"t": "x" * 200} for (d,) in
+               conn.execute("SELECT data FROM events ORDER BY seq DESC LIMIT 50"))
+
+
+def test_runs_lists_resumable_runs(tmp_path):
+    setup(tmp_path)
+    run = start(tmp_path)
+    run.until(is_("console", "a", kind="command"))
+    time.sleep(0.15)
+    run.kill9()
+    out = subprocess.run([*CLI, "runs", "--db", "state.db"], cwd=tmp_path, capture_output=True,
+                         text=True).stdout
+    assert "crashed" in out and "resumable" in out
