@@ -63,6 +63,9 @@ class InterruptQueue:
 
     async def raise_(self, agent: str, kind: str, prompt: str, *, blocking: bool = True,
                      **extra: Any) -> Interrupt:
+        rt = self.engine.agents.get(agent)
+        if rt is not None and rt.current_call_id is not None:
+            extra.setdefault("call_id", rt.current_call_id)
         intr = Interrupt(self._next_id(), agent, kind, prompt, blocking, self.engine.now(),
                          {k: v for k, v in extra.items() if v is not None})
         intr.future = asyncio.get_running_loop().create_future()
@@ -122,6 +125,12 @@ def _validate(intr: Interrupt, answer: dict[str, Any]) -> None:
         if "approved" not in answer:
             raise InterruptError(
                 f"interrupt {intr.id} is a {intr.kind}: approve or reject it, not answer it")
+    if intr.kind == BUDGET:
+        for key in ("limit_tokens", "limit_dollars"):
+            value = answer.get(key)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)
+                                      or value <= 0):
+                raise InterruptError(f"{key} must be a positive number, not {value!r}")
     elif intr.kind in (USER_INPUT, DEBUG_REQUEST):
         if not isinstance(answer.get("text"), str):
             raise InterruptError(f"interrupt {intr.id} is a {intr.kind}: it needs a text answer")
