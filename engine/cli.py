@@ -49,6 +49,7 @@ def build_run_parser() -> argparse.ArgumentParser:
     p.add_argument("--db", default=str(DEFAULT_DB), help=f"state database (default {DEFAULT_DB})")
     p.add_argument("--backend", choices=["auto", "docker", "local"],
                    help="override the sandbox backend of every agent")
+    p.add_argument("--image", help="override the container image of every agent")
     p.add_argument("--resume", metavar="RUN_ID",
                    help="continue a stopped or crashed run (an id, a prefix, or `last`)")
     return p
@@ -143,7 +144,8 @@ async def open_engine(team, config_path: str, args):
             raise ResumeError(f"run {state.run['id']} has {state.run['status']}: every agent "
                               "had ended, so there is nothing to resume")
     engine = Engine(team, store, config_path=config_path, auto_approve=args.auto_approve,
-                    backend=args.backend, run_id=state.run["id"] if state else None)
+                    backend=args.backend, run_id=state.run["id"] if state else None,
+                    image=getattr(args, "image", None))
     engine.pending_resume = state
     return engine, store
 
@@ -159,9 +161,6 @@ async def _headless(team, config_path: str, args) -> int:
         err(str(exc))
         return EXIT_FAILED
     try:
-        for a in team.agents:
-            if engine.resolve_backend(a) == "local":
-                err(f"warning: agent {a.id} runs UNSANDBOXED (local backend)")
         return await run_headless(engine)
     except (SandboxError, BrainError) as exc:
         err(str(exc))

@@ -49,6 +49,10 @@ async def run_headless(engine: Engine, out: TextIO = sys.stdout) -> int:
             batch = [event, *sub.get_batch()]
             out.write("".join(e.to_json() + "\n" for e in batch))
             out.flush()
+            for e in batch:  # what a person must see also goes to stderr
+                if e.type == ev.NOTICE:
+                    print(f"agentorch: {e.data.get('level', 'note')}: {e.data.get('text')}",
+                          file=sys.stderr)
 
     async def read_commands() -> None:
         lines: asyncio.Queue[str | None] = asyncio.Queue()

@@ -39,6 +39,19 @@ def new_run_id(clock: Callable[[], float] = time.time) -> str:
     return f"{stamp}-{secrets.token_hex(2)}"
 
 
+async def _image_problem(image: str) -> str:
+    """"" when Docker can run ``image``, else what is wrong and how to fix it."""
+    try:
+        from sandboxes.docker import check_docker
+    except ImportError as exc:
+        return f"the docker backend is not available ({exc})"
+    try:
+        await check_docker(image)
+    except SandboxError as exc:
+        return str(exc)
+    return ""
+
+
 def docker_is_available() -> bool:
     try:
         from sandboxes.docker import docker_available
@@ -58,6 +71,7 @@ class Engine:
         auto_approve: bool = False,
         clock: Callable[[], float] = time.time,
         backend: str | None = None,
+        image: str | None = None,
     ) -> None:
         self.team = team
         self.store = store
@@ -66,6 +80,7 @@ class Engine:
         self.run_id = run_id or new_run_id(clock)
         self.auto_approve = auto_approve
         self.backend_override = backend
+        self.image_override = image
         self.bus = EventBus()
         self.seq = 0
         self.interrupts = InterruptQueue(self)
@@ -109,6 +124,28 @@ class Engine:
             self._docker_ok = docker_is_available()
         return "docker" if self._docker_ok else "local"
 
+    async def _resolve_backends(self) -> str:
+        """Pick each agent's backend; `auto` needs a daemon and a usable image for Docker.
+
+        Returns why `auto` fell back to local (for the notice), or "".
+        """
+        reason = ""
+        checked: dict[str, str] = {}
+        for agent in self.team.agents:
+            backend = self.resolve_backend(agent)
+            requested = self.backend_override or agent.backend or self.team.sandbox.backend
+            if backend == "local" and requested == "auto":
+                reason = "no Docker daemon answered; start Docker for isolation."
+            if backend == "docker" and requested == "auto":
+                image = self.sandbox_spec(agent, "docker").image
+                if image not in checked:
+                    checked[image] = await _image_problem(image)
+                if checked[image]:
+                    backend = "local"
+                    reason = checked[image]
+            self.backends[agent.id] = backend
+        return reason
+
     def sandbox_spec(self, agent: AgentConfig, backend: str) -> SandboxSpec:
         team_res = self.team.sandbox.resources
         res = agent.resources
@@ -119,7 +156,8 @@ class Engine:
         return SandboxSpec(
             backend=backend, workspace=self.team.workspace_of(agent), run_id=self.run_id,
             agent_id=agent.id,
-            image=agent.image or self.team.sandbox.image or "agentorch/sandbox:latest",
+            image=(self.image_override or agent.image or self.team.sandbox.image
+                   or "agentorch/sandbox:latest"),
             network=agent.network or self.team.sandbox.network,
             memory=pick("memory", "512m"), cpus=pick("cpus", 1.0), pids=pick("pids", 256),
             max_output_bytes=pick("max_output", DEFAULT_MAX_OUTPUT),
@@ -153,8 +191,7 @@ class Engine:
                                    "VALUES (?,?,?)", (self.run_id, a, ev.PENDING))
         else:
             self.store.reopen_run(self.run_id)
-        for agent in self.team.agents:
-            self.backends[agent.id] = self.resolve_backend(agent)
+        fallback_reason = await self._resolve_backends()
         await self.emit(ev.RUN_STARTED, team=self.team.name, agents=agent_ids,
                         backends=self.backends, config=self.config_path,
                         resumed=self.resuming, pid=os.getpid())
@@ -172,8 +209,8 @@ class Engine:
             text = (f"LOCAL backend: {', '.join(unsandboxed)} run UNSANDBOXED on this machine "
                     "(as your user, with your files and network).")
             if fell_back:
-                text += " No Docker daemon answered, so `auto` fell back to local; start Docker for isolation."
-            await self.emit(ev.NOTICE, level="warning", text=text)
+                text += f" `auto` fell back to local: {fallback_reason}"
+            await self.emit(ev.NOTICE, level="warning", text=text, unsandboxed=unsandboxed)
         sandboxes = {a.id: create_sandbox(self.sandbox_spec(a, self.backends[a.id]))
                      for a in self.team.agents}
         live = [s for a, s in sandboxes.items() if self._should_run(a)]
