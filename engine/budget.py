@@ -254,7 +254,7 @@ class BudgetKeeper:
         who = agent.agent_id if limit.scope == "agent" else "the team"
         new = " and ".join(fmt(d, v) for d, v in suggested.items())
         stop = agent.agent_id if limit.scope == "agent" else "the agents"
-        prompt = (f"{who} reached {'its' if limit.scope == 'agent' else 'the team'} budget: "
+        prompt = (f"{who} reached its budget: "
                   f"{limit.describe(t)}. Approve to raise the limit to {new} (or give "
                   f"limit_tokens / limit_dollars), reject to stop {stop}.")
         return await self.engine.interrupts.raise_(

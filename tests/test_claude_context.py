@@ -15,7 +15,7 @@ api = fake_api_fixture()
 def assert_valid(messages: list[dict]) -> None:
     """The Messages API's rules for a tool-use conversation."""
     assert messages[0]["role"] == "user"
-    for prev, msg in zip(messages, messages[1:]):
+    for prev, msg in zip(messages, messages[1:], strict=False):
         assert prev["role"] != msg["role"], "roles must alternate"
     for i, msg in enumerate(messages):
         if msg["role"] != "assistant":

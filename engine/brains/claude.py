@@ -61,6 +61,7 @@ class ClaudeBrain(Brain):
         self.turns = 0
         self._started = False
         self._nudged = False
+        self._unsaved = False
 
     # -- setup ----------------------------------------------------------------------------
     async def start(self, ctx: BrainContext) -> None:
@@ -137,6 +138,7 @@ class ClaudeBrain(Brain):
             self.messages[-1]["content"].extend(blocks)  # e.g. resumed before a request
         else:
             self.messages.append({"role": "user", "content": blocks})
+        self._unsaved = True
 
     # -- requests ---------------------------------------------------------------------------
     async def _request(self) -> Reply:
@@ -144,6 +146,9 @@ class ClaudeBrain(Brain):
         stream_failures = 0
         while True:
             self._append_user([])  # messages that arrived while we waited
+            if self._unsaved:  # inbox messages are consumed with the conversation holding them
+                await self.ctx.save_conversation(self.messages)
+                self._unsaved = False
             self.turns += 1
             assembler = ReplyAssembler(self.ctx.emit, self.turns)
             try:

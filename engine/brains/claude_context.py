@@ -50,8 +50,8 @@ def tool_result_block(result: ToolResult) -> dict[str, Any]:
 
 def missing_result_block(call_id: str) -> dict[str, Any]:
     return {"type": "tool_result", "tool_use_id": call_id, "is_error": True,
-            "content": "this call was not run (the run stopped before it); check the state "
-                       "and call it again if it is still needed"}
+            "content": "the run stopped around this call and its result was not kept; check "
+                       "the state before calling it again"}
 
 
 def cut_off_result_block(call_id: str) -> dict[str, Any]:
