@@ -96,7 +96,9 @@ def modal(tmp: Path, row: int, *keys: str):
         panel = pilot.app.query_one(InterruptsPanel)
         panel.focus()
         panel.move_cursor(row=row)
-        await pilot.press("enter", *keys)
+        await pilot.press("enter")
+        await pilot.pause()
+        await pilot.press(*keys)
 
     return app, run_before
 

@@ -15,6 +15,7 @@ from tui.state import InterruptView
 
 
 class CommandScreen(Dialog[Decision | None]):
+    AUTO_FOCUS = ""  # nothing focused: keys a/r/e act until a text field is shown
     BINDINGS = [
         Binding("a", "approve", "Approve"),
         Binding("r", "reject", "Reject"),

@@ -6,6 +6,7 @@ from typing import TypeVar
 
 from textual.binding import Binding
 from textual.screen import ModalScreen
+from textual.widgets import Footer
 
 R = TypeVar("R")
 
@@ -16,6 +17,7 @@ class Dialog(ModalScreen[R]):
     BINDINGS = [Binding("escape", "close", "Close")]
 
     def on_mount(self) -> None:
+        self.mount(Footer())  # the keys of this dialog, not of the screen below
         if not getattr(self.app, "blink_cursors", True):  # deterministic screenshots
             for widget in self.query("Input, TextArea"):
                 widget.cursor_blink = False  # type: ignore[attr-defined]

@@ -24,11 +24,12 @@ def numbered(steps: list[str]) -> str:
 
 
 class PlanScreen(Dialog[Decision | None]):
+    AUTO_FOCUS = ""  # nothing focused: keys a/r/e act until a text field is shown
     BINDINGS = [
         Binding("a", "approve", "Approve"),
         Binding("r", "reject", "Reject"),
         Binding("e", "edit", "Edit"),
-        Binding("ctrl+s", "save_edit", "Approve edited", show=False),
+        Binding("ctrl+s", "save_edit", "Approve edited"),
         Binding("escape", "back", "Back/Later"),
     ]
     mode = reactive("view")
@@ -68,6 +69,7 @@ class PlanScreen(Dialog[Decision | None]):
             feedback.focus()
         elif mode == "edit":
             edit.focus()
+            edit.move_cursor(edit.document.end)
         else:
             self.set_focus(None)
 
