@@ -20,7 +20,7 @@ from engine.loader import ConfigError, load_team, summary
 from memory.store import DEFAULT_DB, Store, StoreError
 from sandboxes import SandboxError
 
-SUBCOMMANDS = ("check", "schema", "runs", "events")
+SUBCOMMANDS = ("check", "schema", "runs", "events", "export", "replay")
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 
 
@@ -219,7 +219,14 @@ def run_subcommand(argv: list[str]) -> int:
     e = sub.add_parser("events", help="print a run's events as JSON lines")
     e.add_argument("run_id", help="a run id (or a prefix), or `last`")
     e.add_argument("--db", default=str(DEFAULT_DB))
+    x = sub.add_parser("export", help="write a run as JSON lines or a markdown transcript")
+    x.add_argument("run_id", help="a run id (or a prefix), or `last`")
+    x.add_argument("--format", choices=["jsonl", "markdown"], default="markdown")
+    x.add_argument("-o", "--output", help="file to write (default: stdout)")
+    x.add_argument("--db", default=str(DEFAULT_DB))
     args = p.parse_args(argv)
+    if args.cmd == "export":
+        return asyncio.run(cmd_export(args.db, args.run_id, args.format, args.output))
     if args.cmd == "check":
         return cmd_check(args.file)
     if args.cmd == "schema":
@@ -302,4 +309,32 @@ async def cmd_events(db: str, run_id: str) -> int:
             sys.stdout.write(Event.from_row(*row).to_json() + "\n")
     finally:
         await store.close()
+    return EXIT_OK
+
+
+async def cmd_export(db: str, run_id: str, fmt: str, output: str | None) -> int:
+    from engine.events import Event
+    from engine.export import export_jsonl, export_markdown
+
+    store = await _open_existing(db)
+    if store is None:
+        return EXIT_FAILED
+    try:
+        run = await store.run(run_id)
+        if run is None:
+            err(f"no run {run_id!r} in {db}; `agentorch-tui runs` lists them")
+            return EXIT_FAILED
+        events = [Event.from_row(*row) for row in await store.events(run["id"])]
+    finally:
+        await store.close()
+    text = export_jsonl(events) if fmt == "jsonl" else export_markdown(run, events)
+    if output:
+        try:
+            Path(output).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            err(f"cannot write {output}: {exc.strerror or exc}")
+            return EXIT_FAILED
+        err(f"wrote {len(events)} events of run {run['id']} to {output}")
+    else:
+        sys.stdout.write(text)
     return EXIT_OK
