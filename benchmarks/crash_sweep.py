@@ -1,0 +1,82 @@
+"""Randomized crash sweep: kill -9 a headless run at random moments, resume, compare.
+
+Each trial starts the crash team (tests/crash_support.py), kills it with SIGKILL
+after a random delay, resumes it (possibly killing it again), lets it finish,
+and checks that the final state equals an uninterrupted run's: every message
+exactly once, every interrupt answered exactly once, all agents done, the event
+log contiguous and the database intact.
+
+Usage: python benchmarks/crash_sweep.py [--trials 100] [--seed 1] [--max-kills 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT))
+
+from crash_support import check_final, final_state, resume, setup, start  # noqa: E402
+
+
+def trial(tmp: Path, rng: random.Random, max_kills: int) -> tuple[list[str], int]:
+    setup(tmp)
+    run = start(tmp)
+    kills = 0
+    for _ in range(rng.randint(1, max_kills)):
+        delay = rng.uniform(0.05, 3.5)
+        deadline = time.monotonic() + delay
+        ended = False
+        while time.monotonic() < deadline:
+            e = run.next_event()
+            if e is None or e["type"] == "run_finished":
+                ended = True
+                break
+            if e["type"] == "interrupt" and e["kind"] == "user_input":
+                run.send({"type": "answer", "interrupt": e["id"], "text": "yes"})
+        if ended:
+            break
+        run.kill9()
+        kills += 1
+        run = resume(tmp)
+    if not (run.events and run.events[-1]["type"] == "run_finished"):
+        try:
+            run.finish(timeout=90)
+        except AssertionError:
+            pass
+    run.proc.wait(30)
+    return check_final(final_state(tmp)), kills
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--trials", type=int, default=100)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--max-kills", type=int, default=3)
+    a = p.parse_args()
+    rng = random.Random(a.seed)
+    failures = 0
+    total_kills = 0
+    t0 = time.perf_counter()
+    for i in range(a.trials):
+        with tempfile.TemporaryDirectory() as d:
+            problems, kills = trial(Path(d), rng, a.max_kills)
+        total_kills += kills
+        if problems:
+            failures += 1
+            print(f"trial {i}: {kills} kills: DIFFERS: {problems}", flush=True)
+    elapsed = time.perf_counter() - t0
+    print(f"crash sweep: {a.trials} trials, {total_kills} kill -9 points, "
+          f"{a.trials - failures} equal to an uninterrupted run, {failures} differ "
+          f"({elapsed:.0f} s, seed {a.seed})")
+    sys.exit(1 if failures else 0)
+
+
+if __name__ == "__main__":
+    main()
