@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import sqlite3
 import sys
 import tempfile
 import time
@@ -23,6 +24,19 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 
 from crash_support import check_final, final_state, resume, setup, start  # noqa: E402
+
+
+def has_run(tmp: Path) -> bool:
+    db = tmp / "state.db"
+    if not db.exists():
+        return False
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0] > 0
+    except sqlite3.Error:
+        return False
+    finally:
+        conn.close()
 
 
 def trial(tmp: Path, rng: random.Random, max_kills: int) -> tuple[list[str], int]:
@@ -44,7 +58,8 @@ def trial(tmp: Path, rng: random.Random, max_kills: int) -> tuple[list[str], int
             break
         run.kill9()
         kills += 1
-        run = resume(tmp)
+        # killed before the run was even recorded: a person would just start again
+        run = resume(tmp) if has_run(tmp) else start(tmp)
     if not (run.events and run.events[-1]["type"] == "run_finished"):
         try:
             run.finish(timeout=90)
