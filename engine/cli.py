@@ -19,6 +19,7 @@ from pathlib import Path
 from engine.loader import ConfigError, load_team, summary
 from memory.store import DEFAULT_DB, Store, StoreError
 from sandboxes import SandboxError
+from sandboxes.processes import pid_alive
 
 SUBCOMMANDS = ("check", "schema", "runs", "events", "export", "replay")
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
@@ -169,18 +170,6 @@ async def _headless(team, config_path: str, args) -> int:
         await store.close()
 
 
-def pid_alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 async def cleanup_stale(store: Store) -> None:
     """Remove containers of dead runs; mark dead runs as crashed in the store."""
     rows = await store.query("SELECT id, pid, host FROM runs WHERE status='running'")
@@ -294,39 +283,38 @@ async def cmd_runs(db: str) -> int:
     return EXIT_OK
 
 
-async def cmd_events(db: str, run_id: str) -> int:
+async def recorded_run(db: str, run_id: str) -> tuple[dict, list] | None:
+    """A past run and its events, or None after saying what is wrong."""
+    from engine.events import Event
+
     store = await _open_existing(db)
     if store is None:
-        return EXIT_FAILED
+        return None
     try:
         run = await store.run(run_id)
         if run is None:
             err(f"no run {run_id!r} in {db}; `agentorch-tui runs` lists them")
-            return EXIT_FAILED
-        from engine.events import Event
-
-        for row in await store.events(run["id"]):
-            sys.stdout.write(Event.from_row(*row).to_json() + "\n")
+            return None
+        return run, [Event.from_row(*row) for row in await store.events(run["id"])]
     finally:
         await store.close()
+
+
+async def cmd_events(db: str, run_id: str) -> int:
+    found = await recorded_run(db, run_id)
+    if found is None:
+        return EXIT_FAILED
+    sys.stdout.write("".join(e.to_json() + "\n" for e in found[1]))
     return EXIT_OK
 
 
 async def cmd_export(db: str, run_id: str, fmt: str, output: str | None) -> int:
-    from engine.events import Event
     from engine.export import export_jsonl, export_markdown
 
-    store = await _open_existing(db)
-    if store is None:
+    found = await recorded_run(db, run_id)
+    if found is None:
         return EXIT_FAILED
-    try:
-        run = await store.run(run_id)
-        if run is None:
-            err(f"no run {run_id!r} in {db}; `agentorch-tui runs` lists them")
-            return EXIT_FAILED
-        events = [Event.from_row(*row) for row in await store.events(run["id"])]
-    finally:
-        await store.close()
+    run, events = found
     text = export_jsonl(events) if fmt == "jsonl" else export_markdown(run, events)
     if output:
         try:

@@ -54,7 +54,8 @@ class SandboxConfig(Strict):
     """Where the team's commands run."""
 
     backend: BackendName = "auto"
-    """`docker` (hardened container per agent), `local` (UNSANDBOXED subprocess) or `auto` (docker when a daemon answers, else local)."""
+    """`docker` (hardened container per agent), `local` (UNSANDBOXED subprocess) or
+    `auto` (docker when a daemon answers and can run the image, else local)."""
     image: str | None = None
     """Container image for every agent (default `agentorch/sandbox:latest`)."""
     network: Literal["none", "bridge"] = "none"
@@ -117,7 +118,8 @@ class AgentFields(Strict):
     tools: list[str] | None = None
     """Allow-list of tools; default all."""
     approval: ApprovalMode | None = None
-    """`never`, `plan` (propose_plan must be approved first), `risky` (risky commands need approval) or `always` (every command)."""
+    """`never`, `plan` (propose_plan must be approved first), `risky` (risky commands
+    need approval) or `always` (every command needs approval)."""
     budget: Budget | None = None
     image: str | None = None
     network: Literal["none", "bridge"] | None = None

@@ -49,7 +49,6 @@ from sandboxes.docker_cleanup import (
     LABEL_PID,
     LABEL_PID_START,
     LABEL_RUN,
-    _proc_start_time,
     cleanup_stale_containers,
     pid_alive,
 )
@@ -77,6 +76,7 @@ from sandboxes.docker_exec import (
     _ContainerStopped,
     _Exec,
 )
+from sandboxes.processes import proc_start_time
 
 __all__ = [
     "BUILD_DEFAULT_IMAGE",
@@ -204,7 +204,7 @@ class DockerSandbox(Sandbox):
             LABEL_PID: str(me),
             LABEL_HOST: socket.gethostname(),
         }
-        start_time = _proc_start_time(me)
+        start_time = proc_start_time(me)
         if start_time:
             labels[LABEL_PID_START] = start_time
         env = {"HOME": "/tmp", **spec.env, "AGENTORCH_AGENT": spec.agent_id}
