@@ -24,8 +24,8 @@ FROZEN_TS = 1767268800.0  # 2026-01-01 12:00:00 UTC
 RUN_ID = "20260101-120000-test"
 
 
-@pytest.fixture
-def tui_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+@pytest.fixture(name="tui_env")
+def tui_env_fixture(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A tmp working dir and UTC, so times and paths on screen never vary."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("TZ", "UTC")

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 
 from engine import events as ev
-from tests.conftest_tui import (  # noqa: F401  (tui_env is a fixture)
+from tests.conftest_tui import (  # noqa: F401  (tui_env_fixture provides `tui_env`)
     app_for,
     interrupt_of,
     pending,
     status_is,
-    tui_env,
+    tui_env_fixture,
     wait_until,
     write_team,
 )

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.conftest_tui import (  # noqa: F401  (tui_env is a fixture)
+from tests.conftest_tui import (  # noqa: F401  (tui_env_fixture provides `tui_env`)
     app_for,
     pending,
-    tui_env,
+    tui_env_fixture,
     wait_until,
     write_team,
 )

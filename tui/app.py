@@ -244,7 +244,7 @@ class ControlCenter(Controls, App[int]):
         if self._bridge_task is not None:
             try:
                 await asyncio.wait_for(self._bridge_task, 5)
-            except (asyncio.TimeoutError, asyncio.CancelledError):
+            except (TimeoutError, asyncio.CancelledError):
                 self._bridge_task.cancel()
             self._bridge_task = None
         if self.store is not None:

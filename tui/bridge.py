@@ -21,7 +21,8 @@ from tui.console_buffers import ConsoleBuffers
 from tui.state import RunState
 
 FLUSH_INTERVAL = 0.075  # seconds between console flushes of the visible agent
-QUEUE_SIZE = 50_000
+QUEUE_SIZE = 1024  # events; when the UI falls behind, the bus makes the agents wait
+SLICE = 4  # events folded before yielding to the event loop (a console event is up to 64 KiB)
 
 
 class EventsApplied(Message):
@@ -75,7 +76,8 @@ class EngineBridge:
                 event = await self._sub.get()
                 if event is None:
                     break
-                self._apply([event, *self._sub.get_batch()])
+                self._apply([event, *self._sub.get_batch(SLICE - 1)])
+                await asyncio.sleep(0)  # let rendering and input in between slices
         finally:
             flusher.cancel()
             self._sub.close()

@@ -31,6 +31,12 @@ class ConsolePanel(Log):
         self.agent: str | None = None
         self.border_title = "Console"
 
+    def _update_size(self, updates: int, lines: list[str]) -> None:  # type: ignore[override]
+        """Width from character counts, in the loop: Textual's version measures every
+        new line's cells in a thread, which under a flood holds the GIL for long."""
+        if lines:
+            self._update_maximum_width(updates, max(map(len, lines)))
+
     def show_agent(self, agent: str | None, lines: list[str]) -> None:
         """Switch to another agent's console and draw its scrollback."""
         self.agent = agent
