@@ -21,8 +21,10 @@ from __future__ import annotations
 import itertools
 import json
 import re
+import socket
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -131,6 +133,9 @@ class FakeAnthropic:
         self.requests: list[Recorded] = []
         self.exhausted = 0
         self._queues: dict[str | None, deque[Turn | Failure]] = {}
+        #: when set, answers every request from its body instead of the queues
+        self.responder: Callable[[dict[str, Any]], Turn | Failure] | None = None
+        self.record = True  # keep the requests (off for long benchmarks)
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
@@ -188,6 +193,10 @@ def _make_handler(api: FakeAnthropic) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
+        def setup(self) -> None:
+            super().setup()  # small SSE writes must not wait for delayed ACKs (Nagle)
+            self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
         def log_message(self, format: str, *args: Any) -> None:  # quiet
             pass
 
@@ -202,10 +211,11 @@ def _make_handler(api: FakeAnthropic) -> type[BaseHTTPRequestHandler]:
             system = Recorded("", {}, body, None).system_text
             match = _AGENT.search(system[:200])
             agent = match.group(1) if match else None
-            item = api._next(agent)
-            rec = Recorded(self.path, {k.lower(): v for k, v in self.headers.items()}, body,
-                           agent, item.status if isinstance(item, Failure) else 200)
-            api.requests.append(rec)
+            item = api.responder(body) if api.responder else api._next(agent)
+            if api.record:
+                api.requests.append(Recorded(
+                    self.path, {k.lower(): v for k, v in self.headers.items()}, body, agent,
+                    item.status if isinstance(item, Failure) else 200))
             if isinstance(item, Failure):
                 error: dict[str, Any] = {"type": item.error_type, "message": item.message}
                 if item.error_code:

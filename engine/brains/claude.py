@@ -130,15 +130,15 @@ class ClaudeBrain(Brain):
             self._append_user([{"type": "text", "text": RESUMED}])
 
     def _append_user(self, blocks: list[dict[str, Any]]) -> None:
-        blocks = blocks + [{"type": "text", "text": inbox_text(m)}
-                           for m in self.ctx.take_messages()]
+        inbox = [{"type": "text", "text": inbox_text(m)} for m in self.ctx.take_messages()]
+        blocks = blocks + inbox
         if not blocks:
             return
         if self.messages and self.messages[-1]["role"] == "user":
             self.messages[-1]["content"].extend(blocks)  # e.g. resumed before a request
         else:
             self.messages.append({"role": "user", "content": blocks})
-        self._unsaved = True
+        self._unsaved = self._unsaved or bool(inbox)
 
     # -- requests ---------------------------------------------------------------------------
     async def _request(self) -> Reply:
@@ -146,7 +146,8 @@ class ClaudeBrain(Brain):
         stream_failures = 0
         while True:
             self._append_user([])  # messages that arrived while we waited
-            if self._unsaved:  # inbox messages are consumed with the conversation holding them
+            if self._unsaved:  # inbox messages are consumed with the conversation that holds
+                # them; tool results need no save here (resume pairs them from the events)
                 await self.ctx.save_conversation(self.messages)
                 self._unsaved = False
             self.turns += 1
