@@ -1,0 +1,73 @@
+"""The engine on the docker backend: a team end to end, crash cleanup and resume (real Docker)."""
+
+from __future__ import annotations
+
+import time
+
+import docker
+import pytest
+from crash_support import CRASH_TEAM, HeadlessRun, check_final, final_state
+from docker_support import require_docker
+from engine_support import make_team, run_to_end, step
+
+from sandboxes.docker import TEST_IMAGE
+
+pytestmark = pytest.mark.docker
+
+
+def ours(run_id: str | None = None) -> list:
+    client = docker.from_env()
+    label = f"agentorch.run={run_id}" if run_id else "agentorch.run"
+    return client.containers.list(all=True, filters={"label": label})
+
+
+async def test_a_team_runs_in_containers_and_they_are_removed(tmp_path):
+    require_docker()
+    team = make_team(tmp_path, [
+        {"id": "a", "direct_communication": ["b"], "script": [
+            step("write_file", path="note.txt", content="from a"),
+            step("run_command", command="id -u; cat note.txt; ls /workspace"),
+            step("send_message", to="b", text="ping", wait_reply=True)]},
+        {"id": "b", "script": [step("wait_for_message"),
+                               step("run_command", command="cat /workspace/../a/note.txt"),
+                               step("reply", text="pong")]},
+    ], sandbox={"backend": "docker", "image": TEST_IMAGE})
+    engine, w, store = await run_to_end(team, tmp_path, timeout=60)
+    a_cmd = w.results("a")[1]["result"]
+    assert a_cmd["exit_code"] == 0 and "from a" in a_cmd["output"]
+    assert a_cmd["output"].splitlines()[0] != "0", "commands must not run as root"
+    assert w.results("b")[1]["result"]["exit_code"] != 0  # a's workspace is not reachable
+    assert w.results("a")[2]["result"]["reply"]["text"] == "pong"
+    assert engine.agents["a"].sandbox.label != "LOCAL"
+    assert ours(engine.run_id) == []
+    await store.close()
+
+
+def test_kill9_then_resume_removes_stale_containers_and_finishes(tmp_path):
+    require_docker()
+    (tmp_path / "team.yaml").write_text(CRASH_TEAM.replace(
+        "sandbox: {backend: local}", f"sandbox: {{backend: docker, image: '{TEST_IMAGE}'}}"))
+    other = docker.from_env().containers.run(TEST_IMAGE, ["sleep", "300"], detach=True,
+                                             labels={"not.agentorch": "1"})
+    try:
+        run = HeadlessRun(["team.yaml", "--headless", "--db", "state.db"], tmp_path)
+        started = run.until(lambda e: e["type"] == "run_started")
+        run.until(lambda e: e["type"] == "console" and e.get("kind") == "command")
+        time.sleep(0.2)
+        run.kill9()
+        run_id = started["run_id"]
+        stale = {c.id for c in ours(run_id)}
+        assert len(stale) == 2, "the killed run's containers should still be there"
+        resumed = HeadlessRun(["--resume", "last", "--headless", "--db", "state.db"], tmp_path)
+        rc = resumed.finish()
+        stderr = resumed.proc.stderr.read()
+        assert rc == 0, stderr
+        assert "removed 2 container(s) left by crashed runs" in stderr, stderr
+        assert ours(run_id) == [], "containers of the run are left behind"
+        other.reload()
+        assert other.status == "running", "a container that is not ours was touched"
+        assert check_final(final_state(tmp_path)) == []
+        files = tmp_path / ".agentorch" / "workspaces" / "a" / "out.txt"
+        assert files.read_text() == "done"
+    finally:
+        other.remove(force=True)
