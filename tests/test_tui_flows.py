@@ -210,7 +210,8 @@ async def test_quitting_while_agents_run_stops_them(tui_env: Path, keys) -> None
         await pilot.press(keys[1])
         await engine.finished.wait()
     assert engine.status == "stopped"
-    assert engine.agents["solo"].status == ev.CANCELLED
+    rt = engine.agents["solo"]
+    assert rt.status == ev.CANCELLED, f"{rt.status} after {rt.tool_calls} tool calls"
     assert app.store is None  # closed
 
 

@@ -141,9 +141,14 @@ class ControlCenter(Controls, App[int]):
                 pass
 
     # -- engine events -> widgets -------------------------------------------------
+    def _panels_gone(self) -> bool:
+        """True while the app shuts down: the engine's last events find no widgets."""
+        return not self.is_running or not self.screen_stack or not self.query(AgentsPanel)
+
     def on_events_applied(self, message: EventsApplied) -> None:
         state = self.state
-        assert state is not None
+        if state is None or self._panels_gone():
+            return
         agents = self.query_one(AgentsPanel)
         interrupts = self.query_one(InterruptsPanel)
         messages = self.query_one(MessagesPanel)
@@ -180,12 +185,14 @@ class ControlCenter(Controls, App[int]):
         self.query_one(StatusBar).show(state)
 
     def on_console_lines_ready(self, message: ConsoleLinesReady) -> None:
+        if self._panels_gone():
+            return
         console = self.query_one(ConsolePanel)
         if message.agent == console.agent:
             console.append(message.lines)
 
     def on_run_ended(self, message: RunEnded) -> None:
-        if self.state is not None:
+        if self.state is not None and not self._panels_gone():
             self.query_one(StatusBar).show(self.state)
 
     def _show_finished(self) -> None:
