@@ -166,7 +166,7 @@ class ControlCenter(Controls, App[int]):
                     interrupts.add_interrupt(intr)
                     if intr.blocking:
                         self.notify(f"{intr.agent} waits for you: {interrupt_kind(intr.kind)}"
-                                    " (i, then Enter)", severity="warning", timeout=6)
+                                    " (i, then Enter)", severity="warning", timeout=4)
             elif event.type == ev.INTERRUPT_ANSWERED:
                 interrupts.remove_interrupt(event.data.get("id", ""))
             elif event.type == ev.RUN_STARTED:

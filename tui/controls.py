@@ -34,6 +34,7 @@ else:
 class Controls(_Base):
     # -- helpers ------------------------------------------------------------------------
     async def _control(self, call: Awaitable[object], done: str | None = None) -> bool:
+        """Run one engine control call; a refusal becomes an error toast, success a short one."""
         from engine.run import ControlError
 
         try:
@@ -42,7 +43,7 @@ class Controls(_Base):
             self.notify(str(exc), title="Not possible", severity="error")
             return False
         if done:
-            self.notify(done)
+            self.notify(done, timeout=3)
         return True
 
     def _target(self) -> str | None:
@@ -59,19 +60,20 @@ class Controls(_Base):
     # -- interrupts ------------------------------------------------------------------------
     def open_interrupt(self, intr: InterruptView, action: str = "open") -> None:
         if action == "approve":
-            self.run_worker(self._decided(Decision(intr.id, "approve"), intr.agent))
+            self.run_worker(self._decided(Decision(intr.id, "approve"), intr))
             return
         mode = "reject" if action == "reject" else "view"
 
         async def decided(decision: Decision | None) -> None:
             if decision is not None:
-                await self._decided(decision, intr.agent)
+                await self._decided(decision, intr)
 
         self.push_screen(screen_for(intr, mode), decided)
 
-    async def _decided(self, decision: Decision, agent: str) -> None:
+    async def _decided(self, decision: Decision, intr: InterruptView) -> None:
         assert self.engine is not None
-        await self._control(carry_out(self.engine, decision), decision.describe(agent))
+        await self._control(carry_out(self.engine, decision),
+                            decision.describe(intr.agent, interrupt_kind(intr.kind)))
 
     def open_message(self, msg: MessageView) -> None:
         self.push_screen(MessageScreen(msg))

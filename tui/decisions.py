@@ -18,11 +18,11 @@ class Decision:
     text: str = ""
     steps: list[str] | None = None
 
-    def describe(self, agent: str) -> str:
+    def describe(self, agent: str, what: str = "request") -> str:
         if self.action == "approve":
-            return f"Approved {agent}'s {'edited plan' if self.steps else 'request'}."
+            return f"Approved {agent}'s {'edited plan' if self.steps else what}."
         if self.action == "reject":
-            return f"Rejected {agent}'s request" + (f": {self.text}" if self.text else ".")
+            return f"Rejected {agent}'s {what}" + (f": {self.text}" if self.text else ".")
         if self.action == "ack":
             return f"Acknowledged {agent}'s progress report."
         return f"Answered {agent}."

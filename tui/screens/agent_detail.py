@@ -39,7 +39,7 @@ def detail_renderable(detail: AgentDetail) -> Group:
         ("description", cfg.description or "—"),
         ("responsibilities", "; ".join(cfg.responsibilities or []) or "—"),
         ("model", cfg.model or "scripted"),
-        ("approval", cfg.approval or "never"),
+        ("approval", cfg.approval_text),
         ("talks to", _talks_to(cfg)),
         ("tools", ", ".join(cfg.allowed_tools())),
         ("sandbox", Text.assemble(sandbox_text(view), f"  workspace {detail.workspace}")),
