@@ -46,7 +46,7 @@ class AgentRuntime:
         self.tool_calls = 0
         self.steps_done = 0  # tool calls whose result was recorded
         self.summary = ""
-        self.plan_approved = config.approval != "plan"
+        self.plan_approved = not config.needs_plan
         self.plan: list[str] = []
         self.tools: list[ToolSpec] = specs_for(config.allowed_tools())
         self.allowed_tool_names = frozenset(config.allowed_tools())

@@ -117,9 +117,10 @@ class AgentFields(Strict):
     """For scripted agents: the tool calls to play, in order."""
     tools: list[str] | None = None
     """Allow-list of tools; default all."""
-    approval: ApprovalMode | None = None
+    approval: ApprovalMode | list[ApprovalMode] | None = None
     """`never`, `plan` (propose_plan must be approved first), `risky` (risky commands
-    need approval) or `always` (every command needs approval)."""
+    need approval) or `always` (every command needs approval); a list combines them,
+    e.g. `[plan, risky]`."""
     budget: Budget | None = None
     image: str | None = None
     network: Literal["none", "bridge"] | None = None
@@ -161,6 +162,26 @@ class AgentConfig(AgentFields):
     @property
     def is_scripted(self) -> bool:
         return (self.model or "scripted") == "scripted"
+
+    @property
+    def approval_modes(self) -> frozenset[str]:
+        a = self.approval
+        return frozenset([a] if isinstance(a, str) else a or ["never"])
+
+    @property
+    def needs_plan(self) -> bool:
+        return "plan" in self.approval_modes
+
+    @property
+    def command_approval(self) -> str:
+        """`always`, `risky` or `never`: which commands need the person's approval."""
+        modes = self.approval_modes
+        return "always" if "always" in modes else "risky" if "risky" in modes else "never"
+
+    @property
+    def approval_text(self) -> str:
+        a = self.approval
+        return a if isinstance(a, str) else "+".join(a) if a else "never"
 
     def allowed_tools(self) -> list[str]:
         return list(self.tools) if self.tools is not None else list(TOOL_NAMES)

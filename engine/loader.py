@@ -6,6 +6,7 @@ field, so ``agentorch-tui check`` can print ``FILE:LINE: field: what is wrong``.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -108,17 +109,33 @@ def load_team(path: str | Path, base_dir: Path | None = None) -> TeamConfig:
         base = base_dir if base_dir is not None else path.resolve().parent
         team = TeamConfig.model_validate({**merged, "base_dir": base})
     except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            loc = tuple(err["loc"])
-            # errors inside an agent's merged default show up under the agent; fine.
-            problems.append(ConfigProblem(name, lines.line(loc), _field_name(loc),
-                                          _message(err)))
-        raise ConfigError(problems) from None
+        raise ConfigError(_validation_problems(exc, name, lines)) from None
     problems = _team_problems(team, name, lines)
     if problems:
         raise ConfigError(problems)
     return team
+
+
+_UNION_TAG = re.compile(r"^(str|int|float|bool|none|[a-z-]+\[.*\])$")
+
+
+def _validation_problems(exc: ValidationError, name: str, lines: _LineMap) -> list[ConfigProblem]:
+    """One problem per field: the branches of a union (`plan` or `[plan, risky]`) merged."""
+    grouped: dict[tuple, list[str]] = {}
+    for err in exc.errors():
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and _UNION_TAG.match(p)))
+        msg = _message(err)
+        if msg not in grouped.setdefault(loc, []):
+            grouped[loc].append(msg)
+    problems = []
+    for loc, msgs in grouped.items():
+        if any(other[: len(loc)] == loc and len(other) > len(loc) for other in grouped):
+            continue  # a union branch that got further explains it better (`[plan, x]`)
+        if len(msgs) > 1 and "Input should be a valid list" in msgs:
+            msgs = [m for m in msgs if m != "Input should be a valid list"]
+            msgs[-1] += " (or a list of them)"
+        problems.append(ConfigProblem(name, lines.line(loc), _field_name(loc), "; or ".join(msgs)))
+    return problems
 
 
 def _message(err: dict[str, Any]) -> str:
@@ -205,7 +222,7 @@ def summary(team: TeamConfig, path: str, backend: str | None = None) -> str:
     for a in team.agents:
         talks = team.recipients_of(a)
         model = a.model or "scripted"
-        out.append(f"  {a.id:<14} {a.type or '-':<10} {model:<18} approval={a.approval or 'never':<6} "
+        out.append(f"  {a.id:<14} {a.type or '-':<10} {model:<18} approval={a.approval_text:<11} "
                    f"-> {', '.join(talks) if talks else '(nobody)'}")
     return "\n".join(out)
 

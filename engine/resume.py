@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from engine import events as ev
-from engine.brains.base import InboxMessage, ToolCall
+from engine.brains.base import InboxMessage, ToolCall, ToolResult
 from engine.interrupts import Interrupt
 from engine.messaging import REPLY, REQUEST, Envelope
 
@@ -51,6 +51,9 @@ class AgentState:
     plan_approved: bool = False
     last_request: InboxMessage | None = None
     summary: str = ""
+    #: results recorded since the agent's last model response (its usage event):
+    #: a Claude brain pairs them with the tool_use blocks of its saved conversation
+    tail_results: list[ToolResult] = field(default_factory=list)
 
     @property
     def resumable(self) -> bool:
@@ -98,6 +101,11 @@ async def load_run_state(store: Store, run_id: str) -> RunState:
             st.results += 1
             open_calls.pop(e.agent, None)
             _learn_from_result(st, d)
+            st.tail_results.append(ToolResult(d["call_id"], d["tool"], d.get("result"),
+                                              bool(d.get("is_error")),
+                                              bool(d.get("interrupted"))))
+        elif e.type == ev.USAGE:
+            st.tail_results = []
         elif e.type == ev.CONSOLE and e.agent in open_calls:
             facts = open_calls[e.agent]["facts"]
             if d.get("kind") == "command":
@@ -213,6 +221,8 @@ def prepare_agents(engine: Engine, state: RunState) -> None:
             continue
         rt.unfinished_call = st.unfinished
         rt.unfinished_facts = st.facts
+        if not rt.config.is_scripted:
+            rt.resume_results = list(st.tail_results)
 
 
 __all__ = ["REPLY", "ResumeError", "RunState", "apply_run_state", "load_run_state",

@@ -51,7 +51,7 @@ async def execute(agent: AgentRuntime, call: ToolCall) -> ToolResult:
 async def run_command(agent: AgentRuntime, command: str, timeout: float | None = None) -> dict:
     if not command.strip():
         raise ToolError("the command is empty")
-    mode = agent.config.approval or "never"
+    mode = agent.config.command_approval
     reason = "approval: always" if mode == "always" else risk_of(command) if mode == "risky" else None
     if reason:
         await agent.set_status(ev.AWAITING_APPROVAL, f"approve command: {command[:60]}")

@@ -14,7 +14,7 @@ def test_the_starter_team_is_a_valid_claude_team():
     team = load_team(ROOT / "agents.yaml")
     assert team.agent_ids == ["planner", "coder", "reviewer"]
     assert all(not a.is_scripted and a.model.startswith("claude-") for a in team.agents)
-    assert team.agent("coder").approval == "plan"
+    assert team.agent("coder").needs_plan and team.agent("coder").command_approval == "risky"
     assert team.agent("reviewer").approval == "risky"
     assert team.budget is not None and all(a.budget for a in team.agents)
     for a in team.agents:

@@ -50,7 +50,9 @@ def test_good_file_loads_with_defaults_merged(tmp_path):
 @pytest.mark.parametrize("text,expected", [
     ("agents:\n  - id: a\n    model: [scripted\n", ":4: (file): invalid YAML"),
     ("agents:\n  - id: a\n    script: []\n    approval: sometimes\n",
-     ":4: agents[0].approval: Input should be 'never', 'plan', 'risky' or 'always'"),
+     ":4: agents[0].approval: Input should be 'never', 'plan', 'risky' or 'always' (or a list of them)"),
+    ("agents:\n  - id: a\n    script: []\n    approval: [plan, sometimes]\n",
+     ":4: agents[0].approval[1]: Input should be 'never', 'plan', 'risky' or 'always'"),
     ("agents:\n  - id: a\n    script: []\n    colour: red\n", ":4: agents[0].colour: unknown field"),
     ("agents:\n  - id: a\n    script: 5\n", ":3: agents[0].script: Input should be a valid list"),
     ("agents:\n  - id: a\n    script:\n      - tool: fly\n",

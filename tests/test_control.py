@@ -202,3 +202,24 @@ async def test_headless_commands_validate_their_fields(tmp_path):
     await engine.handle_command({"type": "answer", "interrupt": "i1", "text": "x"})
     await engine.wait()
     await store.close()
+
+
+async def test_plan_and_risky_together(tmp_path):
+    team = make_team(tmp_path, [{"id": "a", "approval": ["plan", "risky"], "script": [
+        step("run_command", command="echo too early"),
+        step("propose_plan", steps=["clean up"]),
+        step("run_command", command="echo safe"),
+        step("run_command", command="rm -rf build"),
+    ]}])
+    engine, w, store = await start(team, tmp_path)
+    plan = await w.wait_for("interrupt", "a", kind="plan_approval")
+    await engine.approve(plan.data["id"])
+    cmd = await w.wait_for("interrupt", "a", kind="command_approval")
+    assert cmd.data["command"] == "rm -rf build"
+    await engine.reject(cmd.data["id"], "keep the build")
+    await engine.wait()
+    early, _, safe, rm = w.results("a")
+    assert "call propose_plan first" in early["result"]["error"]
+    assert safe["result"]["output"] == "safe\n"
+    assert rm["result"]["error"] == "the person rejected this command: keep the build"
+    await store.close()

@@ -132,7 +132,15 @@ def test_torn_write_during_group_commit_keeps_the_committed_prefix(tmp_path):
     proc = subprocess.Popen([sys.executable, "-c", TORN_WRITER, str(ROOT), str(db)],
                             stdout=subprocess.PIPE, text=True)
     assert proc.stdout.readline().strip() == "go"
-    time.sleep(0.3)  # mid-stream: batches are being committed continuously
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:  # kill mid-stream, once commits are flowing
+        try:
+            with sqlite3.connect(db, timeout=1) as peek:
+                if peek.execute("SELECT COUNT(*) FROM events").fetchone()[0] >= 2000:
+                    break
+        except sqlite3.Error:
+            pass
+        time.sleep(0.02)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     conn = sqlite3.connect(db)

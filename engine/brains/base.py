@@ -106,6 +106,10 @@ class BrainContext(Protocol):
     async def record_usage(self, usage: Usage) -> None:
         """Account tokens/cost; may block while the agent is paused on a budget interrupt."""
 
+    async def ask_person(self, kind: str, prompt: str, activity: str,
+                         **extra: Any) -> dict[str, Any]:
+        """Raise a blocking interrupt (e.g. an API error: retry or stop) and wait for it."""
+
     async def save_conversation(self, messages: list[dict[str, Any]]) -> None: ...
 
     async def load_conversation(self) -> list[dict[str, Any]] | None: ...

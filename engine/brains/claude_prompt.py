@@ -80,8 +80,8 @@ def _how_to_work(ctx: BrainContext) -> str:
     names = {t.name for t in ctx.tools}
     lines = ["## How you work"]
     lines += [f"- {text}" for tool, text in TOOL_GUIDANCE.items() if tool in names]
-    approval = ctx.config.approval or "never"
-    if approval == "plan" and "propose_plan" in names:
+    approval = ctx.config.command_approval
+    if ctx.config.needs_plan and "propose_plan" in names:
         lines.append("- Before anything else, call `propose_plan` with your steps and follow "
                      "the approved plan; if the person rejects it, re-plan with their feedback.")
     if approval in ("risky", "always"):
