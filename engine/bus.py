@@ -71,7 +71,20 @@ class EventBus:
         if sub in self._subs:
             self._subs.remove(sub)
 
+    def try_publish(self, event: Event) -> bool:
+        """Publish without waiting; False (nothing published) when a queue is full."""
+        subs = self._subs
+        for sub in subs:
+            if sub.queue.full() and (sub.types is None or event.type in sub.types):
+                return False
+        for sub in subs:
+            if sub.types is None or event.type in sub.types:
+                sub.queue.put_nowait(event)
+        return True
+
     async def publish(self, event: Event) -> None:
+        if self.try_publish(event):
+            return
         for sub in self._subs:
             if not sub.wants(event):
                 continue

@@ -108,7 +108,8 @@ class Engine:
         event = ev.Event(type, self.run_id, self.seq, self.now(), agent, data)
         self.store.append_event(self.run_id, event.seq, event.ts, type, agent, _encode(data),
                                 with_sql)
-        await self.bus.publish(event)
+        if not self.bus.try_publish(event):  # a full queue: wait (back-pressure)
+            await self.bus.publish(event)
         return event
 
     def log_exception(self, agent: str | None, exc: BaseException) -> None:

@@ -10,6 +10,7 @@ This module knows nothing of the engine's types: it stores rows.
 from __future__ import annotations
 
 import asyncio
+import collections
 import json
 import os
 import socket
@@ -101,7 +102,10 @@ class Store:
     def __init__(self, path: Path, conn: aiosqlite.Connection) -> None:
         self.path = path
         self._conn = conn
-        self._queue: asyncio.Queue[tuple] = asyncio.Queue()
+        # a plain deque plus a wake-up event: appending is the hot path of every
+        # event, and asyncio.Queue costs several times more per item
+        self._pending: collections.deque[tuple] = collections.deque()
+        self._wake = asyncio.Event()
         self._writer = asyncio.create_task(self._write_loop(), name="store-writer")
         self._closed = False
         self.commits = 0
@@ -126,38 +130,44 @@ class Store:
     def append_event(self, run_id: str, seq: int, ts: float, type: str, agent: str | None,
                      data: str, with_sql: list[tuple[str, tuple]] | None = None) -> None:
         """Enqueue an event; ``with_sql`` statements commit in the same transaction."""
-        self._queue.put_nowait(("event", (run_id, seq, ts, type, agent, data), with_sql))
+        self._pending.append(("event", (run_id, seq, ts, type, agent, data), with_sql))
+        if not self._wake.is_set():
+            self._wake.set()
 
     def execute(self, sql: str, params: tuple = ()) -> None:
-        self._queue.put_nowait(("sql", sql, params))
+        self._enqueue(("sql", sql, params))
 
     def execute_group(self, statements: list[tuple[str, tuple]]) -> None:
         """Enqueue statements that must commit together (one queue item is never split)."""
-        self._queue.put_nowait(("group", statements))
+        self._enqueue(("group", statements))
 
     async def flush(self) -> None:
         if self._writer.done():
             self._raise_writer_error()
             return
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(("flush", fut))
+        self._enqueue(("flush", fut))
         await fut
 
     def _raise_writer_error(self) -> None:
         if not self._writer.cancelled() and self._writer.exception() is not None:
             raise StoreError(f"the store writer stopped: {self._writer.exception()}")
 
+    def _enqueue(self, op: tuple) -> None:
+        self._pending.append(op)
+        if not self._wake.is_set():
+            self._wake.set()
+
     async def _write_loop(self) -> None:
+        pending = self._pending
         while True:
-            first = await self._queue.get()
-            batch = [first]
-            if first[0] != "flush" and first[0] != "stop" and self._queue.qsize() < 64:
-                await asyncio.sleep(COMMIT_WINDOW)
-            while len(batch) < BATCH_LIMIT:
-                try:
-                    batch.append(self._queue.get_nowait())
-                except asyncio.QueueEmpty:
-                    break
+            while not pending:
+                self._wake.clear()
+                await self._wake.wait()
+            first = pending[0]
+            if first[0] != "flush" and first[0] != "stop" and len(pending) < 64:
+                await asyncio.sleep(COMMIT_WINDOW)  # let a group gather
+            batch = [pending.popleft() for _ in range(min(len(pending), BATCH_LIMIT))]
             waiters = [op[1] for op in batch if op[0] == "flush"]
             stop = any(op[0] == "stop" for op in batch)
             try:
@@ -212,7 +222,7 @@ class Store:
             return
         self._closed = True
         if not self._writer.done():
-            self._queue.put_nowait(("stop",))
+            self._enqueue(("stop",))
             try:
                 await self._writer
             except Exception:
