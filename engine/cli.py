@@ -37,8 +37,8 @@ def build_run_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="agentorch-tui",
         description="A terminal control center for teams of AI agents.",
-        epilog="subcommands: check FILE | schema | runs | events RUN_ID "
-               "(agentorch-tui SUBCOMMAND -h for more)",
+        epilog="subcommands: check FILE | schema | runs | events RUN_ID | export RUN_ID | "
+               "replay RUN_ID (agentorch-tui SUBCOMMAND -h for more)",
     )
     p.add_argument("config", nargs="?", default="agents.yaml",
                    help="team file (default ./agents.yaml)")
@@ -99,10 +99,11 @@ def team_for_resume(args) -> tuple[object, str] | int:
     return team, config_path
 
 
-def main(argv: list[str] | None = None, tui_runner: Callable | None = None) -> int:
+def main(argv: list[str] | None = None, tui_runner: Callable | None = None,
+         replay_runner: Callable | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in SUBCOMMANDS:
-        return run_subcommand(argv)
+        return run_subcommand(argv, replay_runner)
     args = build_run_parser().parse_args(argv)
     if args.resume:
         found = team_for_resume(args)
@@ -132,6 +133,9 @@ def main(argv: list[str] | None = None, tui_runner: Callable | None = None) -> i
 
 async def open_engine(team, config_path: str, args):
     from engine.run import Engine
+    from engine.tuning import tune_gc
+
+    tune_gc()
 
     store = await Store.open(args.db)
     await cleanup_stale(store)
@@ -197,7 +201,7 @@ async def cleanup_stale(store: Store) -> None:
 
 
 # -- subcommands ---------------------------------------------------------------------
-def run_subcommand(argv: list[str]) -> int:
+def run_subcommand(argv: list[str], replay_runner: Callable | None = None) -> int:
     p = argparse.ArgumentParser(prog="agentorch-tui")
     sub = p.add_subparsers(dest="cmd", required=True)
     c = sub.add_parser("check", help="validate a team file and summarize it")
@@ -213,7 +217,15 @@ def run_subcommand(argv: list[str]) -> int:
     x.add_argument("--format", choices=["jsonl", "markdown"], default="markdown")
     x.add_argument("-o", "--output", help="file to write (default: stdout)")
     x.add_argument("--db", default=str(DEFAULT_DB))
+    y = sub.add_parser("replay", help="open the TUI read-only on a past run and play it back")
+    y.add_argument("run_id", help="a run id (or a prefix), or `last`")
+    y.add_argument("--db", default=str(DEFAULT_DB))
+    y.add_argument("--speed", type=_speed, default=1.0,
+                   help="playback speed, e.g. 0.5, 2, 8 (default 1; pauses over 1 s are cut)")
+    y.add_argument("--paused", action="store_true", help="start paused (space plays)")
     args = p.parse_args(argv)
+    if args.cmd == "replay":
+        return cmd_replay(args, replay_runner)
     if args.cmd == "export":
         return asyncio.run(cmd_export(args.db, args.run_id, args.format, args.output))
     if args.cmd == "check":
@@ -226,6 +238,31 @@ def run_subcommand(argv: list[str]) -> int:
     if args.cmd == "runs":
         return asyncio.run(cmd_runs(args.db))
     return asyncio.run(cmd_events(args.db, args.run_id))
+
+
+def _speed(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value <= 1000:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a speed; use a number such as 0.5 or 4")
+    return value
+
+
+def cmd_replay(args, replay_runner: Callable | None) -> int:
+    """`replay RUN_ID`: load the run's events, then hand them to the TUI's player."""
+    found = asyncio.run(recorded_run(args.db, args.run_id))
+    if found is None:
+        return EXIT_FAILED
+    run, events = found
+    if not events:
+        err(f"run {run['id']} has no recorded events to replay")
+        return EXIT_FAILED
+    if replay_runner is None:
+        err("replay needs the TUI; `agentorch-tui events RUN_ID` prints the events instead")
+        return EXIT_FAILED
+    return replay_runner(run, events, args)
 
 
 def cmd_check(file: str) -> int:

@@ -39,30 +39,35 @@ class Envelope:
 class Inbox:
     def __init__(self) -> None:
         self.items: collections.deque[InboxMessage] = collections.deque()
-        self._arrived = asyncio.Event()
+        self._waiter: asyncio.Future[None] | None = None
         self.last_request: InboxMessage | None = None
 
     def put(self, msg: InboxMessage) -> None:
         self.items.append(msg)
-        self._arrived.set()
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
 
     def take_all(self) -> list[InboxMessage]:
         out = list(self.items)
         self.items.clear()
-        self._arrived.clear()
         return out
 
     async def get(self, timeout: float | None) -> InboxMessage | None:
+        """The next message, or None after ``timeout`` seconds without one."""
+        deadline = None if timeout is None else asyncio.get_running_loop().time() + timeout
         while not self.items:
-            self._arrived.clear()
+            # a bare future (not a coroutine) keeps wait_for from spawning a task
+            self._waiter = asyncio.get_running_loop().create_future()
+            left = None if deadline is None else deadline - asyncio.get_running_loop().time()
+            if left is not None and left <= 0:
+                return None
             try:
-                await asyncio.wait_for(self._arrived.wait(), timeout)
+                await asyncio.wait_for(self._waiter, left)
             except TimeoutError:
                 return None
-        msg = self.items.popleft()
-        if not self.items:
-            self._arrived.clear()
-        return msg
+            finally:
+                self._waiter = None
+        return self.items.popleft()
 
 
 class PostOffice:
