@@ -267,3 +267,21 @@ async def test_a_team_that_cannot_start_says_why(tui_env: Path) -> None:
         await pilot.press("q")
         await pilot.pause()
     assert app.return_value == 1
+
+
+async def test_what_the_model_says_streams_into_its_console_set_apart(tui_env: Path) -> None:
+    waiting = [{"tool": "wait_for_message", "args": {"timeout": 300}}]
+    app = app_for(write_team(tui_env, one_agent(waiting)), tui_env)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_until(pilot, status_is("solo", ev.WAITING_MESSAGE))
+        for chunk, final in (("Let me look at ", False), ("the build.\nIt fails", False),
+                             (" on line 3.", True)):
+            await app.engine.emit(ev.ASSISTANT_TEXT, "solo", text=chunk, turn=1, final=final)
+        await pilot.pause(0.15)  # one console flush
+        console = app.query_one(ConsolePanel)
+        assert console.lines[-2:] == ["› Let me look at the build.", "› It fails on line 3."]
+        row = next(strip for strip in app.screen._compositor.render_strips()
+                   if "› It fails" in strip.text)
+        styles = {seg.style for seg in row if "fails" in seg.text}
+        assert styles and all(s.italic for s in styles)  # dim becomes a paler colour
+        assert any(seg.style.bold for seg in row if "›" in seg.text)

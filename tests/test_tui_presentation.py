@@ -6,8 +6,15 @@ import subprocess
 import sys
 
 from engine import events as ev
-from tui.console_buffers import ConsoleBuffers, exit_line
-from tui.presentation import fold, interrupts_title, status_bar_text, status_text, tokens_text
+from tui.console_buffers import SAID_PREFIX, SAID_WIDTH, ConsoleBuffers, exit_line
+from tui.presentation import (
+    fold,
+    interrupts_title,
+    player_text,
+    status_bar_text,
+    status_text,
+    tokens_text,
+)
 from tui.state import RunState
 
 
@@ -83,6 +90,64 @@ def test_console_scrollback_is_bounded_and_new_lines_are_counted() -> None:
     assert lines == [str(i) for i in range(15, 25)]
 
 
+def said(agent: str, text: str, final: bool = False) -> ev.Event:
+    return event(ev.ASSISTANT_TEXT, agent, text=text, turn=1, final=final)
+
+
+def test_what_the_model_says_joins_its_chunks_into_marked_lines() -> None:
+    c = ConsoleBuffers(scrollback=100)
+    c.apply(said("a", "I will run "))
+    assert list(c.of("a").lines) == []  # the line is not finished yet
+    c.apply(said("a", "the tests.\nThen I"))
+    c.apply(event(ev.CONSOLE, "a", kind="output", text="half a line"))
+    c.apply(said("a", " report.", final=True))
+    c.apply(said("b", "", final=True))  # an empty final chunk adds nothing
+    assert list(c.of("a").lines) == [f"{SAID_PREFIX}I will run the tests.", "half a line",
+                                     f"{SAID_PREFIX}Then I report."]
+    assert list(c.of("b").lines) == []
+
+
+def test_a_long_streamed_paragraph_is_shown_as_it_comes_in_wrapped_lines() -> None:
+    c = ConsoleBuffers(scrollback=100)
+    words = " ".join(f"word{i}" for i in range(60))
+    c.apply(said("a", words[:250]))
+    shown = list(c.of("a").lines)
+    assert shown and all(len(line) <= SAID_WIDTH + len(SAID_PREFIX) for line in shown)
+    c.apply(said("a", words[250:], final=True))
+    text = " ".join(line.removeprefix(SAID_PREFIX) for line in c.of("a").lines)
+    assert text == words
+
+
+def test_a_restored_interrupt_and_a_repeated_message_are_shown_once() -> None:
+    s = state()
+    s.apply(ev.Event(ev.INTERRUPT, "r1", 2, 100.0, "a",
+                     {"id": "i1", "kind": "user_input", "prompt": "ok?"}))
+    s.apply(ev.Event(ev.INTERRUPT, "r1", 9, 500.0, "a",
+                     {"id": "i1", "kind": "user_input", "prompt": "ok?", "restored": True}))
+    assert list(s.interrupts) == ["i1"] and s.interrupts["i1"].ts == 100.0  # asked then
+    for seq in (3, 10):
+        s.apply(event(ev.MESSAGE, "a", seq=seq, id="m1", to="b", kind="notify", text="hi",
+                      **{"from": "a"}))
+    assert len(s.messages) == 1
+
+
+def test_a_call_taken_up_again_after_a_resume_is_counted_once() -> None:
+    s = state()
+    s.apply(event(ev.TOOL_CALL, "a", call_id="a-6", tool="wait_for_message", args={}))
+    s.apply(event(ev.TOOL_CALL, "a", call_id="a-6", tool="wait_for_message", args={},
+                  resumed=True))
+    s.apply(event(ev.TOOL_RESULT, "a", call_id="a-6", tool="wait_for_message", is_error=False))
+    assert s.agents["a"].tool_calls == 1 and len(s.agents["a"].last_calls) == 1
+    assert s.agents["a"].last_calls[0].is_error is False
+
+
+def test_player_bar_text() -> None:
+    text = player_text(37, 120, 1767268805.0, 1767268800.0, 2.0, paused=False).plain
+    assert "event 37/120" in text and "+0:05" in text and "×2" in text and "REPLAY" in text
+    assert "paused" in player_text(3, 9, None, None, 0.5, paused=True).plain
+    assert "end" in player_text(9, 9, 1.0, 0.0, 64.0, paused=False).plain
+
+
 def test_texts() -> None:
     assert fold("a long line of text", 8) == "a long…"
     assert fold("first\nsecond", 50) == "first…"
@@ -94,7 +159,8 @@ def test_texts() -> None:
 
 
 def test_the_engine_never_imports_textual() -> None:
-    code = ("import sys, engine.run, engine.cli, engine.headless, sandboxes, memory.store; "
+    code = ("import sys, engine.run, engine.cli, engine.headless, engine.replay, sandboxes, "
+            "memory.store; "
             "import tui.state, tui.presentation, tui.console_buffers; "
             "print(any(m == 'textual' or m.startswith('textual.') for m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -11,11 +11,17 @@ def _run_tui(team, config_path, args) -> int:
     return run_app(team, config_path, args)
 
 
+def _run_replay(run, events, args) -> int:
+    from tui.replay import run_replay
+
+    return run_replay(run, events, args)
+
+
 def main(argv: list[str] | None = None) -> int:
     from engine.cli import main as cli_main
 
     try:
-        return cli_main(argv, tui_runner=_run_tui)
+        return cli_main(argv, tui_runner=_run_tui, replay_runner=_run_replay)
     except KeyboardInterrupt:
         return 130
 

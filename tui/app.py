@@ -20,6 +20,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from engine import events as ev
+from engine.bus import EventBus
 from tui.bridge import FLUSH_INTERVAL, ConsoleLinesReady, EngineBridge, EventsApplied, RunEnded
 from tui.console_buffers import DEFAULT_SCROLLBACK, ConsoleBuffers
 from tui.controls import Controls
@@ -53,6 +54,7 @@ class ControlCenter(Controls, App[int]):
         Binding("i", "focus_interrupts", "Interrupts", show=False),
     ]
     selected_agent: reactive[str | None] = reactive(None)
+    live = True  #: an engine runs behind the panels (a replay is not live)
 
     def __init__(self, engine_factory: EngineFactory, *, flush_interval: float = FLUSH_INTERVAL,
                  scrollback: int = DEFAULT_SCROLLBACK, signals: bool = False,
@@ -83,34 +85,54 @@ class ControlCenter(Controls, App[int]):
                 yield InterruptsPanel(id="interrupts")
                 yield MessagesPanel(id="messages")
         yield Static(id="banner")
+        yield from self.compose_bottom()
+
+    def compose_bottom(self) -> ComposeResult:
         yield Footer()
 
     async def on_mount(self) -> None:
+        await self.open_run()
+
+    async def open_run(self) -> None:
+        """Open the engine, show the panels (and a resumed run's history), start it."""
+        from engine.resume import ResumeError
         from memory.store import StoreError
 
         try:
             self.engine, self.store = await self.engine_factory()
-        except StoreError as exc:
+        except (StoreError, ResumeError) as exc:
             self.start_error = str(exc)
             self.started.set()
             self.push_screen(self.start_failed_screen(self.start_error))
             return
         engine = self.engine
-        self.sub_title = engine.team.name
-        self.state = RunState(engine.team.name, engine.run_id,
-                              [(a.id, a.type or "") for a in engine.team.agents])
-        self.bridge = EngineBridge(engine.bus, self.state, self.consoles, self,
-                                   self.flush_interval)
-        self._bridge_task = asyncio.create_task(self.bridge.run(), name="tui-bridge")
-        agents = self.query_one(AgentsPanel)
-        for view in self.state.agents.values():
-            agents.upsert(view)
-        self.query_one(StatusBar).show(self.state)
+        self.attach(engine.bus, engine.team.name, engine.run_id,
+                    [(a.id, a.type or "") for a in engine.team.agents])
+        if engine.pending_resume is not None:
+            await self._show_history()
         self.selected_agent = next(iter(self.state.agents), None)
-        agents.focus()
         if self.handle_signals:
             self._install_signal_handlers()
         self.run_worker(self._start_engine(), name="engine-start", exit_on_error=False)
+
+    def attach(self, bus: EventBus, team: str, run_id: str, agents: list[tuple[str, str]]
+               ) -> None:
+        """Make the run state and the bridge that feeds it from ``bus``; fill the panels."""
+        self.sub_title = team
+        self.state = RunState(team, run_id, agents)
+        self.bridge = EngineBridge(bus, self.state, self.consoles, self, self.flush_interval)
+        self._bridge_task = asyncio.create_task(self.bridge.run(), name="tui-bridge")
+        panel = self.query_one(AgentsPanel)
+        for view in self.state.agents.values():
+            panel.upsert(view)
+        self.query_one(StatusBar).show(self.state)
+        panel.focus()
+
+    async def _show_history(self) -> None:
+        """A resumed run: fold what happened before it stopped, so every panel shows it."""
+        assert self.store is not None and self.engine is not None and self.bridge is not None
+        rows = await self.store.events(self.engine.run_id)
+        self.bridge.fold_history([ev.Event.from_row(*row) for row in rows])
 
     async def _start_engine(self) -> None:
         from engine.brains.base import BrainError
@@ -164,16 +186,19 @@ class ControlCenter(Controls, App[int]):
                 intr = state.interrupts.get(event.data.get("id", ""))
                 if intr is not None:
                     interrupts.add_interrupt(intr)
-                    if intr.blocking:
+                    if intr.blocking and self.live and not message.history:
                         self.notify(f"{intr.agent} waits for you: {interrupt_kind(intr.kind)}"
                                     " (i, then Enter)", severity="warning", timeout=4)
             elif event.type == ev.INTERRUPT_ANSWERED:
                 interrupts.remove_interrupt(event.data.get("id", ""))
-            elif event.type == ev.RUN_STARTED:
+            elif event.type == ev.RUN_STARTED:  # also a resumed run going on after a stop
                 touched.update(state.agents)
+                self.query_one("#banner", Static).remove_class("-shown", "-bad")
             elif event.type == ev.RUN_FINISHED:
                 touched.update(state.agents)
                 self._show_finished()
+            elif message.history:
+                continue
             elif event.type in (ev.NOTICE, ev.BUDGET_WARNING, ev.ERROR):
                 level = event.data.get("level", "warning" if event.type != ev.ERROR else "error")
                 self.notify(str(event.data.get("text", event.type)),

@@ -22,15 +22,21 @@ from tui.state import RunState
 
 FLUSH_INTERVAL = 0.075  # seconds between console flushes of the visible agent
 QUEUE_SIZE = 1024  # events; when the UI falls behind, the bus makes the agents wait
+BUFFERED = frozenset({ev.CONSOLE, ev.ASSISTANT_TEXT})  # go to the console buffers, batched
 SLICE = 4  # events folded before yielding to the event loop (a console event is up to 64 KiB)
 
 
 class EventsApplied(Message):
-    """A batch of (non-console) events was folded into the run state."""
+    """A batch of (non-console) events was folded into the run state.
 
-    def __init__(self, events: list[ev.Event]) -> None:
+    ``history`` is set for the events of a resumed run from before it stopped:
+    panels show them, but nothing calls for attention twice.
+    """
+
+    def __init__(self, events: list[ev.Event], history: bool = False) -> None:
         super().__init__()
         self.events = events
+        self.history = history
 
 
 class ConsoleLinesReady(Message):
@@ -84,18 +90,22 @@ class EngineBridge:
             self.flush()
             self.target.post_message(RunEnded())
 
-    def _apply(self, batch: list[ev.Event]) -> None:
+    def fold_history(self, events: list[ev.Event]) -> None:
+        """Fold a resumed run's stored events before it goes live (one message)."""
+        self._apply(events, history=True)
+
+    def _apply(self, batch: list[ev.Event], history: bool = False) -> None:
         changed: list[ev.Event] = []
         console_apply = self.consoles.apply
         state_apply = self.state.apply
         for event in batch:
-            if event.type == ev.CONSOLE:
+            if event.type in BUFFERED:
                 console_apply(event)
             else:
                 state_apply(event)
                 changed.append(event)
         if changed:
-            self.target.post_message(EventsApplied(changed))
+            self.target.post_message(EventsApplied(changed, history))
         if self.on_batch is not None:
             self.on_batch(len(batch))
 

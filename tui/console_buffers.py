@@ -20,6 +20,8 @@ _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(\x07|\x1b\\)|\
 
 COMMAND_PREFIX = "$ "
 EXIT_PREFIX = "[exit "
+SAID_PREFIX = "› "  # what the model says (assistant_text), between its commands
+SAID_WIDTH = 100  # a streamed paragraph is shown in lines of at most this many characters
 
 
 def exit_line(exit_code: int | None, timed_out: bool = False, truncated: bool = False) -> str:
@@ -33,11 +35,12 @@ def exit_line(exit_code: int | None, timed_out: bool = False, truncated: bool = 
 
 
 class AgentConsole:
-    __slots__ = ("lines", "partial", "total")
+    __slots__ = ("lines", "partial", "said", "total")
 
     def __init__(self, scrollback: int) -> None:
         self.lines: deque[str] = deque(maxlen=scrollback)
         self.partial = ""
+        self.said = ""  # the model's unfinished line of streamed text
         self.total = 0  # lines ever completed (also counts those dropped from scrollback)
 
     def add_lines(self, lines: list[str]) -> None:
@@ -63,6 +66,26 @@ class AgentConsole:
             self.add_lines([self.partial])
             self.partial = ""
 
+    def say(self, text: str, final: bool = False) -> None:
+        """A chunk of the model's streamed text: whole lines (long ones wrapped) go out
+        as they complete, each marked with SAID_PREFIX; ``final`` ends the paragraph."""
+        if "\x1b" in text:
+            text = _ANSI.sub("", text)
+        parts = (self.said + text.replace("\r", "")).split("\n")
+        self.said = parts.pop()
+        while len(self.said) > SAID_WIDTH:
+            cut = self.said.rfind(" ", 0, SAID_WIDTH + 1)
+            cut = cut if cut > 0 else SAID_WIDTH
+            parts.append(self.said[:cut])
+            self.said = self.said[cut:].lstrip(" ")
+        if final and self.said:
+            parts.append(self.said)
+            self.said = ""
+        lines = [SAID_PREFIX + part for part in parts if part.strip()]
+        if lines:
+            self.end_line()
+            self.add_lines(lines)
+
     def tail(self, count: int) -> list[str]:
         """The last ``count`` completed lines still in scrollback."""
         count = min(count, len(self.lines))
@@ -86,13 +109,16 @@ class ConsoleBuffers:
         return console
 
     def apply(self, event: ev.Event) -> None:
-        """Fold one `console` event (command | output | exit) into its agent's buffer."""
+        """Fold one `console` event (command | output | exit) or one chunk of the
+        model's streamed text (`assistant_text`) into its agent's buffer."""
         if event.agent is None:
             return
         console = self.of(event.agent)
         before = console.total
         kind = event.data.get("kind")
-        if kind == "output":
+        if event.type == ev.ASSISTANT_TEXT:
+            console.say(event.data.get("text", ""), bool(event.data.get("final")))
+        elif kind == "output":
             console.feed(event.data.get("text", ""))
         elif kind == "command":
             console.end_line()

@@ -225,3 +225,29 @@ def tool_call_text(call: ToolCallView, width: int = 70) -> Text:
 def _short(value: object) -> str:
     text = value if isinstance(value, str) else repr(value)
     return repr(fold(text, 40)) if isinstance(value, str) else fold(text, 40)
+
+
+def elapsed_text(seconds: float) -> str:
+    seconds = int(max(0.0, seconds))
+    hours, rest = divmod(seconds, 3600)
+    return f"+{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"+{rest // 60}:{rest % 60:02d}"
+
+
+def player_text(position: int, total: int, current_ts: float | None, start_ts: float | None,
+                speed: float, paused: bool) -> Text:
+    """The replay's player bar: state, event k of N, the run's time then, speed."""
+    if position >= total:
+        state = Text(" ■ REPLAY end ", style="bold reverse")
+    elif paused:
+        state = Text(" ‖ REPLAY paused ", style="bold black on yellow")
+    else:
+        state = Text(" ▶ REPLAY ", style="bold black on green")
+    sep = (" │ ", "dim")
+    out = Text.assemble(state, sep, (f"event {position}/{total}", "bold"))
+    if current_ts is not None:
+        out.append_text(Text.assemble(sep, clock_time(current_ts), " ",
+                                      (elapsed_text(current_ts - (start_ts or current_ts)), "dim")))
+    out.append_text(Text.assemble(sep, (f"×{speed:g}", "bold cyan"), " "))
+    out.no_wrap = True
+    out.overflow = "ellipsis"
+    return out

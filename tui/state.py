@@ -166,10 +166,16 @@ class RunState:
 
     def _tool_call(self, e: ev.Event) -> None:
         view = self._agent(e.agent)
-        if view is not None:
-            view.tool_calls += 1
-            view.last_calls.append(ToolCallView(e.data.get("call_id", ""), e.data.get("tool", ""),
-                                                e.data.get("args") or {}))
+        if view is None:
+            return
+        if e.data.get("resumed"):  # a resumed run goes on with a call made before the stop
+            for call in view.last_calls:
+                if call.call_id == e.data.get("call_id"):
+                    call.is_error = None
+                    return
+        view.tool_calls += 1
+        view.last_calls.append(ToolCallView(e.data.get("call_id", ""), e.data.get("tool", ""),
+                                            e.data.get("args") or {}))
 
     def _tool_result(self, e: ev.Event) -> None:
         view = self._agent(e.agent)
@@ -182,6 +188,8 @@ class RunState:
 
     def _message(self, e: ev.Event) -> None:
         d = e.data
+        if d.get("id") in self._messages_by_id:  # seen already (a resumed run's history)
+            return
         msg = MessageView(d.get("id", ""), e.ts, d.get("from", ""), d.get("to", ""),
                           list(d.get("recipients") or []), d.get("kind", ""), d.get("text", ""),
                           d.get("reply_to"))
@@ -190,6 +198,8 @@ class RunState:
 
     def _interrupt(self, e: ev.Event) -> None:
         d = e.data
+        if d.get("id") in self.interrupts:  # re-emitted (`restored`) by a resumed run
+            return
         self.interrupts[d["id"]] = InterruptView(
             d["id"], e.agent or "", d.get("kind", ""), d.get("prompt", ""),
             bool(d.get("blocking", True)), e.ts, list(d.get("options") or []),

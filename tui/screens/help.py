@@ -36,11 +36,28 @@ KEYS: list[tuple[str, list[tuple[str, str]]]] = [
 ]
 
 
-def keys_table() -> Table:
+REPLAY_KEYS: list[tuple[str, list[tuple[str, str]]]] = [
+    ("Replay (read-only)", [
+        ("space", "pause or play"),
+        ("n / .", "one event forward (pauses)"),
+        ("+ / -", "faster / slower (¼× to 64×; pauses over 1 s are cut)"),
+        ("G / end", "jump to the end of the run"),
+        ("tab / shift+tab", "move between panels"),
+        ("↑ ↓ / PgUp PgDn", "select an agent, scroll the console"),
+        ("d", "details of the selected agent"),
+        ("?", "this help"),
+        ("q / ctrl+c", "quit"),
+    ]),
+    ("Messages", [("enter", "read the whole message"),
+                  ("f", "only messages of the selected agent (again: all)")]),
+]
+
+
+def keys_table(keys: list[tuple[str, list[tuple[str, str]]]] = KEYS) -> Table:
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold cyan", no_wrap=True)
     table.add_column()
-    for section, rows in KEYS:
+    for section, rows in keys:
         table.add_row(Text(section, style="bold underline"), "")
         for key, what in rows:
             table.add_row(key, what)
@@ -50,9 +67,13 @@ def keys_table() -> Table:
 class HelpScreen(Dialog[None]):
     BINDINGS = [Binding("escape,q,question_mark", "close", "Close")]
 
+    def __init__(self, keys: list[tuple[str, list[tuple[str, str]]]] = KEYS) -> None:
+        super().__init__()
+        self.keys = keys
+
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="dialog") as box:
             box.border_title = "Keys"
-            yield Static(keys_table())
+            yield Static(keys_table(self.keys))
             yield Label("● blocking interrupt (the agent waits)  ○ informational · Esc close",
                         classes="hint")

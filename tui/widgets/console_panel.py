@@ -6,15 +6,19 @@ from rich.highlighter import Highlighter
 from rich.text import Text
 from textual.widgets import Log
 
-from tui.console_buffers import COMMAND_PREFIX, DEFAULT_SCROLLBACK, EXIT_PREFIX
+from tui.console_buffers import COMMAND_PREFIX, DEFAULT_SCROLLBACK, EXIT_PREFIX, SAID_PREFIX
 
 
 class ConsoleHighlighter(Highlighter):
-    """Commands (`$ …`) and exit lines (`[exit N]`) stand out from the output."""
+    """Commands (`$ …`) and exit lines (`[exit N]`) stand out from the output; what the
+    model says (`› …`) is set apart from both."""
 
     def highlight(self, text: Text) -> None:
         plain = text.plain
-        if plain.startswith(COMMAND_PREFIX):
+        if plain.startswith(SAID_PREFIX):
+            text.stylize("italic dim")
+            text.stylize("not dim bold magenta", 0, len(SAID_PREFIX))
+        elif plain.startswith(COMMAND_PREFIX):
             text.stylize("bold cyan")
         elif plain.startswith(EXIT_PREFIX):
             text.stylize("green" if plain.startswith(EXIT_PREFIX + "0]") else "bold red")
