@@ -23,7 +23,7 @@ from engine.bus import EventBus
 from engine.config import AgentConfig, TeamConfig
 from engine.interrupts import InterruptError, InterruptQueue
 from engine.messaging import USER, MessageError, PostOffice
-from memory.store import Store
+from memory.store import Store, StoreError
 from sandboxes import SandboxError, SandboxSpec, create_sandbox
 
 
@@ -279,11 +279,15 @@ class Engine:
             return
         self.status = status
         summary = {a: rt.status for a, rt in self.agents.items()}
-        await self.emit(ev.RUN_FINISHED, status=status, reason=reason, agents=summary)
-        self.store.finish_run(self.run_id, status)
-        await self.store.flush()
-        self.finished.set()
-        await self.bus.close()
+        try:
+            await self.emit(ev.RUN_FINISHED, status=status, reason=reason, agents=summary)
+            self.store.finish_run(self.run_id, status)
+            await self.store.flush()
+        except StoreError as exc:  # the run still ends; say loudly what was not recorded
+            print(f"agentorch: {exc}", file=sys.stderr)
+        finally:
+            self.finished.set()
+            await self.bus.close()
 
     # -- control API (keys in the TUI, JSON lines in headless) -------------------------
     def _agent(self, agent_id: str) -> AgentRuntime:
