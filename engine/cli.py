@@ -86,6 +86,10 @@ def team_for_resume(args) -> tuple[object, str] | int:
         err(f"run {run['id']} is still running (process {run['pid']}); stop it first")
         return EXIT_FAILED
     meta = json.loads(run["meta"] or "{}")
+    # a resumed run keeps the choices it was started with, unless given again
+    args.backend = args.backend or meta.get("backend")
+    args.image = args.image or meta.get("image")
+    args.auto_approve = args.auto_approve or bool(meta.get("auto_approve"))
     config_path = run["config_path"]
     base = Path(meta["base_dir"]) if meta.get("base_dir") else None
     try:

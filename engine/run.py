@@ -186,7 +186,9 @@ class Engine:
         if not self.resuming:
             self.store.create_run(self.run_id, self.team.name, self.config_path, agent_ids,
                                   {"auto_approve": self.auto_approve,
-                                   "base_dir": str(self.team.base_dir)})
+                                   "base_dir": str(self.team.base_dir),
+                                   "backend": self.backend_override,
+                                   "image": self.image_override})
             for a in agent_ids:
                 self.store.execute("INSERT OR REPLACE INTO agents (run_id, id, status) "
                                    "VALUES (?,?,?)", (self.run_id, a, ev.PENDING))
@@ -194,6 +196,8 @@ class Engine:
             self.store.reopen_run(self.run_id)
         fallback_reason = await self._resolve_backends()
         await self.emit(ev.RUN_STARTED, team=self.team.name, agents=agent_ids,
+                        types={a.id: a.type or "" for a in self.team.agents},
+                        models={a.id: a.model or "scripted" for a in self.team.agents},
                         backends=self.backends, config=self.config_path,
                         resumed=self.resuming, pid=os.getpid())
         key_problem = api_key_problem(self.team)

@@ -161,3 +161,28 @@ def test_runs_lists_resumable_runs(tmp_path):
     out = subprocess.run([*CLI, "runs", "--db", "state.db"], cwd=tmp_path, capture_output=True,
                          text=True).stdout
     assert "crashed" in out and "resumable" in out
+
+
+def test_resume_keeps_the_backend_and_auto_approve_it_started_with(tmp_path):
+    (tmp_path / "team.yaml").write_text(
+        "sandbox: {backend: auto}\n"
+        "agents:\n"
+        "  - id: a\n"
+        "    model: scripted\n"
+        "    approval: always\n"
+        "    script:\n"
+        "      - {tool: run_command, args: {command: 'sleep 1.5'}}\n"
+        "      - {tool: run_command, args: {command: 'echo after'}}\n")
+    from crash_support import HeadlessRun
+
+    run = HeadlessRun(["team.yaml", "--headless", "--db", "state.db", "--backend", "local",
+                       "--auto-approve"], tmp_path)
+    run.until(is_("console", "a", kind="command"))
+    time.sleep(0.2)
+    run.kill9()
+    resumed = HeadlessRun(["--resume", "last", "--headless", "--db", "state.db"], tmp_path)
+    started = resumed.until(is_("run_started"))
+    assert started["backends"] == {"a": "local"} and started["resumed"] is True
+    assert resumed.finish() == 0
+    answered = [e for e in resumed.events if e["type"] == "interrupt_answered"]
+    assert answered and all(e["answer"]["by"] == "auto-approve" for e in answered)
