@@ -24,6 +24,7 @@ import yaml  # noqa: E402
 from engine import events as ev  # noqa: E402
 from engine.loader import load_team  # noqa: E402
 from engine.run import Engine  # noqa: E402
+from engine.tuning import tune_gc  # noqa: E402
 from memory.store import Store  # noqa: E402
 from tui.app import make_app  # noqa: E402
 
@@ -66,6 +67,7 @@ async def run(agents: int, lines: int) -> dict[str, float]:
 
     async def factory():
         store = await Store.open(tmp / "state.db")
+        tune_gc()  # as the command line does when it opens an engine
         engine = Engine(team, store, config_path=str(path), backend="local")
         holder["engine"] = engine
         return engine, store
