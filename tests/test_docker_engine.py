@@ -71,3 +71,43 @@ def test_kill9_then_resume_removes_stale_containers_and_finishes(tmp_path):
         assert files.read_text() == "done"
     finally:
         other.remove(force=True)
+
+
+def _headless(tmp_path, team: str, env: dict | None = None):
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "team.yaml").write_text(team)
+    return subprocess.run([sys.executable, "-m", "tui", "team.yaml", "--headless"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
+                          env={**os.environ, **(env or {})})
+
+
+ONE_AGENT = ("agents:\n  - id: a\n    model: scripted\n"
+             "    script: [{tool: run_command, args: {command: 'echo hi'}}]\n")
+
+
+def test_docker_backend_without_a_daemon_is_one_clear_error(tmp_path):
+    proc = _headless(tmp_path, "sandbox: {backend: docker}\n" + ONE_AGENT,
+                     {"DOCKER_HOST": f"unix://{tmp_path}/no-such.sock"})
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr
+    assert "Docker" in proc.stderr and "backend: local" in proc.stderr, proc.stderr
+
+
+def test_auto_without_a_daemon_falls_back_to_local_and_says_so(tmp_path):
+    proc = _headless(tmp_path, "sandbox: {backend: auto}\n" + ONE_AGENT,
+                     {"DOCKER_HOST": f"unix://{tmp_path}/no-such.sock"})
+    assert proc.returncode == 0, proc.stderr
+    assert "UNSANDBOXED" in proc.stderr and "no Docker daemon answered" in proc.stderr
+    assert '"backends": {"a": "local"}' in proc.stdout
+
+
+def test_auto_with_a_daemon_but_no_image_falls_back_naming_the_build_command(tmp_path):
+    require_docker()
+    proc = _headless(tmp_path, "sandbox: {backend: auto, image: 'agentorch/sandbox:no-such-tag'}\n"
+                     + ONE_AGENT)
+    assert proc.returncode == 0, proc.stderr
+    assert "fell back to local" in proc.stderr
+    assert "docker build -t agentorch/sandbox:no-such-tag" in proc.stderr, proc.stderr
