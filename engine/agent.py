@@ -198,7 +198,8 @@ class AgentRuntime:
     async def _run_call(self, execute, call: ToolCall) -> ToolResult:
         self.tool_calls += 1
         self.current_call_id = call.id
-        await self.emit(ev.TOOL_CALL, call_id=call.id, tool=call.name, args=call.args)
+        await self.engine.emit(ev.TOOL_CALL, self.agent_id, call_id=call.id, tool=call.name,
+                               args=call.args)
         try:
             result = await execute(self, call)
         except AgentFinished as fin:

@@ -76,7 +76,7 @@ class PostOffice:
         self.inboxes: dict[str, Inbox] = {a: Inbox() for a in engine.team.agent_ids}
         self._waiting: dict[str, asyncio.Future[InboxMessage]] = {}
         self._counter = 0
-        self.log: list[Envelope] = []
+        self.log: dict[str, Envelope] = {}  # every message of the run, by id
         team = engine.team
         self._allowed = {a.id: team.recipients_of(a) for a in team.agents}
         self._allowed[USER] = list(team.agent_ids)
@@ -99,7 +99,7 @@ class PostOffice:
         recipients = self._recipients(sender, to, kind)
         env = Envelope(self.next_id(), sender, to, tuple(recipients),
                        BROADCAST if to == ALL else kind, body, reply_to, self.engine.now())
-        self.log.append(env)
+        self.log[env.id] = env
         for r in recipients:
             self.engine.store.execute(
                 "INSERT OR REPLACE INTO messages VALUES (?,?,?,?,?,?,?,?,?)",

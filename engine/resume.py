@@ -192,7 +192,7 @@ def apply_run_state(engine: Engine, state: RunState) -> dict[str, dict[str, Any]
     numbers = [0]
     for env, recipient, msg_state in state.messages:
         if env.id not in seen:
-            engine.post.log.append(env)
+            engine.post.log[env.id] = env
             seen.add(env.id)
         if env.id[1:].isdigit():
             numbers.append(int(env.id[1:]))

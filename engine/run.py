@@ -105,7 +105,7 @@ class Engine:
                    with_sql: list[tuple[str, tuple]] | None = None, **data: Any) -> ev.Event:
         """Record and publish one event; ``with_sql`` commits atomically with it."""
         self.seq += 1
-        event = ev.Event(type, self.run_id, self.seq, self.now(), agent, data)
+        event = ev.Event(type, self.run_id, self.seq, self.clock(), agent, data)
         self.store.append_event(self.run_id, event.seq, event.ts, type, agent, _encode(data),
                                 with_sql)
         if not self.bus.try_publish(event):  # a full queue: wait (back-pressure)

@@ -144,9 +144,8 @@ async def reply(agent: AgentRuntime, text: str, message_id: str | None = None) -
         if target is None:
             raise ToolError("there is no request to reply to; pass message_id")
     else:
-        target = next((e for e in post.log if e.id == message_id
-                       and agent.agent_id in e.recipients), None)
-        if target is None:
+        target = post.log.get(message_id)
+        if target is None or agent.agent_id not in target.recipients:
             raise ToolError(f"no message {message_id!r} was sent to {agent.agent_id}")
     sender = target.sender
     env = await _send(agent, sender, text, REPLY, reply_to=target.id)
