@@ -201,16 +201,22 @@ class AgentRuntime:
         await self.engine.emit(ev.TOOL_CALL, self.agent_id, call_id=call.id, tool=call.name,
                                args=call.args)
         try:
+            result = await self.execute_and_record(execute, call)
+        finally:
+            self.current_call_id = None
+        if self.status not in (ev.RUNNING, ev.PLANNING) and not self.paused and not self.finished:
+            await self.set_status(ev.RUNNING if self.plan_approved else ev.PLANNING, "")
+        return result
+
+    async def execute_and_record(self, execute, call: ToolCall) -> ToolResult:
+        """Run ``call`` and record its result (a `finish` is recorded, then ends the loop)."""
+        try:
             result = await execute(self, call)
         except AgentFinished as fin:
             await self.record_result(ToolResult(call.id, call.name,
                                                 {"finished": True, "summary": fin.summary}))
             raise
-        finally:
-            self.current_call_id = None
         await self.record_result(result)
-        if self.status not in (ev.RUNNING, ev.PLANNING) and not self.paused and not self.finished:
-            await self.set_status(ev.RUNNING if self.plan_approved else ev.PLANNING, "")
         return result
 
     async def record_result(self, result: ToolResult) -> None:

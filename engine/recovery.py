@@ -21,7 +21,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from engine.agent import AgentFinished
 from engine.brains.base import ToolCall, ToolResult
 
 if TYPE_CHECKING:
@@ -56,14 +55,7 @@ async def finish_interrupted_call(agent: AgentRuntime, call: ToolCall) -> ToolRe
         agent.recovered_message = facts.message
         await agent.emit("tool_call", call_id=call.id, tool=call.name, args=call.args,
                          resumed=True)
-        try:
-            result = await execute(agent, call)
-        except AgentFinished as fin:
-            await agent.record_result(ToolResult(call.id, call.name,
-                                                 {"finished": True, "summary": fin.summary}))
-            raise
-        await agent.record_result(result)
-        return result
+        return await agent.execute_and_record(execute, call)
     finally:
         agent.current_call_id = None
         agent.recovered_interrupt = None

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from textual.binding import Binding
 from textual.screen import ModalScreen
 from textual.widgets import Footer
+
+if TYPE_CHECKING:
+    from tui.decisions import Decision  # noqa: F401 - in a string annotation
+    from tui.state import InterruptView
 
 R = TypeVar("R")
 
@@ -24,3 +28,11 @@ class Dialog(ModalScreen[R]):
 
     def action_close(self) -> None:
         self.dismiss(None)
+
+
+class InterruptDialog(Dialog["Decision | None"]):
+    """A dialog about one interrupt; it ends with the person's Decision (or None: later)."""
+
+    def __init__(self, interrupt: InterruptView) -> None:
+        super().__init__()
+        self.interrupt = interrupt

@@ -8,19 +8,14 @@ from textual.containers import Vertical
 from textual.widgets import Label, Static
 
 from tui.decisions import Decision
-from tui.screens.dialog import Dialog
-from tui.state import InterruptView
+from tui.screens.dialog import InterruptDialog
 
 
-class ProgressScreen(Dialog[Decision | None]):
+class ProgressScreen(InterruptDialog):
     BINDINGS = [
         Binding("enter,a", "acknowledge", "Acknowledge"),
         Binding("escape", "close", "Later"),
     ]
-
-    def __init__(self, interrupt: InterruptView) -> None:
-        super().__init__()
-        self.interrupt = interrupt
 
     def compose(self) -> ComposeResult:
         intr = self.interrupt

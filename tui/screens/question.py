@@ -8,19 +8,14 @@ from textual.containers import Vertical
 from textual.widgets import Input, Label, OptionList, Static
 
 from tui.decisions import Decision
-from tui.screens.dialog import Dialog
-from tui.state import InterruptView
+from tui.screens.dialog import InterruptDialog
 
 
-class TextAnswerScreen(Dialog[Decision | None]):
+class TextAnswerScreen(InterruptDialog):
     """Shared by questions and debug requests: a prompt and a free-text answer."""
 
     heading = "Question"
     placeholder = "Type your answer; Enter sends it"
-
-    def __init__(self, interrupt: InterruptView) -> None:
-        super().__init__()
-        self.interrupt = interrupt
 
     def compose(self) -> ComposeResult:
         intr = self.interrupt
