@@ -24,7 +24,7 @@ class MessageError(Exception):
     """A message that cannot be sent (tool error text)."""
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # one per message, on the hot path: slots, not frozen
 class Envelope:
     id: str
     sender: str
@@ -34,6 +34,7 @@ class Envelope:
     body: str
     reply_to: str | None
     ts: float
+    call_id: str | None = None  # the tool call that sent it (for resume)
 
 
 class Inbox:

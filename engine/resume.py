@@ -126,7 +126,7 @@ async def load_run_state(store: Store, run_id: str) -> RunState:
         st.facts.interrupt = next((i for i in interrupts if i.agent == agent_id
                                    and i.extra.get("call_id") == cid), None)
         st.facts.message = next((env for env, _, _ in messages if env.sender == agent_id
-                                 and getattr(env, "call_id", None) == cid), None)
+                                 and env.call_id == cid), None)
     return RunState(run, last_seq, agents, interrupts, messages)
 
 
@@ -159,11 +159,6 @@ async def _load_interrupts(store: Store, run_id: str) -> list[Interrupt]:
     return out
 
 
-@dataclass(frozen=True)
-class _StoredEnvelope(Envelope):
-    call_id: str | None = None
-
-
 async def _load_messages(store: Store, run_id: str) -> list[tuple[Envelope, str, str]]:
     rows = await store.query("SELECT id, sender, recipient, kind, body, reply_to, ts, state "
                              "FROM messages WHERE run_id=? ORDER BY ts, rowid", (run_id,))
@@ -175,7 +170,7 @@ async def _load_messages(store: Store, run_id: str) -> list[tuple[Envelope, str,
     out = []
     for r in rows:
         call_id, to, recipients = call_ids.get(r["id"], (None, r["recipient"], (r["recipient"],)))
-        env = _StoredEnvelope(r["id"], r["sender"], to or r["recipient"], recipients, r["kind"],
+        env = Envelope(r["id"], r["sender"], to or r["recipient"], recipients, r["kind"],
                               r["body"], r["reply_to"], r["ts"], call_id)
         out.append((env, r["recipient"], r["state"]))
     return out
