@@ -6,7 +6,6 @@ import json
 import time
 
 import yaml
-
 from crash_support import HeadlessRun
 from fake_anthropic import MODEL, Turn, fake_api_fixture, text, tool
 
