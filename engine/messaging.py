@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from engine import events as ev
 from engine.brains.base import InboxMessage
 from engine.config import ALL
+from engine.timeouts import within
 
 if TYPE_CHECKING:
     from engine.run import Engine
@@ -63,7 +64,7 @@ class Inbox:
             if left is not None and left <= 0:
                 return None
             try:
-                await asyncio.wait_for(self._waiter, left)
+                await within(self._waiter, left)
             except TimeoutError:
                 return None
             finally:

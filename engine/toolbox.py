@@ -11,6 +11,7 @@ from engine.agent import AgentFinished
 from engine.brains.base import ToolCall, ToolResult
 from engine.messaging import ALL, REPLY, REQUEST, MessageError
 from engine.risk import risk_of
+from engine.timeouts import within
 from engine.tools import TOOL_SPECS, check_args
 from memory.files import append_memory
 from sandboxes import SandboxError
@@ -113,7 +114,7 @@ async def send_message(agent: AgentRuntime, to: str, text: str, wait_reply: bool
     limit = agent.config.reply_timeout or DEFAULT_REPLY_TIMEOUT
     await agent.set_status(ev.WAITING_REPLY, f"waiting for reply from {to}")
     try:
-        reply = await asyncio.wait_for(fut, limit)
+        reply = await within(fut, limit)
     except TimeoutError:
         raise ToolError(f"no reply from {to} within {limit:g}s (message {env.id})") from None
     finally:
@@ -179,7 +180,7 @@ async def _ask(agent: AgentRuntime, kind: str, prompt: str, activity: str,
     queue = agent.engine.interrupts
     intr = await _interrupt(agent, kind, prompt, timeout=timeout, **extra)
     try:
-        answer = await asyncio.wait_for(queue.wait(intr), timeout)
+        answer = await within(queue.wait(intr), timeout)
     except TimeoutError:
         note = f"no answer within {timeout:g}s; go on without one"
         if intr.pending:

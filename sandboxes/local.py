@@ -49,18 +49,19 @@ class LocalSandbox(Sandbox):
         )
         collector = OutputCollector(self.spec.max_output_bytes)
         pump = asyncio.ensure_future(self._pump(proc, collector, on_output))
-        timed_out = False
         try:
-            await asyncio.wait_for(asyncio.shield(pump), timeout)
-        except TimeoutError:
-            timed_out = True
-            _kill_group(proc.pid)
-            await _drain(pump)
+            # asyncio.wait, not wait_for: on 3.11 wait_for can swallow a cancel
+            # that lands together with the end of the output (gh-86296)
+            done, _ = await asyncio.wait({pump}, timeout=timeout)
         except asyncio.CancelledError:
             _kill_group(proc.pid)
             await _drain(pump)
             await proc.wait()
             raise
+        timed_out = not done
+        if timed_out:
+            _kill_group(proc.pid)
+            await _drain(pump)
         exit_code = await proc.wait()
         if timed_out:
             exit_code = TIMEOUT_EXIT_CODE
@@ -96,7 +97,9 @@ def _kill_group(pid: int) -> None:
 
 
 async def _drain(task: asyncio.Future) -> None:
-    try:
-        await asyncio.wait_for(task, 5)
-    except (TimeoutError, asyncio.CancelledError, Exception):
+    """Let the output reader finish (the process group is dead), at most 5 s."""
+    done, _ = await asyncio.wait({task}, timeout=5)
+    if not done:
         task.cancel()
+    elif not task.cancelled():
+        task.exception()  # retrieved: a broken pipe after the kill is expected
