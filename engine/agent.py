@@ -52,15 +52,14 @@ class AgentRuntime:
         self.allowed_tool_names = frozenset(config.allowed_tools())
         team = engine.team
         self.roster = engine.roster
-        self.allowed_recipients = team.recipients_of(config)
+        self.allowed_recipients = engine.post.allowed(config.id)
         self.memory_path = team.resolve(config.memory_file)
         self.memory_text = read_memory(self.memory_path)
         rules = team.resolve(config.rules_file)
         self.rules_text = rules.read_text(encoding="utf-8") if rules and rules.is_file() else ""
         self.task: asyncio.Task | None = None
-        self._running = asyncio.Event()
+        self._running = asyncio.Event()  # cleared while paused
         self._running.set()
-        self.paused = False
         self._status_before_pause = ev.RUNNING
         self.resume_results: list[ToolResult] = []
         #: the tool call being run (linked from message/interrupt events, for resume)
@@ -124,6 +123,10 @@ class AgentRuntime:
         await self.emit(ev.AGENT_STATUS, status=status, activity=activity, **extra)
 
     @property
+    def paused(self) -> bool:
+        return not self._running.is_set()
+
+    @property
     def finished(self) -> bool:
         return self.status in ev.TERMINAL_STATUSES
 
@@ -147,13 +150,11 @@ class AgentRuntime:
             return
         self._status_before_pause = self.status
         await self.set_status(ev.PAUSED, "paused by you")
-        self.paused = True
         self._running.clear()
 
     async def resume(self) -> None:
         if not self.paused:
             return
-        self.paused = False
         self._running.set()
         await self.set_status(self._status_before_pause, self.activity)
 
@@ -231,7 +232,7 @@ class AgentRuntime:
     async def _end(self, status: str, reason: str) -> None:
         if self.finished:
             return
-        self.paused = False
+        self._running.set()  # a paused agent that ends is no longer paused
         if self.stopping:  # the run stops; the agent can be resumed later
             reason = "run stopped"
         await self.set_status(status, reason, reason=reason)

@@ -176,26 +176,20 @@ async def _load_messages(store: Store, run_id: str) -> list[tuple[Envelope, str,
     return out
 
 
-def apply_run_state(engine: Engine, state: RunState) -> dict[str, dict[str, Any]]:
-    """Put the recovered state into a fresh engine; returns per-agent brain positions."""
+def apply_run_state(engine: Engine, state: RunState) -> None:
+    """Put the recovered interrupts, messages and sequence into a fresh engine."""
     engine.seq = state.last_seq
-    engine.resuming = True
-    engine.resume_state = state
     for intr in state.interrupts:
         engine.interrupts.restore(intr)
-    seen: set[str] = set()
     numbers = [0]
     for env, recipient, msg_state in state.messages:
-        if env.id not in seen:
-            engine.post.log[env.id] = env
-            seen.add(env.id)
+        engine.post.log.setdefault(env.id, env)
         if env.id[1:].isdigit():
             numbers.append(int(env.id[1:]))
         if msg_state == "queued" and recipient in engine.post.inboxes:
             engine.post.restore_inbox(recipient, InboxMessage(env.id, env.sender, env.body,
                                                                env.kind, env.reply_to))
     engine.post.restore_counter(max(numbers))
-    return {a: {"steps_done": st.calls} for a, st in state.agents.items()}
 
 
 def prepare_agents(engine: Engine, state: RunState) -> None:

@@ -25,6 +25,7 @@ from engine.interrupts import InterruptError, InterruptQueue
 from engine.messaging import USER, MessageError, PostOffice
 from memory.store import Store, StoreError
 from sandboxes import SandboxError, SandboxSpec, create_sandbox
+from sandboxes.base import DEFAULT_IMAGE, DEFAULT_MAX_OUTPUT
 
 
 class ControlError(Exception):
@@ -41,23 +42,13 @@ def new_run_id(clock: Callable[[], float] = time.time) -> str:
 
 async def _image_problem(image: str) -> str:
     """"" when Docker can run ``image``, else what is wrong and how to fix it."""
-    try:
-        from sandboxes.docker import check_docker
-    except ImportError as exc:
-        return f"the docker backend is not available ({exc})"
+    from sandboxes.docker import check_docker  # lazily: docker-py only when needed
+
     try:
         await check_docker(image)
     except SandboxError as exc:
         return str(exc)
     return ""
-
-
-def docker_is_available() -> bool:
-    try:
-        from sandboxes.docker import docker_available
-    except ImportError:
-        return False
-    return docker_available()
 
 
 class Engine:
@@ -92,10 +83,13 @@ class Engine:
         self.status = "pending"
         self.finished = asyncio.Event()
         self._stopping = False
-        self.resuming = False
-        #: set by the CLI for --resume: a RunState to continue from
+        self._docker_ok: bool | None = None
+        #: set by the CLI for --resume: the RunState (engine.resume) to continue from
         self.pending_resume: Any = None
-        self.resume_state: Any = None
+
+    @property
+    def resuming(self) -> bool:
+        return self.pending_resume is not None
 
     def now(self) -> float:
         return self.clock()
@@ -117,35 +111,44 @@ class Engine:
         print(f"agentorch: internal error in {agent or 'engine'}:\n{text}", file=sys.stderr)
 
     # -- lifecycle ------------------------------------------------------------------
+    def requested_backend(self, agent: AgentConfig) -> str:
+        return self.backend_override or agent.backend or self.team.sandbox.backend
+
     def resolve_backend(self, agent: AgentConfig) -> str:
-        choice = self.backend_override or agent.backend or self.team.sandbox.backend
+        """The backend by configuration and whether a Docker daemon answers."""
+        choice = self.requested_backend(agent)
         if choice != "auto":
             return choice
-        if not hasattr(self, "_docker_ok"):
-            self._docker_ok = docker_is_available()
+        if self._docker_ok is None:
+            from sandboxes.docker import docker_available
+
+            self._docker_ok = docker_available()
         return "docker" if self._docker_ok else "local"
 
-    async def _resolve_backends(self) -> str:
+    def image_of(self, agent: AgentConfig) -> str:
+        return self.image_override or agent.image or self.team.sandbox.image or DEFAULT_IMAGE
+
+    async def _resolve_backends(self) -> dict[str, str]:
         """Pick each agent's backend; `auto` needs a daemon and a usable image for Docker.
 
-        Returns why `auto` fell back to local (for the notice), or "".
+        Returns, for each agent that `auto` put on the local backend, why.
         """
-        reason = ""
+        fell_back: dict[str, str] = {}
         checked: dict[str, str] = {}
         for agent in self.team.agents:
             backend = self.resolve_backend(agent)
-            requested = self.backend_override or agent.backend or self.team.sandbox.backend
-            if backend == "local" and requested == "auto":
-                reason = "no Docker daemon answered; start Docker for isolation."
-            if backend == "docker" and requested == "auto":
-                image = self.sandbox_spec(agent, "docker").image
-                if image not in checked:
-                    checked[image] = await _image_problem(image)
-                if checked[image]:
-                    backend = "local"
-                    reason = checked[image]
+            if self.requested_backend(agent) == "auto":
+                if backend == "local":
+                    fell_back[agent.id] = "no Docker daemon answered; start Docker for isolation."
+                else:
+                    image = self.image_of(agent)
+                    if image not in checked:
+                        checked[image] = await _image_problem(image)
+                    if checked[image]:
+                        backend = "local"
+                        fell_back[agent.id] = checked[image]
             self.backends[agent.id] = backend
-        return reason
+        return fell_back
 
     def sandbox_spec(self, agent: AgentConfig, backend: str) -> SandboxSpec:
         team_res = self.team.sandbox.resources
@@ -153,21 +156,20 @@ class Engine:
         def pick(name: str, default: Any) -> Any:
             v = getattr(res, name) if res else None
             return v if v is not None else (getattr(team_res, name) or default)
-        from sandboxes.base import DEFAULT_MAX_OUTPUT
         return SandboxSpec(
             backend=backend, workspace=self.team.workspace_of(agent), run_id=self.run_id,
-            agent_id=agent.id,
-            image=(self.image_override or agent.image or self.team.sandbox.image
-                   or "agentorch/sandbox:latest"),
+            agent_id=agent.id, image=self.image_of(agent),
             network=agent.network or self.team.sandbox.network,
             memory=pick("memory", "512m"), cpus=pick("cpus", 1.0), pids=pick("pids", 256),
             max_output_bytes=pick("max_output", DEFAULT_MAX_OUTPUT),
         )
 
     def _should_run(self, agent_id: str) -> bool:
-        state = self.resume_state
-        return state is None or state.agents.get(agent_id) is None or \
-            state.agents[agent_id].resumable
+        """False for an agent that had already ended in the run being resumed."""
+        if self.pending_resume is None:
+            return True
+        past = self.pending_resume.agents.get(agent_id)
+        return past is None or past.resumable
 
     async def start(self) -> None:
         """Create sandboxes and brains, then start every agent's task.
@@ -176,11 +178,10 @@ class Engine:
         on where it stopped instead.  Raises SandboxError (or BrainError) with a
         clear message when the team cannot start; nothing is left running then.
         """
-        resume_state: dict[str, Any] = {}
-        if self.pending_resume is not None and not self.resuming:
+        if self.resuming:
             from engine.resume import apply_run_state
 
-            resume_state = apply_run_state(self, self.pending_resume)
+            apply_run_state(self, self.pending_resume)
         self.status = "starting"
         agent_ids = self.team.agent_ids
         if not self.resuming:
@@ -194,7 +195,7 @@ class Engine:
                                    "VALUES (?,?,?)", (self.run_id, a, ev.PENDING))
         else:
             self.store.reopen_run(self.run_id)
-        fallback_reason = await self._resolve_backends()
+        fell_back = await self._resolve_backends()
         await self.emit(ev.RUN_STARTED, team=self.team.name, agents=agent_ids,
                         types={a.id: a.type or "" for a in self.team.agents},
                         models={a.id: a.model or "scripted" for a in self.team.agents},
@@ -208,13 +209,10 @@ class Engine:
             await self.budget.restore()
         unsandboxed = [a for a, b in self.backends.items() if b == "local"]
         if unsandboxed:
-            requested = {a.id: (self.backend_override or a.backend or self.team.sandbox.backend)
-                         for a in self.team.agents}
-            fell_back = [a for a in unsandboxed if requested[a] == "auto"]
             text = (f"LOCAL backend: {', '.join(unsandboxed)} run UNSANDBOXED on this machine "
                     "(as your user, with your files and network).")
             if fell_back:
-                text += f" `auto` fell back to local: {fallback_reason}"
+                text += f" `auto` fell back to local: {list(fell_back.values())[-1]}"
             await self.emit(ev.NOTICE, level="warning", text=text, unsandboxed=unsandboxed)
         sandboxes = {a.id: create_sandbox(self.sandbox_spec(a, self.backends[a.id]))
                      for a in self.team.agents}
@@ -228,13 +226,13 @@ class Engine:
             await self._finish("failed", msg)
             raise SandboxError(msg)
         for agent in self.team.agents:
-            start_at = resume_state.get(agent.id, {}).get("steps_done", 0)
-            brain = make_brain(agent, self.team, start_at)
+            past = self.pending_resume.agents.get(agent.id) if self.resuming else None
+            brain = make_brain(agent, self.team, start_at=past.calls if past else 0)
             self.agents[agent.id] = AgentRuntime(self, agent, sandboxes[agent.id], brain)
         if self.resuming:
             from engine.resume import prepare_agents
 
-            prepare_agents(self, self.resume_state)
+            prepare_agents(self, self.pending_resume)
         self.status = "running"
         for rt in self.agents.values():
             if self._should_run(rt.agent_id):
@@ -354,9 +352,6 @@ class Engine:
         rt = self._agent(agent_id)
         if rt.finished:
             raise ControlError(f"{agent_id} has already {rt.status}")
-        if rt.paused:
-            rt.paused = False
-            rt._running.set()
         if rt.task is not None:
             rt.task.cancel()
             await asyncio.gather(rt.task, return_exceptions=True)

@@ -18,6 +18,7 @@ from pathlib import Path
 OutputCallback = Callable[[str], Awaitable[None]]
 
 DEFAULT_MAX_OUTPUT = 1024 * 1024  # bytes of output kept per command
+DEFAULT_IMAGE = "agentorch/sandbox:latest"  # build: sandboxes/Dockerfile
 TIMEOUT_EXIT_CODE = 124
 
 
@@ -56,7 +57,7 @@ class SandboxSpec:
     workspace: Path  # host directory; created if missing
     run_id: str
     agent_id: str
-    image: str = "agentorch/sandbox:latest"
+    image: str = DEFAULT_IMAGE
     network: str = "none"  # "none" | "bridge"
     memory: str = "512m"
     cpus: float = 1.0

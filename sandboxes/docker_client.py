@@ -8,9 +8,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from sandboxes.base import SandboxError
+from sandboxes.base import DEFAULT_IMAGE, SandboxError
 
-DEFAULT_IMAGE = "agentorch/sandbox:latest"
 TEST_IMAGE = "agentorch/sandbox-test:latest"
 BUILD_DEFAULT_IMAGE = "docker build -t agentorch/sandbox:latest -f sandboxes/Dockerfile sandboxes/"
 BUILD_TEST_IMAGE = "sandboxes/images/build-test-image.sh"
