@@ -47,7 +47,6 @@ class AgentRuntime:
         self.steps_done = 0  # tool calls whose result was recorded
         self.summary = ""
         self.plan_approved = not config.needs_plan
-        self.plan: list[str] = []
         self.tools: list[ToolSpec] = specs_for(config.allowed_tools())
         self.allowed_tool_names = frozenset(config.allowed_tools())
         team = engine.team
@@ -84,10 +83,7 @@ class AgentRuntime:
 
     def take_messages(self) -> list[InboxMessage]:
         msgs = self.engine.post.inboxes[self.agent_id].take_all()
-        self.engine.post.mark_delivered(self.agent_id, msgs)
-        for m in msgs:
-            if m.kind == "request":
-                self.engine.post.inboxes[self.agent_id].last_request = m
+        self.engine.post.consume(self.agent_id, msgs)
         return msgs
 
     async def record_usage(self, usage: Usage) -> None:

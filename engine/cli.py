@@ -17,7 +17,7 @@ from importlib import resources
 from pathlib import Path
 
 from engine.loader import ConfigError, load_team, summary
-from memory.store import DEFAULT_DB, Store, StoreError
+from memory.store import DEFAULT_DB, Store, StoreError, run_lookup
 from sandboxes import SandboxError
 from sandboxes.processes import pid_alive
 
@@ -65,11 +65,7 @@ def find_run_sync(db: str, ref: str) -> dict | None:
     conn = sqlite3.connect(db)
     conn.row_factory = sqlite3.Row
     try:
-        if ref == "last":
-            row = conn.execute("SELECT * FROM runs ORDER BY started DESC LIMIT 1").fetchone()
-        else:
-            row = conn.execute("SELECT * FROM runs WHERE id=? OR id LIKE ? ORDER BY started DESC",
-                               (ref, ref + "%")).fetchone()
+        row = conn.execute(*run_lookup(ref)).fetchone()
     except sqlite3.Error:
         return None
     finally:

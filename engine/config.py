@@ -238,6 +238,14 @@ class TeamConfig(Strict):
         p = Path(rel).expanduser()
         return p if p.is_absolute() else (self.base_dir / p)
 
+    def resource_of(self, agent: AgentConfig, name: str, default: Any) -> Any:
+        """One sandbox resource: the agent's own, else the team's, else ``default``."""
+        own = getattr(agent.resources, name) if agent.resources else None
+        if own is not None:
+            return own
+        team = getattr(self.sandbox.resources, name)
+        return team if team is not None else default
+
     def workspace_of(self, agent: AgentConfig) -> Path:
         rel = agent.sandbox_path or f".agentorch/workspaces/{agent.id}"
         path = self.resolve(rel)

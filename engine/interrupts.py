@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -86,8 +85,8 @@ class InterruptQueue:
         if intr.answer is not None:
             intr.future.set_result(intr.answer)
         self.items[intr.id] = intr
-        num = int(intr.id.lstrip("i") or 0) if intr.id[1:].isdigit() else 0
-        self._counter = max(self._counter, num)
+        if intr.id[1:].isdigit():
+            self._counter = max(self._counter, int(intr.id[1:]))
 
     async def wait(self, intr: Interrupt) -> dict[str, Any]:
         assert intr.future is not None
@@ -104,7 +103,7 @@ class InterruptQueue:
         intr.answer = answer
         self.engine.store.execute(
             "UPDATE interrupts SET answer=?, answered=? WHERE run_id=? AND id=?",
-            (json.dumps(answer), time.time(), self.engine.run_id, intr.id))
+            (json.dumps(answer), self.engine.now(), self.engine.run_id, intr.id))
         await self.engine.emit(ev.INTERRUPT_ANSWERED, intr.agent, id=intr.id, kind=intr.kind,
                                answer=answer)
         if intr.future is not None and not intr.future.done():

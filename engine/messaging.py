@@ -147,6 +147,13 @@ class PostOffice:
                 return
         self.inboxes[recipient].put(msg)
 
+    def consume(self, agent: str, msgs: list[InboxMessage]) -> None:
+        """``agent`` has taken ``msgs`` from its inbox: record it, remember the last request."""
+        self.mark_delivered(agent, msgs)
+        for m in msgs:
+            if m.kind == REQUEST:
+                self.inboxes[agent].last_request = m
+
     def mark_delivered(self, agent: str, msgs: list[InboxMessage]) -> None:
         """Record that ``agent`` consumed ``msgs``: committed with its next tool result."""
         rt = self.engine.agents.get(agent)

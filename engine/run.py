@@ -151,11 +151,9 @@ class Engine:
         return fell_back
 
     def sandbox_spec(self, agent: AgentConfig, backend: str) -> SandboxSpec:
-        team_res = self.team.sandbox.resources
-        res = agent.resources
         def pick(name: str, default: Any) -> Any:
-            v = getattr(res, name) if res else None
-            return v if v is not None else (getattr(team_res, name) or default)
+            return self.team.resource_of(agent, name, default)
+
         return SandboxSpec(
             backend=backend, workspace=self.team.workspace_of(agent), run_id=self.run_id,
             agent_id=agent.id, image=self.image_of(agent),

@@ -63,10 +63,8 @@ async def run_command(agent: AgentRuntime, command: str, timeout: float | None =
         if not answer.get("approved"):
             why = answer.get("text") or "no reason given"
             raise ToolError(f"the person rejected this command: {why}")
-    resources = agent.config.resources
-    default = (resources.command_timeout if resources and resources.command_timeout
-               else agent.engine.team.sandbox.resources.command_timeout or DEFAULT_COMMAND_TIMEOUT)
-    limit = float(timeout or default)
+    limit = float(timeout or agent.engine.team.resource_of(agent.config, "command_timeout",
+                                                           DEFAULT_COMMAND_TIMEOUT))
     await agent.set_status(ev.RUNNING, f"$ {command[:80]}")
     await agent.emit(ev.CONSOLE, kind="command", text=command)
 
@@ -130,16 +128,13 @@ async def wait_for_message(agent: AgentRuntime, timeout: float | None = None) ->
     msg = await inbox.get(limit)
     if msg is None:
         raise ToolError(f"no message arrived within {limit:g}s")
-    agent.engine.post.mark_delivered(agent.agent_id, [msg])
-    if msg.kind == REQUEST:
-        inbox.last_request = msg
+    agent.engine.post.consume(agent.agent_id, [msg])
     return msg.as_dict()
 
 
 async def reply(agent: AgentRuntime, text: str, message_id: str | None = None) -> dict:
     post = agent.engine.post
     inbox = post.inboxes[agent.agent_id]
-    target = None
     if message_id is None:
         target = inbox.last_request
         if target is None:
@@ -212,8 +207,7 @@ async def propose_plan(agent: AgentRuntime, steps: list[str]) -> dict:
     answer = await agent.engine.interrupts.wait(intr)
     if answer.get("approved"):
         agent.plan_approved = True
-        agent.plan = list(answer.get("steps") or steps)
-        return {"approved": True, "steps": agent.plan}
+        return {"approved": True, "steps": list(answer.get("steps") or steps)}
     await agent.set_status(ev.PLANNING, "re-planning")
     return {"approved": False, "feedback": answer.get("text") or "rejected without feedback"}
 

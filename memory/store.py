@@ -131,6 +131,13 @@ def _run_plan(conn, plan: list[tuple[str, list[tuple]]]) -> None:
         raise
 
 
+def run_lookup(ref: str) -> tuple[str, tuple]:
+    """The query for a run by id, id prefix, or `last` (newest first)."""
+    if ref == "last":
+        return "SELECT * FROM runs ORDER BY started DESC LIMIT 1", ()
+    return "SELECT * FROM runs WHERE id=? OR id LIKE ? ORDER BY started DESC", (ref, ref + "%")
+
+
 class StoreError(Exception):
     """The database cannot be opened or written (one clear sentence)."""
 
@@ -226,17 +233,10 @@ class Store:
         plan = _plan(batch)
         if not plan:
             return
-        run_in_thread = getattr(self._conn, "_execute", None)
-        raw = getattr(self._conn, "_conn", None)
-        if run_in_thread is not None and raw is not None:
-            # the whole transaction in one trip to aiosqlite's thread: each trip
-            # costs the event loop a wake-up, and a commit used to take four
-            await run_in_thread(_run_plan, raw, plan)
-        else:  # an aiosqlite without those internals: the public API, trip by trip
-            await self._conn.execute("BEGIN")
-            for sql, params in plan:
-                await self._conn.executemany(sql, params)
-            await self._conn.execute("COMMIT")
+        # The whole transaction in one trip to aiosqlite's thread (its internal
+        # `_execute` on its sqlite3 connection; aiosqlite is pinned for that):
+        # each trip costs the event loop a wake-up, and a commit used to take four.
+        await self._conn._execute(_run_plan, self._conn._conn, plan)
         self.commits += 1
         self.rows_written += sum(1 for op in batch if op[0] in ("event", "sql", "group"))
 
@@ -285,19 +285,13 @@ class Store:
         return [dict(r) for r in rows]
 
     async def run(self, run_id: str) -> dict[str, Any] | None:
-        if run_id == "last":
-            rows = await self.query("SELECT * FROM runs ORDER BY started DESC LIMIT 1")
-        else:
-            rows = await self.query("SELECT * FROM runs WHERE id=? OR id LIKE ? "
-                                    "ORDER BY started DESC", (run_id, run_id + "%"))
-        if not rows:
-            return None
-        return dict(rows[0])
+        rows = await self.query(*run_lookup(run_id))
+        return dict(rows[0]) if rows else None
 
-    async def events(self, run_id: str, after_seq: int = 0) -> list[tuple]:
+    async def events(self, run_id: str) -> list[tuple]:
         rows = await self.query(
-            "SELECT run_id, seq, ts, type, agent, data FROM events WHERE run_id=? AND seq>?"
-            " ORDER BY seq", (run_id, after_seq))
+            "SELECT run_id, seq, ts, type, agent, data FROM events WHERE run_id=? ORDER BY seq",
+            (run_id,))
         return [tuple(r) for r in rows]
 
     async def last_seq(self, run_id: str) -> int:
