@@ -268,11 +268,9 @@ class ControlCenter(Controls, App[int]):
         """Stop the run (agents cancelled, sandboxes stopped, state recorded). Idempotent."""
         engine = self.engine
         if engine is not None and not engine.finished.is_set():
-            if self.started.is_set() or self.start_error is not None:
-                await engine.stop("stopped from the control center")
-            else:  # still starting: let start finish, then stop what it started
+            if self.start_error is None:  # still starting: let start finish, then stop it all
                 await self.started.wait()
-                await engine.stop("stopped from the control center")
+            await engine.stop("stopped from the control center")
         if self._bridge_task is not None:
             try:
                 await asyncio.wait_for(self._bridge_task, 5)

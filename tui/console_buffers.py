@@ -87,11 +87,13 @@ class AgentConsole:
             self.add_lines(lines)
 
     def tail(self, count: int) -> list[str]:
-        """The last ``count`` completed lines still in scrollback."""
-        count = min(count, len(self.lines))
+        """The last ``count`` completed lines still in scrollback (walked from the end:
+        a full scrollback is not skipped through on every flush)."""
         if count <= 0:
             return []
-        return list(islice(self.lines, len(self.lines) - count, None))
+        lines = list(islice(reversed(self.lines), count))
+        lines.reverse()
+        return lines
 
 
 class ConsoleBuffers:

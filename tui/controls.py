@@ -126,9 +126,8 @@ class Controls(_Base):
         config = self.engine.team.agent(target)
         runtime = self.engine.agents.get(target)
         memory = runtime.memory_text if runtime is not None else ""
-        workspace = config.sandbox_path or f".agentorch/workspaces/{target}"
         self.push_screen(AgentDetailScreen(AgentDetail(self.state.agents[target], config,
-                                                       memory, workspace)))
+                                                       memory)))
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())

@@ -92,7 +92,7 @@ def sandbox_text(agent: AgentView) -> Text:
 
 def activity_text(agent: AgentView, width: int = 40) -> Text:
     activity = agent.activity
-    if agent.status == ev.WAITING_USER or agent.status == ev.AWAITING_APPROVAL:
+    if agent.status in (ev.WAITING_USER, ev.AWAITING_APPROVAL):
         return Text(fold(activity or "waiting for you", width), style="yellow")
     if agent.status == ev.FAILED:
         return Text(fold(activity, width), style="red")
@@ -223,8 +223,7 @@ def tool_call_text(call: ToolCallView, width: int = 70) -> Text:
 
 
 def _short(value: object) -> str:
-    text = value if isinstance(value, str) else repr(value)
-    return repr(fold(text, 40)) if isinstance(value, str) else fold(text, 40)
+    return repr(fold(value, 40)) if isinstance(value, str) else fold(repr(value), 40)
 
 
 def elapsed_text(seconds: float) -> str:

@@ -149,9 +149,7 @@ class ReplayCenter(ControlCenter, inherit_bindings=False):
             self.notify(f"The team file of run {self.recorded_run['id']} cannot be read, so "
                         "there are no details to show.", severity="warning")
             return
-        workspace = config.sandbox_path or f".agentorch/workspaces/{target}"
-        self.push_screen(AgentDetailScreen(AgentDetail(self.state.agents[target], config,
-                                                       "", workspace)))
+        self.push_screen(AgentDetailScreen(AgentDetail(self.state.agents[target], config, "")))
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(REPLAY_KEYS))

@@ -25,7 +25,11 @@ class AgentDetail:
     view: AgentView
     config: AgentConfig
     memory_text: str
-    workspace: str
+
+    @property
+    def workspace(self) -> str:
+        """As the team file names it (`TeamConfig.workspace_of` resolves it to a full path)."""
+        return self.config.sandbox_path or f".agentorch/workspaces/{self.config.id}"
 
 
 def detail_renderable(detail: AgentDetail) -> Group:

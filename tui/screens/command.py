@@ -10,11 +10,14 @@ from textual.reactive import reactive
 from textual.widgets import Input, Label, Static
 
 from tui.decisions import Decision
-from tui.screens.dialog import Dialog
+from tui.screens.dialog import InterruptDialog
 from tui.state import InterruptView
 
+VIEW_HINT = "a approve · r reject with a reason · Esc later"
+REJECT_HINT = "Enter reject · Esc back"
 
-class CommandScreen(Dialog[Decision | None]):
+
+class CommandScreen(InterruptDialog):
     AUTO_FOCUS = ""  # nothing focused: keys a/r/e act until a text field is shown
     BINDINGS = [
         Binding("a", "approve", "Approve"),
@@ -24,8 +27,7 @@ class CommandScreen(Dialog[Decision | None]):
     rejecting = reactive(False)
 
     def __init__(self, interrupt: InterruptView, mode: str = "view") -> None:
-        super().__init__()
-        self.interrupt = interrupt
+        super().__init__(interrupt)
         self._start_rejecting = mode == "reject"
 
     def compose(self) -> ComposeResult:
@@ -41,8 +43,7 @@ class CommandScreen(Dialog[Decision | None]):
             yield Static(Text.assemble("Why it needs you: ", (intr.reason or "approval required",
                                                              "yellow")), id="reason")
             yield Input(placeholder="Reason for rejecting (sent to the agent)", id="feedback")
-            yield Label("a approve · r reject with a reason · Esc later", classes="hint",
-                        id="hint")
+            yield Label(VIEW_HINT, classes="hint", id="hint")
 
     _ready = False
 
@@ -56,9 +57,7 @@ class CommandScreen(Dialog[Decision | None]):
             return
         feedback = self.query_one("#feedback", Input)
         feedback.display = rejecting
-        self.query_one("#hint", Label).update(
-            "Enter reject · Esc back" if rejecting
-            else "a approve · r reject with a reason · Esc later")
+        self.query_one("#hint", Label).update(REJECT_HINT if rejecting else VIEW_HINT)
         if rejecting:
             feedback.focus()
         else:

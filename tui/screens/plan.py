@@ -9,7 +9,7 @@ from textual.reactive import reactive
 from textual.widgets import Input, Label, Static, TextArea
 
 from tui.decisions import Decision
-from tui.screens.dialog import Dialog
+from tui.screens.dialog import InterruptDialog
 from tui.state import InterruptView
 
 HINTS = {
@@ -23,7 +23,7 @@ def numbered(steps: list[str]) -> str:
     return "\n".join(f"{i}. {step}" for i, step in enumerate(steps, 1)) or "(no steps)"
 
 
-class PlanScreen(Dialog[Decision | None]):
+class PlanScreen(InterruptDialog):
     AUTO_FOCUS = ""  # nothing focused: keys a/r/e act until a text field is shown
     BINDINGS = [
         Binding("a", "approve", "Approve"),
@@ -35,8 +35,7 @@ class PlanScreen(Dialog[Decision | None]):
     mode = reactive("view")
 
     def __init__(self, interrupt: InterruptView, mode: str = "view") -> None:
-        super().__init__()
-        self.interrupt = interrupt
+        super().__init__(interrupt)
         self._start_mode = mode
 
     def compose(self) -> ComposeResult:

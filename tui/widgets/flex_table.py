@@ -6,6 +6,7 @@ left out (the table is re-laid once when crossing that width, never on updates).
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.widgets import DataTable
 
 Cell = object
@@ -86,8 +87,6 @@ class FlexTable(DataTable):
 
 
 def _same(a: Cell, b: Cell) -> bool:
-    from rich.text import Text
-
     if isinstance(a, Text) and isinstance(b, Text):
         return a.plain == b.plain and a.style == b.style and a.spans == b.spans
     return a == b

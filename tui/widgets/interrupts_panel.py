@@ -16,7 +16,6 @@ APPROVABLE = ("plan_approval", "command_approval", "budget")
 class InterruptsPanel(FlexTable):
     DEFAULT_CSS = """
     InterruptsPanel { height: 1fr; min-height: 5; }
-    InterruptsPanel.-attention { border: round $warning; border-title-color: $warning; border-title-style: bold; }
     """
     BINDINGS = [
         Binding("enter", "select_cursor", "Answer"),
