@@ -47,6 +47,7 @@ class AgentRuntime:
         self.steps_done = 0  # tool calls whose result was recorded
         self.summary = ""
         self.plan_approved = not config.needs_plan
+        self.plan: list[str] = []  # the steps the person approved
         self.tools: list[ToolSpec] = specs_for(config.allowed_tools())
         self.allowed_tool_names = frozenset(config.allowed_tools())
         team = engine.team
@@ -70,6 +71,7 @@ class AgentRuntime:
         # resume: the call that was running when the process died, and what it
         # had already done (an interrupt raised, a message sent)
         self.unfinished_call: ToolCall | None = None
+        self.unfinished_facts = None  # engine.resume.CallFacts of that call
         self.recovered_interrupt = None
         self.recovered_message = None
 

@@ -207,7 +207,8 @@ async def propose_plan(agent: AgentRuntime, steps: list[str]) -> dict:
     answer = await agent.engine.interrupts.wait(intr)
     if answer.get("approved"):
         agent.plan_approved = True
-        return {"approved": True, "steps": list(answer.get("steps") or steps)}
+        agent.plan = list(answer.get("steps") or steps)  # the approved plan, as edited
+        return {"approved": True, "steps": agent.plan}
     await agent.set_status(ev.PLANNING, "re-planning")
     return {"approved": False, "feedback": answer.get("text") or "rejected without feedback"}
 
