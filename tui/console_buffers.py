@@ -8,15 +8,14 @@ new since its last flush.  No Textual here.
 
 from __future__ import annotations
 
-import re
 from collections import deque
 from itertools import islice
 
 from engine import events as ev
+from engine.control_chars import strip_escape_sequences
 
 DEFAULT_SCROLLBACK = 10_000
 MAX_PARTIAL = 4096  # an unterminated line longer than this is shown anyway
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(\x07|\x1b\\)|\x1b[@-Z\\-_]")
 
 COMMAND_PREFIX = "$ "
 EXIT_PREFIX = "[exit "
@@ -48,8 +47,7 @@ class AgentConsole:
         self.total += len(lines)
 
     def feed(self, text: str) -> None:
-        if "\x1b" in text:
-            text = _ANSI.sub("", text)
+        text = strip_escape_sequences(text)
         if "\r" in text:
             text = text.replace("\r\n", "\n").replace("\r", "\n")
         parts = text.split("\n")
@@ -69,8 +67,7 @@ class AgentConsole:
     def say(self, text: str, final: bool = False) -> None:
         """A chunk of the model's streamed text: whole lines (long ones wrapped) go out
         as they complete, each marked with SAID_PREFIX; ``final`` ends the paragraph."""
-        if "\x1b" in text:
-            text = _ANSI.sub("", text)
+        text = strip_escape_sequences(text)
         parts = (self.said + text.replace("\r", "")).split("\n")
         self.said = parts.pop()
         while len(self.said) > SAID_WIDTH:
