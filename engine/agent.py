@@ -18,7 +18,7 @@ from engine.brains.base import (
 )
 from engine.config import AgentConfig
 from engine.tools import specs_for
-from memory.files import read_memory
+from memory.files import read_memory, read_rules
 from sandboxes import Sandbox
 
 if TYPE_CHECKING:
@@ -55,8 +55,7 @@ class AgentRuntime:
         self.allowed_recipients = engine.post.allowed(config.id)
         self.memory_path = team.resolve(config.memory_file)
         self.memory_text = read_memory(self.memory_path)
-        rules = team.resolve(config.rules_file)
-        self.rules_text = rules.read_text(encoding="utf-8") if rules and rules.is_file() else ""
+        self.rules_text = read_rules(team.resolve(config.rules_file))
         self.task: asyncio.Task | None = None
         self._running = asyncio.Event()  # cleared while paused
         self._running.set()

@@ -13,7 +13,7 @@ from engine.messaging import ALL, REPLY, REQUEST, MessageError
 from engine.risk import risk_of
 from engine.timeouts import within
 from engine.tools import TOOL_SPECS, check_args
-from memory.files import append_memory
+from memory.files import MemoryEntryError, append_memory
 from sandboxes import SandboxError
 
 if TYPE_CHECKING:
@@ -216,7 +216,10 @@ async def propose_plan(agent: AgentRuntime, steps: list[str]) -> dict:
 async def update_memory(agent: AgentRuntime, text: str) -> dict:
     if agent.memory_path is None:
         raise ToolError(f"{agent.agent_id} has no memory_file in agents.yaml")
-    entry = await asyncio.to_thread(append_memory, agent.memory_path, text, agent.agent_id)
+    try:
+        entry = await asyncio.to_thread(append_memory, agent.memory_path, text, agent.agent_id)
+    except MemoryEntryError as exc:
+        raise ToolError(str(exc)) from None
     agent.memory_text += entry
     await agent.emit(ev.MEMORY_UPDATED, path=str(agent.memory_path), text=text,
                      call_id=agent.current_call_id)
