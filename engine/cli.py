@@ -89,7 +89,7 @@ def team_for_resume(args) -> tuple[object, str] | int:
     config_path = run["config_path"]
     base = Path(meta["base_dir"]) if meta.get("base_dir") else None
     try:
-        team = load_team(config_path, base_dir=base)
+        team = load_team(config_path, base_dir=base, db=args.db)
     except ConfigError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None, tui_runner: Callable | None = None,
     team_path = demo_path() if args.demo else Path(args.config)
     base_dir = Path.cwd() / ".agentorch" / "demo" if args.demo else None
     try:
-        team = load_team(team_path, base_dir=base_dir)
+        team = load_team(team_path, base_dir=base_dir, db=args.db)
     except ConfigError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
@@ -206,6 +206,8 @@ def run_subcommand(argv: list[str], replay_runner: Callable | None = None) -> in
     sub = p.add_subparsers(dest="cmd", required=True)
     c = sub.add_parser("check", help="validate a team file and summarize it")
     c.add_argument("file")
+    c.add_argument("--db", default=str(DEFAULT_DB),
+                   help="the state database the team will use (no workspace may contain it)")
     sub.add_parser("schema", help="print the JSON Schema of agents.yaml")
     r = sub.add_parser("runs", help="list past runs")
     r.add_argument("--db", default=str(DEFAULT_DB))
@@ -229,7 +231,7 @@ def run_subcommand(argv: list[str], replay_runner: Callable | None = None) -> in
     if args.cmd == "export":
         return asyncio.run(cmd_export(args.db, args.run_id, args.format, args.output))
     if args.cmd == "check":
-        return cmd_check(args.file)
+        return cmd_check(args.file, args.db)
     if args.cmd == "schema":
         from engine.config import TeamConfig
 
@@ -265,9 +267,9 @@ def cmd_replay(args, replay_runner: Callable | None) -> int:
     return replay_runner(run, events, args)
 
 
-def cmd_check(file: str) -> int:
+def cmd_check(file: str, db: str = str(DEFAULT_DB)) -> int:
     try:
-        team = load_team(file)
+        team = load_team(file, db=db)
     except ConfigError as exc:
         for problem in exc.problems:
             print(problem)

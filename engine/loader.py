@@ -15,7 +15,11 @@ import yaml
 from pydantic import ValidationError
 
 from engine.config import ALL, AgentConfig, TeamConfig
+from engine.layout import layout_problems
 from engine.tools import TOOL_SPECS, check_args
+from memory.files import read_rules
+from memory.store import DEFAULT_DB
+from sandboxes.base import SandboxError
 
 
 @dataclass(frozen=True)
@@ -72,10 +76,12 @@ def _field_name(loc: tuple[Any, ...]) -> str:
     return out or "(file)"
 
 
-def load_team(path: str | Path, base_dir: Path | None = None) -> TeamConfig:
+def load_team(path: str | Path, base_dir: Path | None = None,
+              db: str | Path | None = None) -> TeamConfig:
     """Load and validate a team file, raising ConfigError with every problem found.
 
     Relative paths in the file resolve against ``base_dir`` (default: the file's folder).
+    ``db`` is the state database (default .agentorch/state.db): no workspace may hold it.
     """
     path = Path(path)
     name = str(path)
@@ -111,9 +117,21 @@ def load_team(path: str | Path, base_dir: Path | None = None) -> TeamConfig:
     except ValidationError as exc:
         raise ConfigError(_validation_problems(exc, name, lines)) from None
     problems = _team_problems(team, name, lines)
+    for loc, message in layout_problems(team, path, Path(db or DEFAULT_DB)):
+        line = lines.line(loc if _own_field(data, loc) else ("defaults", loc[-1]))
+        problems.append(ConfigProblem(name, line, _field_name(loc), message))
     if problems:
         raise ConfigError(problems)
     return team
+
+
+def _own_field(data: dict[str, Any], loc: tuple[Any, ...]) -> bool:
+    """False for an agent's field that came from `defaults` (its line is there)."""
+    agents = data.get("agents")
+    if len(loc) != 3 or not isinstance(agents, list) or not isinstance(data.get("defaults"), dict):
+        return True
+    agent = agents[loc[1]] if loc[1] < len(agents) else None
+    return not isinstance(agent, dict) or loc[2] in agent or loc[2] not in data["defaults"]
 
 
 _UNION_TAG = re.compile(r"^(str|int|float|bool|none|[a-z-]+\[.*\])$")
@@ -172,7 +190,6 @@ def _team_problems(team: TeamConfig, name: str, lines: _LineMap) -> list[ConfigP
         problems.append(ConfigProblem(name, lines.line(loc), _field_name(loc), message))
 
     seen: dict[str, int] = {}
-    workspaces: dict[Path, str] = {}
     for i, agent in enumerate(team.agents):
         if agent.id in seen:
             add(i, "id", f"duplicate agent id {agent.id!r} (also agent #{seen[agent.id] + 1})")
@@ -186,16 +203,16 @@ def _team_problems(team: TeamConfig, name: str, lines: _LineMap) -> list[ConfigP
                 elif other == ALL:
                     add(i, "direct_communication",
                         "write `direct_communication: all`, not a list containing all")
-        ws = team.workspace_of(agent)
-        if ws in workspaces:
-            add(i, "sandbox_path",
-                f"same sandbox_path as agent {workspaces[ws]!r}; each agent needs its own")
-        workspaces.setdefault(ws, agent.id)
         if agent.rules_file:
             rules = team.resolve(agent.rules_file)
-            if rules is None or not rules.is_file():
+            if rules is None or not rules.exists():
                 add(i, "rules_file", f"file {agent.rules_file!r} does not exist "
                     f"(paths are relative to {team.base_dir})")
+            else:
+                try:
+                    read_rules(rules)
+                except (SandboxError, OSError) as exc:
+                    add(i, "rules_file", f"cannot be read: {exc}")
         if agent.is_scripted and agent.script is None:
             add(i, "script", "a scripted agent needs a `script` (a list of tool steps)")
         if not agent.is_scripted and agent.script is not None:

@@ -52,7 +52,10 @@ def read_rules(path: Path | None) -> str:
     """A rules file's text ("" without one); never through a symlink."""
     if path is None:
         return ""
-    fd = hostfs.open_host_file(path, os.O_RDONLY)
+    try:
+        fd = hostfs.open_host_file(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return ""
     with os.fdopen(fd, "rb") as fh:
         return fh.read(MAX_RULES_BYTES).decode("utf-8", errors="replace")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -146,3 +147,99 @@ def test_demo_and_examples_are_valid():
     root = Path(__file__).resolve().parents[1]
     for path in [root / "examples" / "demo.yaml", *root.glob("examples/*.yaml")]:
         load_team(path)
+
+
+# -- layout: config out of every agent's reach, no two agents overlapping ---------------
+LAYOUT_HEAD = "defaults:\n  model: scripted\n  script: []\nagents:\n"
+
+
+def layout(tmp_path: Path, agents: str, db: Path | None = None) -> list[str]:
+    (tmp_path / "rules").mkdir(exist_ok=True)
+    for name in ("a.md", "b.md"):
+        (tmp_path / "rules" / name).write_text("be careful\n")
+    path = write(tmp_path, LAYOUT_HEAD + agents)
+    with pytest.raises(ConfigError) as exc:
+        load_team(path, db=db or tmp_path / "state" / "state.db")
+    return [str(p).removeprefix(f"{path}:") for p in exc.value.problems]
+
+
+@pytest.mark.parametrize("agents,expected", [
+    ("  - id: a\n    sandbox_path: .\n",
+     "6: agents[0].sandbox_path: the workspace {tmp} contains the team file {tmp}/agents.yaml"),
+    ("  - id: a\n    sandbox_path: ..\n",
+     "6: agents[0].sandbox_path: the workspace {parent} contains the team file"),
+    ("  - id: a\n    sandbox_path: state\n",
+     "6: agents[0].sandbox_path: the workspace {tmp}/state contains the database"),
+    ("  - id: a\n    sandbox_path: ws\n  - id: b\n    sandbox_path: ws/a\n",
+     "8: agents[1].sandbox_path: the workspaces of 'b' and 'a' overlap ('b''s is inside 'a''s)"),
+    ("  - id: a\n    sandbox_path: ws/a\n  - id: b\n    sandbox_path: ws\n",
+     "8: agents[1].sandbox_path: the workspaces of 'b' and 'a' overlap ('a''s is inside 'b''s)"),
+    ("  - id: a\n    sandbox_path: ws\n  - id: b\n    sandbox_path: ./ws/\n",
+     "8: agents[1].sandbox_path: same sandbox_path as agent 'a'"),
+    ("  - id: a\n    sandbox_path: ws\n  - id: b\n    sandbox_path: link\n",
+     "8: agents[1].sandbox_path: same sandbox_path as agent 'a'"),  # link -> ws
+    ("  - id: a\n    sandbox_path: ws\n    memory_file: ws/mem.md\n",
+     "7: agents[0].memory_file: {tmp}/ws/mem.md is inside agent 'a''s workspace"),
+    ("  - id: a\n    sandbox_path: rules\n  - id: b\n    rules_file: rules/b.md\n",
+     "8: agents[1].rules_file: {tmp}/rules/b.md is inside agent 'a''s workspace"),
+    ("  - id: a\n    memory_file: m.md\n  - id: b\n    memory_file: ./m.md\n",
+     "8: agents[1].memory_file: {tmp}/m.md is also the memory_file of agent 'a': update_memory"),
+    ("  - id: a\n    rules_file: rules/a.md\n  - id: b\n    rules_file: rules/a.md\n",
+     "8: agents[1].rules_file: {tmp}/rules/a.md is also the rules_file of agent 'a'"),
+    ("  - id: b\n    rules_file: rules/b.md\n  - id: c\n    memory_file: rules/b.md\n",
+     "8: agents[1].memory_file: {tmp}/rules/b.md is also the rules_file of agent 'b': update_memory"),
+    ("  - id: c\n    rules_file: rules/a.md\n    memory_file: rules/a.md\n",
+     "7: agents[0].memory_file: {tmp}/rules/a.md is also the rules_file of agent 'c'"),
+    ("  - id: a\n    memory_file: agents.yaml\n",
+     "6: agents[0].memory_file: is the team file"),
+    ("  - id: a\n    memory_file: state/state.db\n",
+     "6: agents[0].memory_file: is the database"),
+])
+def test_overlapping_layouts_are_refused_with_file_line_field(tmp_path, agents, expected):
+    (tmp_path / "ws").mkdir()
+    os.symlink(tmp_path / "ws", tmp_path / "link")
+    tmp = os.path.realpath(tmp_path)
+    expected = expected.format(tmp=tmp, parent=os.path.dirname(tmp))
+    found = layout(tmp_path, agents)
+    assert any(p.startswith(expected) for p in found), found
+
+
+def test_a_memory_file_from_defaults_is_shared_and_points_at_the_defaults_line(tmp_path):
+    text = "defaults:\n  model: scripted\n  script: []\n  memory_file: team.md\nagents:\n  - id: a\n  - id: b\n"
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as exc:
+        load_team(path, db=tmp_path / "state.db")
+    (problem,) = exc.value.problems
+    assert (problem.line, problem.field) == (4, "agents[1].memory_file"), problem
+
+
+def test_a_workspace_symlinked_to_the_team_folder_is_refused(tmp_path):
+    os.symlink(tmp_path, tmp_path / "sneaky")
+    found = layout(tmp_path, "  - id: a\n    sandbox_path: sneaky\n")
+    assert any("contains the team file" in p for p in found), found
+
+
+def test_the_default_database_folder_cannot_be_a_workspace(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    path = write(tmp_path, LAYOUT_HEAD + "  - id: a\n    sandbox_path: other/x\n"
+                 "  - id: b\n    sandbox_path: .agentorch\n")
+    (tmp_path / "other").mkdir()
+    write(tmp_path / "other", "")  # agents.yaml not in the workspace of a
+    with pytest.raises(ConfigError) as exc:
+        load_team(path)
+    (problem,) = exc.value.problems
+    assert "contains the database" in problem.message and problem.field == "agents[1].sandbox_path"
+
+
+def test_every_layout_problem_is_reported_together(tmp_path):
+    found = layout(tmp_path, "  - id: a\n    sandbox_path: .\n    memory_file: m.md\n"
+                             "  - id: b\n    sandbox_path: sub\n    memory_file: m.md\n")
+    assert len(found) >= 4, found  # team file, nested, memory inside ws, shared memory
+
+
+def test_check_refuses_sandbox_path_dot_and_names_the_database(tmp_path):
+    path = write(tmp_path, LAYOUT_HEAD + "  - id: a\n    sandbox_path: .\n")
+    proc = run_cli("check", str(path), "--db", str(tmp_path / "s.db"))
+    assert proc.returncode == 2 and "Traceback" not in proc.stdout + proc.stderr
+    assert f"{path}:6: agents[0].sandbox_path: the workspace" in proc.stdout
+    assert "the team file" in proc.stdout
