@@ -19,6 +19,7 @@ from pathlib import Path
 from engine.loader import ConfigError, load_team, summary
 from memory.store import DEFAULT_DB, Store, StoreError, run_lookup
 from sandboxes import SandboxError
+from sandboxes.docker_client import ImageMissingError
 from sandboxes.processes import pid_alive
 
 SUBCOMMANDS = ("check", "schema", "runs", "events", "export", "replay")
@@ -167,6 +168,9 @@ async def _headless(team, config_path: str, args) -> int:
         return EXIT_FAILED
     try:
         return await run_headless(engine)
+    except ImageMissingError as exc:  # the daemon answers: a setup error, not a fall-back
+        err(str(exc))
+        return EXIT_CONFIG
     except (SandboxError, BrainError) as exc:
         err(str(exc))
         return EXIT_FAILED
@@ -184,11 +188,10 @@ async def cleanup_stale(store: Store) -> None:
         if row["host"] == host and not pid_alive(row["pid"]):
             store.execute("UPDATE runs SET status='crashed' WHERE id=?", (row["id"],))
     await store.flush()
-    try:
-        from sandboxes.docker import cleanup_stale_containers, docker_available
-    except ImportError:
-        return
-    if not docker_available():
+    from sandboxes.docker import cleanup_stale_containers
+    from sandboxes.docker_client import docker_answers
+
+    if not await docker_answers():
         return
     live = {r["id"] for r in await store.query("SELECT id FROM runs WHERE status='running'")}
     try:

@@ -6,6 +6,7 @@ models, so the field docstrings are the reference documentation.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -55,9 +56,12 @@ class SandboxConfig(Strict):
 
     backend: BackendName = "auto"
     """`docker` (hardened container per agent), `local` (UNSANDBOXED subprocess) or
-    `auto` (docker when a daemon answers and can run the image, else local)."""
+    `auto` (docker when a Docker daemon answers, a missing image then being an error;
+    local only when no daemon answers)."""
     image: str | None = None
     """Container image for every agent (default `agentorch/sandbox:latest`)."""
+    pull: bool = False
+    """Pull a missing image from its registry (default: never pull; build it instead)."""
     network: Literal["none", "bridge"] = "none"
     """`none` (no network, the default) or `bridge`."""
     resources: Resources = Field(default_factory=Resources)
@@ -127,6 +131,9 @@ class AgentFields(Strict):
     resources: Resources | None = None
     backend: BackendName | None = None
     """Override of the team's sandbox backend for this agent."""
+    pass_env: list[str] | None = None
+    """Host environment variables the agent's commands may see (by name). Commands get
+    only PATH, HOME, LANG and AGENTORCH_AGENT otherwise: never the engine's API keys."""
     max_tokens: int | None = Field(default=None, gt=0)
     """Claude: max tokens per response."""
     max_retries: int | None = Field(default=None, ge=0)
@@ -135,6 +142,14 @@ class AgentFields(Strict):
     """Claude: the model's context size in tokens (default 200000); near it, old tool results are shortened."""
     reply_timeout: float | None = Field(default=None, gt=0)
     """Seconds send_message(wait_reply=true) waits for the reply."""
+
+    @field_validator("pass_env")
+    @classmethod
+    def _variable_names(cls, v: list[str] | None) -> list[str] | None:
+        for name in v or []:
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+                raise ValueError(f"{name!r} is not an environment variable name")
+        return v
 
     @field_validator("tools")
     @classmethod

@@ -40,15 +40,15 @@ def new_run_id(clock: Callable[[], float] = time.time) -> str:
     return f"{stamp}-{secrets.token_hex(2)}"
 
 
-async def _image_problem(image: str) -> str:
-    """"" when Docker can run ``image``, else what is wrong and how to fix it."""
-    from sandboxes.docker import check_docker  # lazily: docker-py only when needed
+async def _image_problem(image: str, pull: bool) -> SandboxError | None:
+    """None when Docker can run ``image``, else what is wrong and how to fix it."""
+    from sandboxes.docker_client import check_docker  # docker-py only when needed
 
     try:
-        await check_docker(image)
+        await check_docker(image, pull=pull)
     except SandboxError as exc:
-        return str(exc)
-    return ""
+        return exc
+    return None
 
 
 class Engine:
@@ -83,7 +83,6 @@ class Engine:
         self.status = "pending"
         self.finished = asyncio.Event()
         self._stopping = False
-        self._docker_ok: bool | None = None
         #: set by the CLI for --resume: the RunState (engine.resume) to continue from
         self.pending_resume: Any = None
 
@@ -114,41 +113,35 @@ class Engine:
     def requested_backend(self, agent: AgentConfig) -> str:
         return self.backend_override or agent.backend or self.team.sandbox.backend
 
-    def resolve_backend(self, agent: AgentConfig) -> str:
-        """The backend by configuration and whether a Docker daemon answers."""
-        choice = self.requested_backend(agent)
-        if choice != "auto":
-            return choice
-        if self._docker_ok is None:
-            from sandboxes.docker import docker_available
-
-            self._docker_ok = docker_available()
-        return "docker" if self._docker_ok else "local"
-
     def image_of(self, agent: AgentConfig) -> str:
         return self.image_override or agent.image or self.team.sandbox.image or DEFAULT_IMAGE
 
-    async def _resolve_backends(self) -> dict[str, str]:
-        """Pick each agent's backend; `auto` needs a daemon and a usable image for Docker.
+    async def _resolve_backends(self) -> tuple[dict[str, str], SandboxError | None]:
+        """Pick each agent's backend: `auto` is docker whenever a Docker daemon answers.
 
-        Returns, for each agent that `auto` put on the local backend, why.
+        Returns, for each agent that `auto` put on local (no daemon), why; and what keeps
+        a docker agent from starting (e.g. a missing image: an error, never local instead).
         """
+        requested = {a.id: self.requested_backend(a) for a in self.team.agents}
+        docker_ok = True
+        if "auto" in requested.values():
+            from sandboxes.docker_client import docker_answers
+
+            docker_ok = await docker_answers()
         fell_back: dict[str, str] = {}
-        checked: dict[str, str] = {}
         for agent in self.team.agents:
-            backend = self.resolve_backend(agent)
-            if self.requested_backend(agent) == "auto":
-                if backend == "local":
+            backend = requested[agent.id]
+            if backend == "auto":
+                backend = "docker" if docker_ok else "local"
+                if not docker_ok:
                     fell_back[agent.id] = "no Docker daemon answered; start Docker for isolation."
-                else:
-                    image = self.image_of(agent)
-                    if image not in checked:
-                        checked[image] = await _image_problem(image)
-                    if checked[image]:
-                        backend = "local"
-                        fell_back[agent.id] = checked[image]
             self.backends[agent.id] = backend
-        return fell_back
+        images = {self.image_of(a) for a in self.team.agents if self.backends[a.id] == "docker"}
+        for image in sorted(images):
+            problem = await _image_problem(image, self.team.sandbox.pull)
+            if problem is not None:
+                return fell_back, problem
+        return fell_back, None
 
     def sandbox_spec(self, agent: AgentConfig, backend: str) -> SandboxSpec:
         def pick(name: str, default: Any) -> Any:
@@ -160,6 +153,7 @@ class Engine:
             network=agent.network or self.team.sandbox.network,
             memory=pick("memory", "512m"), cpus=pick("cpus", 1.0), pids=pick("pids", 256),
             max_output_bytes=pick("max_output", DEFAULT_MAX_OUTPUT),
+            env={name: os.environ[name] for name in agent.pass_env or [] if name in os.environ},
         )
 
     def _should_run(self, agent_id: str) -> bool:
@@ -193,7 +187,7 @@ class Engine:
                                    "VALUES (?,?,?)", (self.run_id, a, ev.PENDING))
         else:
             self.store.reopen_run(self.run_id)
-        fell_back = await self._resolve_backends()
+        fell_back, docker_problem = await self._resolve_backends()
         await self.emit(ev.RUN_STARTED, team=self.team.name, agents=agent_ids,
                         types={a.id: a.type or "" for a in self.team.agents},
                         models={a.id: a.model or "scripted" for a in self.team.agents},
@@ -203,6 +197,9 @@ class Engine:
         if key_problem:  # before any sandbox or agent starts
             await self._finish("failed", key_problem)
             raise BrainError(key_problem)
+        if docker_problem is not None:
+            await self._finish("failed", str(docker_problem))
+            raise docker_problem
         if self.resuming:
             await self.budget.restore()
         unsandboxed = [a for a, b in self.backends.items() if b == "local"]

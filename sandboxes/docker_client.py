@@ -89,14 +89,22 @@ def build_command(image: str) -> str:
     return f"docker build -t {image} DIR"
 
 
-def _missing_image_error(image: str, reason: str) -> SandboxError:
-    return SandboxError(
+class ImageMissingError(SandboxError):
+    """A Docker daemon answers but the team's image is not there: a setup error, never
+    a reason to run on the local backend instead."""
+
+
+def _missing_image_error(image: str, reason: str) -> ImageMissingError:
+    hint = "" if reason.startswith("pull failed") else (
+        ", or set `sandbox.pull: true` in agents.yaml to pull it from a registry")
+    return ImageMissingError(
         f"Docker image {image} is not available ({reason}); build it with "
-        f"`{build_command(image)}` (or pull it where a registry is reachable)"
+        f"`{build_command(image)}`{hint}"
     )
 
 
-def _ensure_image(client, image: str, pull: bool = True) -> None:
+def _ensure_image(client, image: str, pull: bool = False) -> None:
+    """Raise ImageMissingError unless ``image`` is present; pulled only with ``pull``."""
     docker = _docker_module()
     try:
         client.images.get(image)
@@ -116,8 +124,16 @@ def _ensure_image(client, image: str, pull: bool = True) -> None:
     raise _missing_image_error(image, reason)
 
 
-async def check_docker(image: str = DEFAULT_IMAGE) -> None:
-    """Raise SandboxError with what to do when Docker or ``image`` is not usable."""
+async def docker_answers(timeout: float = 2.0) -> bool:
+    """:func:`docker_available` in a worker thread: the ping never blocks the event loop."""
+    return await asyncio.to_thread(docker_available, timeout)
+
+
+async def check_docker(image: str = DEFAULT_IMAGE, pull: bool = False) -> None:
+    """Raise SandboxError with what to do when Docker or ``image`` is not usable.
+
+    A missing image raises ImageMissingError; it is pulled first only with ``pull``.
+    """
 
     def check() -> None:
         client = _get_client()
@@ -125,7 +141,7 @@ async def check_docker(image: str = DEFAULT_IMAGE) -> None:
             client.ping()
         except Exception as exc:
             raise _no_daemon_error(exc) from None
-        _ensure_image(client, image)
+        _ensure_image(client, image, pull)
 
     await _in_thread(check)
 

@@ -17,6 +17,7 @@ from sandboxes.base import (
     OutputCallback,
     OutputCollector,
     Sandbox,
+    SandboxSpec,
 )
 
 READ_CHUNK = 64 * 1024
@@ -35,7 +36,7 @@ class LocalSandbox(Sandbox):
     async def exec(
         self, command: str, timeout: float, on_output: OutputCallback | None = None
     ) -> ExecResult:
-        env = {**os.environ, **self.spec.env, "AGENTORCH_AGENT": self.spec.agent_id}
+        env = command_env(self.spec)
         proc = await asyncio.create_subprocess_exec(
             "/bin/sh",
             "-c",
@@ -87,6 +88,18 @@ class LocalSandbox(Sandbox):
 
     async def stop(self) -> None:
         return None
+
+
+#: host variables every local command gets; anything else only through `pass_env`
+BASE_ENV = ("PATH", "HOME", "LANG")
+
+
+def command_env(spec: SandboxSpec) -> dict[str, str]:
+    """A minimal environment: never the engine's own (API keys, tokens, cloud credentials)."""
+    env = {name: os.environ[name] for name in BASE_ENV if name in os.environ}
+    env.setdefault("PATH", os.defpath)
+    env.setdefault("LANG", "C.UTF-8")
+    return {**env, **spec.env, "AGENTORCH_AGENT": spec.agent_id}
 
 
 def _kill_group(pid: int) -> None:

@@ -243,3 +243,9 @@ def test_check_refuses_sandbox_path_dot_and_names_the_database(tmp_path):
     assert proc.returncode == 2 and "Traceback" not in proc.stdout + proc.stderr
     assert f"{path}:6: agents[0].sandbox_path: the workspace" in proc.stdout
     assert "the team file" in proc.stdout
+
+
+def test_pass_env_takes_variable_names_only(tmp_path):
+    path = write(tmp_path, "agents:\n  - id: a\n    script: []\n    pass_env: [OK_NAME, 'A=B']\n")
+    (found,) = problems(path)
+    assert ":4: agents[0].pass_env: 'A=B' is not an environment variable name" in found

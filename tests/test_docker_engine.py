@@ -104,10 +104,24 @@ def test_auto_without_a_daemon_falls_back_to_local_and_says_so(tmp_path):
     assert '"backends": {"a": "local"}' in proc.stdout
 
 
-def test_auto_with_a_daemon_but_no_image_falls_back_naming_the_build_command(tmp_path):
+def test_auto_with_a_daemon_but_a_mistyped_image_is_an_error_never_local(tmp_path):
     require_docker()
     proc = _headless(tmp_path, "sandbox: {backend: auto, image: 'agentorch/sandbox:no-such-tag'}\n"
                      + ONE_AGENT)
-    assert proc.returncode == 0, proc.stderr
-    assert "fell back to local" in proc.stderr
+    assert proc.returncode == 2, proc.stderr
+    assert "Docker image agentorch/sandbox:no-such-tag is not available (not present)" in proc.stderr
     assert "docker build -t agentorch/sandbox:no-such-tag" in proc.stderr, proc.stderr
+    assert "UNSANDBOXED" not in proc.stderr and "Traceback" not in proc.stderr
+    assert '"type": "tool_call"' not in proc.stdout  # nothing ran anywhere
+
+
+def test_an_image_is_pulled_only_when_the_team_says_pull(tmp_path):
+    require_docker()
+    image = "localhost:1/agentorch-typo:latest"  # a pull would try this (closed) registry
+    quiet = _headless(tmp_path, f"sandbox: {{backend: docker, image: '{image}'}}\n" + ONE_AGENT)
+    assert quiet.returncode == 2
+    assert "(not present)" in quiet.stderr and "sandbox.pull: true" in quiet.stderr, quiet.stderr
+    pulled = _headless(tmp_path, f"sandbox: {{backend: docker, image: '{image}', pull: true}}\n"
+                       + ONE_AGENT)
+    assert pulled.returncode == 2
+    assert f"Docker image {image} is not available (pull failed" in pulled.stderr, pulled.stderr
