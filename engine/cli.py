@@ -54,6 +54,9 @@ def build_run_parser() -> argparse.ArgumentParser:
     p.add_argument("--image", help="override the container image of every agent")
     p.add_argument("--resume", metavar="RUN_ID",
                    help="continue a stopped or crashed run (an id, a prefix, or `last`)")
+    p.add_argument("--reload-config", action="store_true",
+                   help="with --resume: use the team file as it is now, even if it changed "
+                        "since the run started (default: refuse when it changed)")
     return p
 
 
@@ -88,16 +91,44 @@ def team_for_resume(args) -> tuple[object, str] | int:
     args.image = args.image or meta.get("image")
     args.auto_approve = args.auto_approve or bool(meta.get("auto_approve"))
     config_path = run["config_path"]
-    base = Path(meta["base_dir"]) if meta.get("base_dir") else None
-    try:
-        team = load_team(config_path, base_dir=base, db=args.db)
-    except ConfigError as exc:
-        for problem in exc.problems:
-            print(problem, file=sys.stderr)
-        err(f"run {run['id']} cannot be resumed while its team file has problems")
+    team = _team_to_resume(run, config_path, args)
+    if team is None:
         return EXIT_CONFIG
     args.resume = run["id"]
     return team, config_path
+
+
+def _team_to_resume(run: dict, config_path: str, args):
+    """The configuration recorded at the run's start; the team file only with --reload-config.
+
+    An agent may have edited the file meanwhile, so a changed file is never read silently.
+    """
+    from engine.resume import config_changes, recorded_team
+
+    meta = json.loads(run["meta"] or "{}")
+    base = Path(meta["base_dir"]) if meta.get("base_dir") else None
+    recorded = recorded_team(run)
+    try:
+        current, problems = load_team(config_path, base_dir=base, db=args.db), []
+    except ConfigError as exc:
+        current, problems = None, exc.problems
+    if recorded is not None and current is not None and not config_changes(recorded, current):
+        return recorded
+    if recorded is not None and not args.reload_config:
+        what = (", ".join(config_changes(recorded, current)) if current is not None
+                else "it no longer loads")
+        err(f"the team file {config_path} changed since run {run['id']} started ({what}); "
+            "restore it to resume with the recorded configuration, or pass --reload-config "
+            "to resume with the edited file")
+        return None
+    if current is None:
+        for problem in problems:
+            print(problem, file=sys.stderr)
+        err(f"run {run['id']} cannot be resumed while its team file has problems")
+        return None
+    if recorded is not None:
+        err(f"resuming with the edited team file ({', '.join(config_changes(recorded, current))})")
+    return current
 
 
 def main(argv: list[str] | None = None, tui_runner: Callable | None = None,

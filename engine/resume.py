@@ -12,8 +12,11 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from pydantic import ValidationError
+
 from engine import events as ev
 from engine.brains.base import InboxMessage, ToolCall, ToolResult
+from engine.config import TeamConfig
 from engine.interrupts import Interrupt
 from engine.messaging import REPLY, REQUEST, Envelope
 
@@ -176,6 +179,47 @@ async def _load_messages(store: Store, run_id: str) -> list[tuple[Envelope, str,
     return out
 
 
+# -- the team configuration recorded at the run's start ------------------------------
+def recorded_team(run: dict[str, Any]) -> TeamConfig | None:
+    """The team the run was started (or last resumed) with; None for runs of older versions."""
+    meta = json.loads(run.get("meta") or "{}")
+    data = meta.get("team")
+    if not isinstance(data, dict):
+        return None
+    base = meta.get("base_dir") or "."
+    try:
+        return TeamConfig.model_validate({**data, "base_dir": base})
+    except ValidationError:
+        return None
+
+
+def config_changes(old: TeamConfig, new: TeamConfig, limit: int = 8) -> list[str]:
+    """The fields that differ between two team configurations, e.g. `agents.a.approval`."""
+    changed = _diff(_keyed(old.model_dump(mode="json")), _keyed(new.model_dump(mode="json")), "")
+    if old.base_dir.resolve() != new.base_dir.resolve():
+        changed.insert(0, "base folder")
+    return changed[:limit] + ([f"{len(changed) - limit} more"] if len(changed) > limit else [])
+
+
+def _keyed(data: dict[str, Any]) -> dict[str, Any]:
+    """Agents by id rather than by position, so a reordering is not a change."""
+    agents = data.get("agents") or []
+    return {**data, "agents": {a.get("id", str(i)): a for i, a in enumerate(agents)}}
+
+
+def _diff(old: Any, new: Any, path: str) -> list[str]:
+    if isinstance(old, dict) and isinstance(new, dict):
+        out: list[str] = []
+        for key in sorted(set(old) | set(new), key=str):
+            where = f"{path}.{key}" if path else str(key)
+            if key not in old or key not in new:
+                out.append(f"{where} ({'added' if key in new else 'removed'})")
+            else:
+                out += _diff(old[key], new[key], where)
+        return out
+    return [] if old == new else [path]
+
+
 def apply_run_state(engine: Engine, state: RunState) -> None:
     """Put the recovered interrupts, messages and sequence into a fresh engine."""
     engine.seq = state.last_seq
@@ -214,5 +258,5 @@ def prepare_agents(engine: Engine, state: RunState) -> None:
             rt.resume_results = list(st.tail_results)
 
 
-__all__ = ["REPLY", "ResumeError", "RunState", "apply_run_state", "load_run_state",
-           "prepare_agents"]
+__all__ = ["REPLY", "ResumeError", "RunState", "apply_run_state", "config_changes",
+           "load_run_state", "prepare_agents", "recorded_team"]

@@ -181,12 +181,16 @@ class Engine:
                                   {"auto_approve": self.auto_approve,
                                    "base_dir": str(self.team.base_dir),
                                    "backend": self.backend_override,
-                                   "image": self.image_override})
+                                   "image": self.image_override,
+                                   "team": self.team.model_dump(mode="json")})
             for a in agent_ids:
                 self.store.execute("INSERT OR REPLACE INTO agents (run_id, id, status) "
                                    "VALUES (?,?,?)", (self.run_id, a, ev.PENDING))
         else:
             self.store.reopen_run(self.run_id)
+            self.store.execute(  # the configuration this leg runs with (--reload-config)
+                "UPDATE runs SET meta=json_set(COALESCE(meta, '{}'), '$.team', json(?)) "
+                "WHERE id=?", (self.team.model_dump_json(), self.run_id))
         fell_back, docker_problem = await self._resolve_backends()
         await self.emit(ev.RUN_STARTED, team=self.team.name, agents=agent_ids,
                         types={a.id: a.type or "" for a in self.team.agents},

@@ -186,3 +186,111 @@ def test_resume_keeps_the_backend_and_auto_approve_it_started_with(tmp_path):
     assert resumed.finish() == 0
     answered = [e for e in resumed.events if e["type"] == "interrupt_answered"]
     assert answered and all(e["answer"]["by"] == "auto-approve" for e in answered)
+
+
+# -- a resumed run uses the configuration recorded at its start ---------------------------
+GUARDED_TEAM = """\
+name: guarded
+sandbox: {backend: local}
+agents:
+  - id: a
+    type: coder
+    model: scripted
+    approval: always
+    script:
+      - {tool: run_command, args: {command: "echo ran > ran.txt"}}
+      - {tool: finish, args: {summary: done}}
+"""
+
+
+def crash_at_the_approval(tmp_path) -> dict:
+    from crash_support import HeadlessRun
+
+    (tmp_path / "team.yaml").write_text(GUARDED_TEAM)
+    run = HeadlessRun(["team.yaml", "--headless", "--db", "state.db"], tmp_path)
+    asked = run.until(is_("interrupt", "a", kind="command_approval"))
+    wait_until_stored(tmp_path / "state.db", asked["id"])
+    run.kill9()
+    return asked
+
+
+def wait_until_stored(db, interrupt_id: str,
+                      sql: str = "SELECT 1 FROM interrupts WHERE id=?", *params: str) -> None:
+    """Until the interrupt (or what ``sql`` finds) is committed: stdout may be ahead."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with sqlite3.connect(db, timeout=1) as conn:
+                if conn.execute(sql, params or (interrupt_id,)).fetchone():
+                    return
+        except sqlite3.Error:
+            pass
+        time.sleep(0.02)
+    raise AssertionError(f"interrupt {interrupt_id} never reached {db}")
+
+
+def resume_cli(tmp_path, *extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run([*CLI, "--resume", "last", "--headless", "--db", "state.db", *extra],
+                          cwd=tmp_path, capture_output=True, text=True, stdin=subprocess.DEVNULL,
+                          timeout=120)
+
+
+def test_an_edited_team_file_is_refused_on_resume_and_nothing_runs(tmp_path):
+    crash_at_the_approval(tmp_path)
+    # what an agent with write access to the team file did in issue 10: no more approvals
+    edited = GUARDED_TEAM.replace("approval: always", "approval: never").replace(
+        "type: coder", "type: hacker")
+    (tmp_path / "team.yaml").write_text(edited)
+    proc = resume_cli(tmp_path)
+    assert proc.returncode == 2 and proc.stdout == "", proc.stderr
+    assert "changed since run" in proc.stderr and "--reload-config" in proc.stderr
+    assert "agents.a.approval, agents.a.type" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / ".agentorch" / "workspaces" / "a" / "ran.txt").exists()
+
+
+def test_a_file_that_no_longer_loads_is_refused_too(tmp_path):
+    crash_at_the_approval(tmp_path)
+    (tmp_path / "team.yaml").write_text("agents: [\n")
+    proc = resume_cli(tmp_path)
+    assert proc.returncode == 2 and "it no longer loads" in proc.stderr, proc.stderr
+
+
+def test_a_cosmetic_edit_resumes_with_the_recorded_configuration(tmp_path):
+    asked = crash_at_the_approval(tmp_path)
+    (tmp_path / "team.yaml").write_text("# reformatted\n" + GUARDED_TEAM.replace(
+        "    type: coder\n    model: scripted\n", "    model: scripted   # same\n    type: coder\n"))
+    from crash_support import HeadlessRun
+
+    resumed = HeadlessRun(["--resume", "last", "--headless", "--db", "state.db"], tmp_path)
+    again = resumed.until(is_("interrupt", "a", kind="command_approval"))
+    assert again["id"] == asked["id"]  # still asks: approval: always was recorded
+    resumed.send({"type": "approve", "interrupt": again["id"]})
+    assert resumed.finish() == 0
+    started = next(e for e in resumed.events if e["type"] == "run_started")
+    assert started["types"] == {"a": "coder"}
+
+
+def test_reload_config_resumes_with_the_edited_file_and_records_it(tmp_path):
+    crash_at_the_approval(tmp_path)
+    (tmp_path / "team.yaml").write_text(GUARDED_TEAM.replace("type: coder", "type: tester"))
+    from crash_support import HeadlessRun
+
+    resumed = HeadlessRun(["--resume", "last", "--headless", "--db", "state.db",
+                           "--reload-config"], tmp_path)
+    started = resumed.until(is_("run_started"))
+    assert started["types"] == {"a": "tester"}
+    again = resumed.until(is_("interrupt", "a", kind="command_approval"))
+    wait_until_stored(tmp_path / "state.db", again["id"],
+                      "SELECT 1 FROM runs WHERE json_extract(meta, '$.team.agents[0].type')=?",
+                      "tester")
+    resumed.kill9()
+    assert "resuming with the edited team file (agents.a.type)" in resumed.proc.stderr.read()
+    # the configuration in effect is now the recorded one: no flag needed any more
+    from crash_support import HeadlessRun as Again
+
+    third = Again(["--resume", "last", "--headless", "--db", "state.db"], tmp_path)
+    third_asked = third.until(is_("interrupt", "a", kind="command_approval"))
+    assert third_asked is not None, third.proc.stderr.read()
+    assert third_asked["id"] == again["id"]
+    third.kill9()
