@@ -40,6 +40,11 @@ _NEEDS_WORK = re.compile(
 )
 
 
+def has_controls(text: str) -> bool:
+    """Whether ``text`` holds anything `visible_controls` would replace (a fast check)."""
+    return _NEEDS_WORK.search(text) is not None
+
+
 def visible_controls(text: str) -> str:
     """``text`` with every control character replaced by a visible placeholder."""
     if not _NEEDS_WORK.search(text):

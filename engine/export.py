@@ -1,4 +1,8 @@
-"""Export a recorded run: its events as JSON lines, or a readable markdown transcript."""
+"""Export a recorded run: its events as JSON lines, or a readable markdown transcript.
+
+The transcript quotes agents, models and commands: their control characters are made
+visible (engine/control_chars.py), so reading it in a terminal (`cat`, `less -R`)
+cannot retitle or clear that terminal.  JSON lines escape them already."""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from collections import defaultdict
 from typing import Any
 
 from engine import events as ev
+from engine.control_chars import clean_output, visible_controls
 
 MAX_OUTPUT_LINES = 20
 
@@ -28,7 +33,7 @@ def _quote(text: str, limit: int = 400) -> str:
 
 
 def _output_block(output: str) -> list[str]:
-    lines = output.rstrip("\n").splitlines()
+    lines = clean_output(output).rstrip("\n").splitlines()
     if not lines:
         return []
     shown = lines[:MAX_OUTPUT_LINES]
@@ -187,4 +192,4 @@ def export_markdown(run: dict[str, Any], events: list[ev.Event]) -> str:
             out += lines[1:]
     if finished:
         out += ["", f"Run {finished.get('status')}: {finished.get('reason', '')}"]
-    return "\n".join(out) + "\n"
+    return visible_controls("\n".join(out) + "\n")

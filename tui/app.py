@@ -15,12 +15,14 @@ from typing import TYPE_CHECKING, Any
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.notifications import SeverityLevel
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from engine import events as ev
 from engine.bus import EventBus
+from engine.control_chars import visible_controls
 from tui.bridge import FLUSH_INTERVAL, ConsoleLinesReady, EngineBridge, EventsApplied, RunEnded
 from tui.console_buffers import DEFAULT_SCROLLBACK, ConsoleBuffers
 from tui.controls import Controls
@@ -118,7 +120,7 @@ class ControlCenter(Controls, App[int]):
     def attach(self, bus: EventBus, team: str, run_id: str, agents: list[tuple[str, str]]
                ) -> None:
         """Make the run state and the bridge that feeds it from ``bus``; fill the panels."""
-        self.sub_title = team
+        self.sub_title = visible_controls(team)
         self.state = RunState(team, run_id, agents)
         self.bridge = EngineBridge(bus, self.state, self.consoles, self, self.flush_interval)
         self._bridge_task = asyncio.create_task(self.bridge.run(), name="tui-bridge")
@@ -161,6 +163,14 @@ class ControlCenter(Controls, App[int]):
                 loop.add_signal_handler(sig, lambda: asyncio.ensure_future(self.quit_now()))
             except (NotImplementedError, RuntimeError, ValueError):
                 pass
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = True) -> None:
+        """Every toast (the app's, a screen's, a widget's) is plain text: a toast often
+        quotes an agent, a model or a command, so it is never markup and its control
+        characters are visible.  ``markup`` is ignored."""
+        super().notify(visible_controls(str(message)), title=visible_controls(str(title)),
+                       severity=severity, timeout=timeout, markup=False)
 
     # -- engine events -> widgets -------------------------------------------------
     def _panels_gone(self) -> bool:

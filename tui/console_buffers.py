@@ -1,9 +1,11 @@
 """Per-agent console scrollback, bounded, fed by `console` events.
 
 Output arrives in chunks that split lines anywhere; a chunk's unfinished last line
-waits for the rest (or for the command's exit).  Every agent keeps at most
-``scrollback`` lines; a running count lets the visible console take only what is
-new since its last flush.  No Textual here.
+waits for the rest (or for the command's exit).  Output loses its escape sequences
+(colours are noise here); commands, the model's words and anything left over keep
+their control characters, made visible (engine/control_chars.py).  Every agent
+keeps at most ``scrollback`` lines; a running count lets the visible console take
+only what is new since its last flush.  No Textual here.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from collections import deque
 from itertools import islice
 
 from engine import events as ev
-from engine.control_chars import strip_escape_sequences
+from engine.control_chars import clean_output, has_controls, visible_controls
 
 DEFAULT_SCROLLBACK = 10_000
 MAX_PARTIAL = 4096  # an unterminated line longer than this is shown anyway
@@ -47,7 +49,8 @@ class AgentConsole:
         self.total += len(lines)
 
     def feed(self, text: str) -> None:
-        text = strip_escape_sequences(text)
+        """A chunk of command output.  Lines are cleaned once complete (an escape
+        sequence may be split across chunks): sequences removed, other controls visible."""
         if "\r" in text:
             text = text.replace("\r\n", "\n").replace("\r", "\n")
         parts = text.split("\n")
@@ -57,18 +60,19 @@ class AgentConsole:
             parts.append(self.partial)
             self.partial = ""
         if parts:
+            if has_controls(text) or has_controls(parts[0]):
+                parts = [clean_output(part) for part in parts]
             self.add_lines(parts)
 
     def end_line(self) -> None:
         if self.partial:
-            self.add_lines([self.partial])
+            self.add_lines([clean_output(self.partial)])
             self.partial = ""
 
     def say(self, text: str, final: bool = False) -> None:
         """A chunk of the model's streamed text: whole lines (long ones wrapped) go out
         as they complete, each marked with SAID_PREFIX; ``final`` ends the paragraph."""
-        text = strip_escape_sequences(text)
-        parts = (self.said + text.replace("\r", "")).split("\n")
+        parts = (self.said + visible_controls(text.replace("\r", ""))).split("\n")
         self.said = parts.pop()
         while len(self.said) > SAID_WIDTH:
             cut = self.said.rfind(" ", 0, SAID_WIDTH + 1)
@@ -121,8 +125,9 @@ class ConsoleBuffers:
             console.feed(event.data.get("text", ""))
         elif kind == "command":
             console.end_line()
+            text = visible_controls(event.data.get("text", ""))  # shown as the agent wrote it
             console.add_lines([COMMAND_PREFIX + line if i == 0 else "  " + line
-                               for i, line in enumerate(event.data.get("text", "").split("\n"))])
+                               for i, line in enumerate(text.split("\n"))])
         elif kind == "exit":
             console.end_line()
             console.add_lines([exit_line(event.data.get("exit_code"),

@@ -172,8 +172,10 @@ class Controls(_Base):
         if self.state is None:
             return
         for intr in self.state.interrupts.values():
+            # palette texts are markup: only our own words and ids, never the agent's prose
             yield SystemCommand(f"Answer {intr.id}: {intr.agent} {interrupt_kind(intr.kind)}",
-                                intr.prompt[:80], lambda i=intr: self.open_interrupt(i))
+                                f"open the {interrupt_kind(intr.kind)} of {intr.agent}",
+                                lambda i=intr: self.open_interrupt(i))
         for agent in self.state.agents:
             yield SystemCommand(f"Message {agent}", f"write to {agent}'s inbox",
                                 lambda a=agent: self.action_message(a))

@@ -1,6 +1,8 @@
 """Presentation: pure functions from run state to text (rich `Text`), unit-tested.
 
-Widgets call these and never format anything themselves.
+Widgets call these and never format anything themselves.  Every string that came
+from an agent, a model, a command or the team file goes through `safe_text`: it is
+never markup and its control characters are visible.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import time
 from rich.text import Text
 
 from engine import events as ev
+from tui.safe_text import safe_text
 from tui.state import AgentView, InterruptView, MessageView, RunState, ToolCallView
 
 USER = "user"
@@ -61,7 +64,7 @@ def clock_time(ts: float) -> str:
 
 def status_text(status: str) -> Text:
     symbol, style = STATUS_LOOK.get(status, ("•", ""))
-    return Text(f"{symbol} {STATUS_WORDS.get(status, status.replace('_', ' '))}", style=style)
+    return safe_text(f"{symbol} {STATUS_WORDS.get(status, status.replace('_', ' '))}", style=style)
 
 
 def fold(text: str, width: int) -> str:
@@ -87,23 +90,24 @@ def cost_text(cost: float) -> str:
 def sandbox_text(agent: AgentView) -> Text:
     if agent.backend == "local" or agent.sandbox == "LOCAL":
         return Text("⚠ LOCAL", style="bold red")
-    return Text(agent.sandbox or agent.backend or "…", style="dim" if not agent.sandbox else "")
+    return safe_text(agent.sandbox or agent.backend or "…", style="dim" if not agent.sandbox else "")
 
 
 def activity_text(agent: AgentView, width: int = 40) -> Text:
     activity = agent.activity
     if agent.status in (ev.WAITING_USER, ev.AWAITING_APPROVAL):
-        return Text(fold(activity or "waiting for you", width), style="yellow")
+        return safe_text(fold(activity or "waiting for you", width), style="yellow")
     if agent.status == ev.FAILED:
-        return Text(fold(activity, width), style="red")
-    return Text(fold(activity, width), style="" if activity else "dim")
+        return safe_text(fold(activity, width), style="red")
+    return safe_text(fold(activity, width), style="" if activity else "dim")
 
 
 def agent_row(agent: AgentView) -> dict[str, Text | str]:
-    """The cells of one row of the Agents table, by column key."""
+    """The cells of one row of the Agents table, by column key (a `str` cell is markup
+    to a DataTable: only our own figures are `str`)."""
     return {
-        "id": Text(agent.id, style="bold"),
-        "type": agent.type or "",
+        "id": safe_text(agent.id, style="bold"),
+        "type": safe_text(fold(agent.type, 40)),
         "status": status_text(agent.status),
         "activity": activity_text(agent, 80),
         "calls": str(agent.tool_calls),
@@ -119,27 +123,27 @@ def who(agent: str) -> str:
 
 def route_text(msg: MessageView) -> Text:
     to = "all" if msg.kind == "broadcast" else who(msg.to)
-    return Text.assemble((who(msg.sender), "bold"), " → ", to)
+    return Text.assemble(safe_text(who(msg.sender), "bold"), " → ", safe_text(to))
 
 
 def kind_text(kind: str) -> Text:
     marker, style = KIND_LOOK.get(kind, (kind, ""))
-    return Text(marker, style=style)
+    return safe_text(marker, style=style)
 
 
 def message_row(msg: MessageView, width: int = 120) -> dict[str, Text | str]:
     return {"time": clock_time(msg.ts), "route": route_text(msg), "kind": kind_text(msg.kind),
-            "text": fold(msg.text, width)}
+            "text": safe_text(fold(msg.text, width))}
 
 
 def message_full(msg: MessageView) -> Text:
     head = Text.assemble(route_text(msg), "  ", kind_text(msg.kind), "  ",
-                         (f"{msg.id} at {clock_time(msg.ts)}", "dim"))
+                         safe_text(f"{msg.id} at {clock_time(msg.ts)}", "dim"))
     if msg.reply_to:
-        head.append(f"  (reply to {msg.reply_to})", style="dim")
+        head.append_text(safe_text(f"  (reply to {msg.reply_to})", "dim"))
     if msg.kind == "broadcast":
-        head.append(f"\nreached: {', '.join(msg.recipients) or 'nobody'}", style="dim")
-    return Text.assemble(head, "\n\n", msg.text)
+        head.append_text(safe_text(f"\nreached: {', '.join(msg.recipients) or 'nobody'}", "dim"))
+    return Text.assemble(head, "\n\n", safe_text(msg.text))
 
 
 def interrupt_kind(kind: str) -> str:
@@ -148,9 +152,9 @@ def interrupt_kind(kind: str) -> str:
 
 def interrupt_row(intr: InterruptView, width: int = 120) -> dict[str, Text | str]:
     mark = Text("●", style="bold red") if intr.blocking else Text("○", style="dim")
-    return {"blocking": mark, "agent": Text(intr.agent, style="bold"),
-            "kind": Text(interrupt_kind(intr.kind), style="yellow"),
-            "what": fold(interrupt_summary(intr), width)}
+    return {"blocking": mark, "agent": safe_text(intr.agent, style="bold"),
+            "kind": safe_text(interrupt_kind(intr.kind), style="yellow"),
+            "what": safe_text(fold(interrupt_summary(intr), width))}
 
 
 def interrupt_summary(intr: InterruptView) -> str:
@@ -184,13 +188,14 @@ def run_status_text(state: RunState) -> Text:
     if state.run_status == "running":
         return Text("running", style="bold green")
     style = "bold green" if state.run_status == "finished" else "bold red"
-    return Text(f"run {state.run_status}", style=style)
+    return safe_text(f"run {state.run_status}", style=style)
 
 
 def status_bar_text(state: RunState, width: int = 120) -> Text:
     """The one-line header: team, run, backend, counts, totals."""
     sep = (" │ ", "dim")
-    out = Text.assemble((" agentorch ", "bold reverse"), " ", (state.team, "bold"), sep)
+    out = Text.assemble((" agentorch ", "bold reverse"), " ", safe_text(fold(state.team, 40), "bold"),
+                        sep)
     if state.unsandboxed:
         out.append(" ⚠ LOCAL · UNSANDBOXED ", style="bold white on red")
     else:
@@ -201,7 +206,8 @@ def status_bar_text(state: RunState, width: int = 120) -> Text:
         out.append_text(Text.assemble(run_status_text(state), sep))
     out.append_text(Text.assemble(run_counts_text(state), sep,
                                   f"{tokens_text(state.team_tokens)} tok ",
-                                  cost_text(state.team_cost), sep, (f"run {state.run_id}", "dim")))
+                                  cost_text(state.team_cost), sep,
+                                  safe_text(f"run {state.run_id}", "dim")))
     out.no_wrap = True
     out.overflow = "ellipsis"
     return out
@@ -210,8 +216,8 @@ def status_bar_text(state: RunState, width: int = 120) -> Text:
 def finished_text(state: RunState) -> Text:
     c = state.counts()
     style = "green" if state.run_status == "finished" and not c["failed"] else "red"
-    return Text.assemble((f"Run {state.run_status}", f"bold {style}"),
-                         f": {state.finish_reason}. " if state.finish_reason else ". ",
+    return Text.assemble(safe_text(f"Run {state.run_status}", f"bold {style}"),
+                         safe_text(f": {state.finish_reason}. " if state.finish_reason else ". "),
                          f"{c['done']} done, {c['failed']} failed, {c['cancelled']} cancelled. "
                          "Press q to quit.")
 
@@ -219,7 +225,7 @@ def finished_text(state: RunState) -> Text:
 def tool_call_text(call: ToolCallView, width: int = 70) -> Text:
     mark = ("…", "dim") if call.is_error is None else (("✖", "red") if call.is_error else ("✔", "green"))
     args = ", ".join(f"{k}={_short(v)}" for k, v in call.args.items())
-    return Text.assemble(mark, " ", (call.tool, "bold"), " ", fold(args, width))
+    return Text.assemble(mark, " ", safe_text(call.tool, "bold"), " ", safe_text(fold(args, width)))
 
 
 def _short(value: object) -> str:

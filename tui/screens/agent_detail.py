@@ -14,6 +14,7 @@ from textual.widgets import Label, Static
 
 from engine.config import AgentConfig
 from tui.presentation import cost_text, sandbox_text, status_text, tokens_text, tool_call_text
+from tui.safe_text import safe_text
 from tui.screens.dialog import Dialog
 from tui.state import AgentView
 
@@ -37,29 +38,29 @@ def detail_renderable(detail: AgentDetail) -> Group:
     facts = Table.grid(padding=(0, 2))
     facts.add_column(style="bold", no_wrap=True)
     facts.add_column()
-    rows: list[tuple[str, Text | str]] = [
-        ("status", Text.assemble(status_text(view.status), "  ", view.activity)),
-        ("type", cfg.type or "—"),
-        ("description", cfg.description or "—"),
-        ("responsibilities", "; ".join(cfg.responsibilities or []) or "—"),
-        ("model", cfg.model or "scripted"),
-        ("approval", cfg.approval_text),
-        ("talks to", _talks_to(cfg)),
-        ("tools", ", ".join(cfg.allowed_tools())),
-        ("sandbox", Text.assemble(sandbox_text(view), f"  workspace {detail.workspace}")),
-        ("usage", f"{tokens_text(view.tokens)} tokens · {cost_text(view.cost)} · "
-                  f"{view.tool_calls} tool calls"),
-        ("memory file", cfg.memory_file or "— (no memory_file)"),
+    rows: list[tuple[str, Text | str]] = [  # a `str` cell is markup to rich: only Text
+        ("status", Text.assemble(status_text(view.status), "  ", safe_text(view.activity))),
+        ("type", safe_text(cfg.type or "—")),
+        ("description", safe_text(cfg.description or "—")),
+        ("responsibilities", safe_text("; ".join(cfg.responsibilities or []) or "—")),
+        ("model", safe_text(cfg.model or "scripted")),
+        ("approval", safe_text(cfg.approval_text)),
+        ("talks to", safe_text(_talks_to(cfg))),
+        ("tools", safe_text(", ".join(cfg.allowed_tools()))),
+        ("sandbox", Text.assemble(sandbox_text(view), safe_text(f"  workspace {detail.workspace}"))),
+        ("usage", safe_text(f"{tokens_text(view.tokens)} tokens · {cost_text(view.cost)} · "
+                            f"{view.tool_calls} tool calls")),
+        ("memory file", safe_text(cfg.memory_file or "— (no memory_file)")),
     ]
     for key, value in rows:
-        facts.add_row(key, value)
+        facts.add_row(Text(key), value)
     calls = [tool_call_text(c) for c in list(view.last_calls)[-10:]] or [Text("none yet", "dim")]
     memory = detail.memory_text.strip()
     if len(memory) > MEMORY_TAIL:
         memory = "…" + memory[-MEMORY_TAIL:]
     return Group(facts, Text("\nLast tool calls", style="bold underline"), *calls,
                  Text("\nMemory", style="bold underline"),
-                 Text(memory or "(empty)", style="" if memory else "dim"))
+                 safe_text(memory or "(empty)", style="" if memory else "dim"))
 
 
 def _talks_to(cfg: AgentConfig) -> str:
@@ -78,6 +79,6 @@ class AgentDetailScreen(Dialog[None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="dialog", classes="wide") as box:
-            box.border_title = f"Agent {self.detail.view.id}"
+            box.border_title = safe_text(f"Agent {self.detail.view.id}")
             yield Static(detail_renderable(self.detail))
             yield Label("Esc close", classes="hint")

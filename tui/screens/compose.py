@@ -6,6 +6,8 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Input, Label
 
+from engine.control_chars import visible_controls
+from tui.safe_text import safe_text
 from tui.screens.dialog import Dialog
 
 
@@ -16,9 +18,10 @@ class ComposeScreen(Dialog[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog") as box:
-            box.border_title = f"Message to {self.agent}"
-            yield Input(placeholder=f"Write to {self.agent}; Enter sends", id="text")
-            yield Label(f"It arrives in {self.agent}'s inbox from `user` · Esc cancel",
+            box.border_title = safe_text(f"Message to {self.agent}")
+            yield Input(placeholder=visible_controls(f"Write to {self.agent}; Enter sends"),
+                        id="text")
+            yield Label(safe_text(f"It arrives in {self.agent}'s inbox from `user` · Esc cancel"),
                         classes="hint")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:

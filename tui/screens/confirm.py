@@ -7,6 +7,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Static
 
+from tui.safe_text import safe_text
 from tui.screens.dialog import Dialog
 
 
@@ -25,11 +26,11 @@ class ConfirmScreen(Dialog[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog") as box:
-            box.border_title = self.title_text
-            yield Static(self.text, id="prompt")
+            box.border_title = safe_text(self.title_text)
+            yield Static(safe_text(self.text), id="prompt")
             with Horizontal(id="buttons"):
-                yield Button(f"{self.yes} (y)", variant="error", id="yes")
-                yield Button(f"{self.no} (n)", id="no")
+                yield Button(safe_text(f"{self.yes} (y)"), variant="error", id="yes")
+                yield Button(safe_text(f"{self.no} (n)"), id="no")
 
     def on_mount(self) -> None:
         self.query_one("#no", Button).focus()

@@ -7,6 +7,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import Label, Static
 
+from tui.safe_text import safe_text
 from tui.screens.dialog import Dialog
 
 
@@ -20,5 +21,5 @@ class StartFailedScreen(Dialog[None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="error") as box:
             box.border_title = "The team could not start"
-            yield Static(self.text, id="prompt")
+            yield Static(safe_text(self.text), id="prompt")
             yield Label("q quit (the message is printed again on exit)", classes="hint")

@@ -8,6 +8,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Label, Static
 
 from tui.presentation import message_full
+from tui.safe_text import safe_text
 from tui.screens.dialog import Dialog
 from tui.state import MessageView
 
@@ -21,6 +22,6 @@ class MessageScreen(Dialog[None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="dialog") as box:
-            box.border_title = f"Message {self.message.id}"
+            box.border_title = safe_text(f"Message {self.message.id}")
             yield Static(message_full(self.message), id="prompt")
             yield Label("Esc close", classes="hint")

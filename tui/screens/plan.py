@@ -8,7 +8,9 @@ from textual.containers import Vertical
 from textual.reactive import reactive
 from textual.widgets import Input, Label, Static, TextArea
 
+from engine.control_chars import visible_controls
 from tui.decisions import Decision
+from tui.safe_text import safe_text
 from tui.screens.dialog import InterruptDialog
 from tui.state import InterruptView
 
@@ -41,11 +43,12 @@ class PlanScreen(InterruptDialog):
     def compose(self) -> ComposeResult:
         intr = self.interrupt
         with Vertical(id="dialog") as box:
-            box.border_title = f"Plan approval · {intr.agent} · {intr.id}"
-            yield Static(intr.prompt, id="prompt")
-            yield Static(numbered(intr.steps), id="steps")
+            box.border_title = safe_text(f"Plan approval · {intr.agent} · {intr.id}")
+            yield Static(safe_text(intr.prompt), id="prompt")
+            yield Static(safe_text(numbered(intr.steps)), id="steps")
             yield Input(placeholder="Why? What should change?", id="feedback")
-            yield TextArea("\n".join(intr.steps), id="edit", soft_wrap=True)
+            # an editor draws its text raw: the steps' control characters made visible
+            yield TextArea(visible_controls("\n".join(intr.steps)), id="edit", soft_wrap=True)
             yield Label(HINTS["view"], classes="hint", id="hint")
 
     _ready = False

@@ -8,6 +8,7 @@ from textual.containers import Vertical
 from textual.widgets import Label, Static
 
 from tui.decisions import Decision
+from tui.safe_text import safe_text
 from tui.screens.dialog import InterruptDialog
 
 
@@ -20,8 +21,8 @@ class ProgressScreen(InterruptDialog):
     def compose(self) -> ComposeResult:
         intr = self.interrupt
         with Vertical(id="dialog") as box:
-            box.border_title = f"Progress report from {intr.agent} · {intr.id}"
-            yield Static(intr.prompt, id="prompt")
+            box.border_title = safe_text(f"Progress report from {intr.agent} · {intr.id}")
+            yield Static(safe_text(intr.prompt), id="prompt")
             yield Label("Enter acknowledge · Esc later (the agent is not waiting)", classes="hint")
 
     def action_acknowledge(self) -> None:

@@ -8,6 +8,7 @@ from textual.containers import Vertical
 from textual.widgets import Input, Label, OptionList, Static
 
 from tui.decisions import Decision
+from tui.safe_text import safe_text
 from tui.screens.dialog import InterruptDialog
 
 
@@ -20,8 +21,8 @@ class TextAnswerScreen(InterruptDialog):
     def compose(self) -> ComposeResult:
         intr = self.interrupt
         with Vertical(id="dialog") as box:
-            box.border_title = f"{self.heading} from {intr.agent} · {intr.id}"
-            yield Static(intr.prompt, id="prompt")
+            box.border_title = safe_text(f"{self.heading} from {intr.agent} · {intr.id}")
+            yield Static(safe_text(intr.prompt), id="prompt")
             yield from self.compose_extra()
             yield Input(placeholder=self.placeholder, id="answer")
             yield Label(self.hint(), classes="hint")
@@ -47,7 +48,7 @@ class QuestionScreen(TextAnswerScreen):
 
     def compose_extra(self) -> ComposeResult:
         if self.interrupt.options:
-            yield OptionList(*self.interrupt.options, id="options")
+            yield OptionList(*map(safe_text, self.interrupt.options), id="options")
 
     def hint(self) -> str:
         if self.interrupt.options:
@@ -56,4 +57,6 @@ class QuestionScreen(TextAnswerScreen):
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
-        self.dismiss(Decision(self.interrupt.id, "answer", str(event.option.prompt)))
+        # the option as the agent wrote it, not as shown (control characters visible)
+        self.dismiss(Decision(self.interrupt.id, "answer",
+                              self.interrupt.options[event.option_index]))

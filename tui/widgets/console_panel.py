@@ -7,6 +7,7 @@ from rich.text import Text
 from textual.widgets import Log
 
 from tui.console_buffers import COMMAND_PREFIX, DEFAULT_SCROLLBACK, EXIT_PREFIX, SAID_PREFIX
+from tui.safe_text import safe_text
 
 
 class ConsoleHighlighter(Highlighter):
@@ -44,7 +45,7 @@ class ConsolePanel(Log):
     def show_agent(self, agent: str | None, lines: list[str]) -> None:
         """Switch to another agent's console and draw its scrollback."""
         self.agent = agent
-        self.border_title = f"Console · {agent}" if agent else "Console"
+        self.border_title = safe_text(f"Console · {agent}" if agent else "Console")
         self.clear()
         if lines:
             self.write_lines(lines[-(self.max_lines or len(lines)):])

@@ -7,6 +7,7 @@ from textual.message import Message
 from textual.widgets import DataTable
 
 from tui.presentation import message_row
+from tui.safe_text import safe_text
 from tui.state import MessageView
 from tui.widgets.flex_table import FlexTable
 
@@ -52,7 +53,7 @@ class MessagesPanel(FlexTable):
     def set_filter(self, agent: str | None) -> None:
         """Show only messages from or to ``agent`` (None: all)."""
         self.filter_agent = agent
-        self.border_title = f"Messages · {agent} only" if agent else "Messages"
+        self.border_title = safe_text(f"Messages · {agent} only" if agent else "Messages")
         self.reset_rows({m.id: message_row(m) for m in self._messages.values()
                          if self._visible(m)})
         if self.row_count:
