@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from engine.config import ALL, AgentConfig, TeamConfig
 from engine.layout import layout_problems
 from engine.tools import TOOL_SPECS, check_args
-from memory.files import read_rules
+from memory.files import read_memory, read_rules
 from memory.store import DEFAULT_DB
 from sandboxes.base import SandboxError
 
@@ -213,6 +213,11 @@ def _team_problems(team: TeamConfig, name: str, lines: _LineMap) -> list[ConfigP
                     read_rules(rules)
                 except (SandboxError, OSError) as exc:
                     add(i, "rules_file", f"cannot be read: {exc}")
+        if agent.memory_file:
+            try:
+                read_memory(team.resolve(agent.memory_file))
+            except (SandboxError, OSError) as exc:
+                add(i, "memory_file", f"cannot be read: {exc}")
         if agent.is_scripted and agent.script is None:
             add(i, "script", "a scripted agent needs a `script` (a list of tool steps)")
         if not agent.is_scripted and agent.script is not None:

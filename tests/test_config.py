@@ -249,3 +249,16 @@ def test_pass_env_takes_variable_names_only(tmp_path):
     path = write(tmp_path, "agents:\n  - id: a\n    script: []\n    pass_env: [OK_NAME, 'A=B']\n")
     (found,) = problems(path)
     assert ":4: agents[0].pass_env: 'A=B' is not an environment variable name" in found
+
+
+def test_a_symlinked_or_special_rules_or_memory_file_is_a_config_problem(tmp_path):
+    (tmp_path / "real.md").write_text("rules\n")
+    os.symlink(tmp_path / "real.md", tmp_path / "rules.md")
+    os.mkfifo(tmp_path / "mem.md")
+    path = write(tmp_path, "agents:\n  - id: a\n    script: []\n    rules_file: rules.md\n"
+                           "    memory_file: mem.md\n")
+    found = problems(path)
+    assert any(":4: agents[0].rules_file: cannot be read: path 'rules.md' goes through a symlink"
+               in p for p in found), found
+    assert any(":5: agents[0].memory_file: cannot be read: 'mem.md' is not a regular file"
+               in p for p in found), found
