@@ -9,11 +9,19 @@ interrupt: every agent that charges while the team is over its limit waits on it
 
 The check runs right after each response, so an agent goes over a limit by at most
 the one response that crossed it.
+
+Usage comes from a model endpoint, which may be a proxy or a gateway: every token count
+is checked (:func:`checked_count`) before it is added.  A count that is not a
+non-negative integer under :data:`USAGE_CEILING` counts as the ceiling, so a hostile or
+broken endpoint can only make an agent reach its budget sooner, never later.  The cost
+is computed from the price of the model the agent is *configured* with; the model name
+the response claims is recorded, and a different one is a notice.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -21,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from engine import events as ev
 from engine import interrupts as ik
 from engine.brains.base import BrainError, Usage
-from engine.pricing import PriceTable
+from engine.pricing import PriceTable, canonical_model
 
 if TYPE_CHECKING:
     from engine.agent import AgentRuntime
@@ -30,6 +38,27 @@ if TYPE_CHECKING:
 
 WARN_AT = (50, 75, 90)
 TOKENS, DOLLARS = "tokens", "dollars"
+#: most tokens of one kind a single response can report (a 1M context plus its cache);
+#: a count above it, negative or not an integer, counts as this many
+USAGE_CEILING = 2_000_000
+
+
+def checked_count(value: object) -> tuple[int, str | None]:
+    """A token count from an endpoint: (the count to use, what is wrong with it or None)."""
+    if value is None:
+        return 0, None
+    if isinstance(value, bool) or not isinstance(value, int):
+        return USAGE_CEILING, f"is not an integer ({_shown(value)})"
+    if value < 0:
+        return USAGE_CEILING, f"is negative ({value})"
+    if value > USAGE_CEILING:
+        return USAGE_CEILING, f"is above {USAGE_CEILING:,} ({_shown(value)})"
+    return value, None
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 class BudgetStopped(BrainError):
@@ -50,11 +79,14 @@ class Totals:
                 + self.cache_write_tokens)
 
     def add(self, usage: Usage, cost: float) -> None:
-        self.input_tokens += usage.input_tokens
-        self.output_tokens += usage.output_tokens
-        self.cache_read_tokens += usage.cache_read_tokens
-        self.cache_write_tokens += usage.cache_write_tokens
-        self.cost += cost
+        """Add one response; counts are checked again, so no brain can lower a total."""
+        self.input_tokens += checked_count(usage.input_tokens)[0]
+        self.output_tokens += checked_count(usage.output_tokens)[0]
+        self.cache_read_tokens += checked_count(usage.cache_read_tokens)[0]
+        self.cache_write_tokens += checked_count(usage.cache_write_tokens)[0]
+        if isinstance(cost, bool) or not isinstance(cost, int | float) or not math.isfinite(cost):
+            raise ValueError(f"cost {cost!r} is not a finite number")
+        self.cost += max(0.0, cost)
 
     def used(self, dimension: str) -> float:
         return self.tokens if dimension == TOKENS else self.cost
@@ -141,10 +173,15 @@ class BudgetKeeper:
                            if team.budget else None)
         self._team_gate: Interrupt | None = None
         self._team_suggestion: dict[str, float] = {}
-        self._unpriced: set[str] = set()
+        self._mismatched: set[tuple[str, str]] = set()
 
-    def cost_of(self, usage: Usage) -> float:
-        return self.prices.cost(usage)
+    def cost_of(self, agent_id: str, usage: Usage) -> float:
+        """The cost of ``usage`` at the price of the model ``agent_id`` is configured with."""
+        model = self.engine.team.agent(agent_id).model or ""
+        price = self.prices.lookup(model)
+        if price is None:  # refused at load and at start (engine.pricing.price_problems)
+            raise BrainError(f"no price for model {model!r}; add it under `pricing:`")
+        return price.cost(usage)
 
     async def restore(self) -> None:
         """On resume: the totals so far, from the usage table (warnings already given stay given)."""
@@ -163,8 +200,8 @@ class BudgetKeeper:
 
     async def charge(self, agent: AgentRuntime, usage: Usage) -> None:
         """Account one response, then warn or pause on the budgets (may block)."""
-        await self._note_unpriced(agent, usage.model)
-        cost = self.cost_of(usage)
+        await self._note_mismatch(agent, usage.model)
+        cost = self.cost_of(agent.agent_id, usage)
         t = self.per_agent.setdefault(agent.agent_id, Totals())
         t.add(usage, cost)
         self.team.add(usage, cost)
@@ -184,18 +221,17 @@ class BudgetKeeper:
         await self._check_agent(agent)
         await self._check_team(agent)
 
-    async def _note_unpriced(self, agent: AgentRuntime, model: str) -> None:
-        if not model or model in self._unpriced:
+    async def _note_mismatch(self, agent: AgentRuntime, model: str) -> None:
+        """The endpoint answered as another model: say so once (the price stays ours)."""
+        configured = agent.config.model or ""
+        if not model or canonical_model(model) == canonical_model(configured):
             return
-        found = self.prices.lookup(model)
-        if found.price is not None and found.fallback is None:
+        if (agent.agent_id, model) in self._mismatched:
             return
-        self._unpriced.add(model)
-        text = (f"no price for model {model!r}; "
-                + (f"costs are estimated with {found.fallback} prices" if found.fallback
-                   else "its cost counts as $0")
-                + "; add it under `pricing:` in agents.yaml")
-        await agent.emit(ev.NOTICE, level="warning", text=text)
+        self._mismatched.add((agent.agent_id, model))
+        await agent.emit(ev.NOTICE, level="warning", text=(
+            f"{agent.agent_id}: the API answered as model {model[:80]!r}, not the configured "
+            f"{configured!r}; its usage is priced as {configured!r}"))
 
     # -- the agent's own budget ---------------------------------------------------------
     async def _check_agent(self, agent: AgentRuntime) -> None:

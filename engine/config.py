@@ -72,17 +72,17 @@ class Budget(Strict):
 
     tokens: int | None = Field(default=None, gt=0)
     """Total tokens (input + output + cache) allowed."""
-    dollars: float | None = Field(default=None, gt=0)
+    dollars: float | None = Field(default=None, gt=0, allow_inf_nan=False)
     """Total cost allowed, in US dollars."""
 
 
 class ModelPrice(Strict):
     """Prices in dollars per million tokens."""
 
-    input: float
-    output: float
-    cache_read: float | None = None
-    cache_write: float | None = None
+    input: float = Field(ge=0, allow_inf_nan=False)
+    output: float = Field(ge=0, allow_inf_nan=False)
+    cache_read: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    cache_write: float | None = Field(default=None, ge=0, allow_inf_nan=False)
 
 
 class ScriptStep(Strict):

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from engine.config import ALL, AgentConfig, TeamConfig
 from engine.layout import layout_problems
+from engine.pricing import price_problems
 from engine.tools import TOOL_SPECS, check_args
 from memory.files import read_memory, read_rules
 from memory.store import DEFAULT_DB
@@ -116,7 +117,7 @@ def load_team(path: str | Path, base_dir: Path | None = None,
         team = TeamConfig.model_validate({**merged, "base_dir": base})
     except ValidationError as exc:
         raise ConfigError(_validation_problems(exc, name, lines)) from None
-    problems = _team_problems(team, name, lines)
+    problems = _team_problems(team, name, lines) + _price_problems(team, name, lines)
     for loc, message in layout_problems(team, path, Path(db or DEFAULT_DB)):
         line = lines.line(loc if _own_field(data, loc) else ("defaults", loc[-1]))
         problems.append(ConfigProblem(name, line, _field_name(loc), message))
@@ -235,6 +236,11 @@ def _team_problems(team: TeamConfig, name: str, lines: _LineMap) -> list[ConfigP
                         name, lines.line(loc), _field_name(loc),
                         f"tool {step.tool!r} is not in this agent's `tools` list"))
     return problems
+
+
+def _price_problems(team: TeamConfig, name: str, lines: _LineMap) -> list[ConfigProblem]:
+    return [ConfigProblem(name, lines.line(("agents", i, "model")), f"agents[{i}].model", msg)
+            for i, msg in price_problems(team)]
 
 
 def summary(team: TeamConfig, path: str, backend: str | None = None) -> str:

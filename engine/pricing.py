@@ -4,6 +4,9 @@ The defaults are Anthropic's list prices (checked November 2026) for the current
 4.x models.  Cache writes are the 5-minute cache (1.25x input); cache reads are 0.1x
 input unless the model's price says otherwise (Opus/Sonnet 5.5: 0.05x).  A team overrides or extends the
 table with `pricing:` in agents.yaml, keyed by model name.
+
+A Claude agent's model must have a price (here or in `pricing:`): an unknown one is a
+configuration error at load (:func:`price_problems`), never a silent $0 or a guess.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import re
 from dataclasses import dataclass
 
 from engine.brains.base import Usage
-from engine.config import ModelPrice
+from engine.config import ModelPrice, TeamConfig
 
 MILLION = 1_000_000
 CACHE_WRITE_FACTOR = 1.25
@@ -82,8 +85,8 @@ DEFAULT_PRICES: dict[str, Price] = {
     "claude-3-5-haiku": Price.of(0.8, 4),
     "claude-3-haiku": Price.of(0.25, 1.25),
 }
-#: the price used for an unknown model of a family (the newest of that family)
-FAMILY_FALLBACK = {"fable": "claude-fable-5-1", "mythos": "claude-mythos-5-1",
+#: the newest model of each family: its price is suggested for an unknown model of it
+FAMILY_NEWEST = {"fable": "claude-fable-5-1", "mythos": "claude-mythos-5-1",
                    "opus": "claude-opus-5-5", "sonnet": "claude-sonnet-5-5",
                    "haiku": "claude-haiku-5-5"}
 
@@ -102,13 +105,6 @@ def canonical_model(model: str) -> str:
     return name.removesuffix("-0")
 
 
-@dataclass(frozen=True)
-class PriceLookup:
-    price: Price | None
-    #: the table entry used, when it is not the model's own (an estimate)
-    fallback: str | None = None
-
-
 class PriceTable:
     """The default prices merged with a team's `pricing:` overrides."""
 
@@ -118,19 +114,35 @@ class PriceTable:
                           for k, v in (overrides or {}).items()}
         self._exact = {k: v for k, v in (overrides or {}).items()}
 
-    def lookup(self, model: str) -> PriceLookup:
+    def lookup(self, model: str) -> Price | None:
         if model in self._exact:
-            return PriceLookup(Price.from_config(self._exact[model]))
+            return Price.from_config(self._exact[model])
         name = canonical_model(model)
-        if name in self.overrides:
-            return PriceLookup(self.overrides[name])
-        if name in self.prices:
-            return PriceLookup(self.prices[name])
-        for family, fallback in FAMILY_FALLBACK.items():
-            if family in name:
-                return PriceLookup(self.prices[fallback], fallback)
-        return PriceLookup(None)
+        return self.overrides.get(name) or self.prices.get(name)
 
     def cost(self, usage: Usage) -> float:
-        found = self.lookup(usage.model)
-        return found.price.cost(usage) if found.price else 0.0
+        """The cost of ``usage`` at the price of ``usage.model`` (ValueError if unknown)."""
+        price = self.lookup(usage.model)
+        if price is None:
+            raise ValueError(f"no price for model {usage.model!r}")
+        return price.cost(usage)
+
+
+def price_problems(team: TeamConfig) -> list[tuple[int, str]]:
+    """(agent index, message) for every Claude agent whose model has no price."""
+    table = PriceTable(team.pricing)
+    out = []
+    for i, agent in enumerate(team.agents):
+        if agent.is_scripted or table.lookup(agent.model or "") is not None:
+            continue
+        model = agent.model or ""
+        name = canonical_model(model)
+        like = next((newest for family, newest in FAMILY_NEWEST.items() if family in name), None)
+        hint = ""
+        if like is not None:
+            p = DEFAULT_PRICES[like]
+            hint = f" ({like} costs input: {p.input:g}, output: {p.output:g})"
+        out.append((i, f"no price is known for model {model!r}; add it under `pricing:` "
+                       f"in dollars per million tokens, e.g. `pricing: {{{model}: {{input: 3, "
+                       f"output: 15}}}}`{hint}"))
+    return out

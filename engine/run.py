@@ -23,6 +23,7 @@ from engine.bus import EventBus
 from engine.config import AgentConfig, TeamConfig
 from engine.interrupts import InterruptError, InterruptQueue
 from engine.messaging import USER, MessageError, PostOffice
+from engine.pricing import price_problems
 from memory.store import Store, StoreError
 from sandboxes import SandboxError, SandboxSpec, create_sandbox
 from sandboxes.base import DEFAULT_IMAGE, DEFAULT_MAX_OUTPUT
@@ -197,7 +198,8 @@ class Engine:
                         models={a.id: a.model or "scripted" for a in self.team.agents},
                         backends=self.backends, config=self.config_path,
                         resumed=self.resuming, pid=os.getpid())
-        key_problem = api_key_problem(self.team)
+        key_problem = api_key_problem(self.team) or "; ".join(
+            msg for _, msg in price_problems(self.team))
         if key_problem:  # before any sandbox or agent starts
             await self._finish("failed", key_problem)
             raise BrainError(key_problem)

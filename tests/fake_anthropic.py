@@ -71,6 +71,10 @@ class Turn:
     break_with: str | None = None  # an error type sent mid-stream instead of finishing
     wait: threading.Event | None = None  # hold the reply until this is set
     keep_json_open: bool = False  # cut the last tool's JSON short (max_tokens)
+    #: sent as the usage object exactly as given (any values, keys left out are missing),
+    #: instead of the token fields above; message_delta repeats its output_tokens
+    raw_usage: dict[str, Any] | None = None
+    model: str | None = None  # the model name the reply claims (default: the requested one)
 
 
 @dataclass
@@ -270,7 +274,7 @@ def _split(s: str, n: int) -> list[str]:
 def _render(api: FakeAnthropic, turn: Turn, body: dict[str, Any],
             request_bytes: int) -> tuple[dict[str, Any], list[tuple[str, dict[str, Any]]]]:
     """The reply as a JSON message and as its SSE events."""
-    model = body.get("model", "claude-sonnet-5-5")
+    model = turn.model or body.get("model", "claude-sonnet-5-5")
     content: list[dict[str, Any]] = []
     events: list[tuple[str, dict[str, Any]]] = []
     chars = 0
@@ -327,18 +331,22 @@ def _render(api: FakeAnthropic, turn: Turn, body: dict[str, Any],
         "cache_read_input_tokens": turn.cache_read_tokens,
         "cache_creation_input_tokens": turn.cache_write_tokens,
     }
+    start_usage: dict[str, Any] = {**usage, "output_tokens": 1}
+    delta_usage: dict[str, Any] = {"output_tokens": usage["output_tokens"]}
+    if turn.raw_usage is not None:
+        usage = start_usage = dict(turn.raw_usage)
+        delta_usage = {k: v for k, v in usage.items() if k == "output_tokens"}
     message = {"id": api.next_id("msg"), "type": "message", "role": "assistant",
                "model": model, "content": content, "stop_reason": stop,
                "stop_sequence": None, "usage": usage}
-    start = {**message, "content": [], "stop_reason": None,
-             "usage": {**usage, "output_tokens": 1}}
+    start = {**message, "content": [], "stop_reason": None, "usage": start_usage}
     head = [("message_start", {"type": "message_start", "message": start}),
             ("ping", {"type": "ping"})]
     if turn.break_with:
         return message, head + events
     tail = [("message_delta", {"type": "message_delta",
                                "delta": {"stop_reason": stop, "stop_sequence": None},
-                               "usage": {"output_tokens": usage["output_tokens"]}}),
+                               "usage": delta_usage}),
             ("message_stop", {"type": "message_stop"})]
     return message, head + events + tail
 

@@ -46,8 +46,9 @@ def test_team_pricing_overrides_and_unknown_models():
                         "my-proxy-model": ModelPrice(input=10, output=0, cache_read=0)})
     assert table.cost(Usage(1_000_000, 0, 1_000_000, 0, "claude-sonnet-5-5")) == pytest.approx(1.1)
     assert table.cost(Usage(1_000_000, 0, 0, 0, "my-proxy-model")) == pytest.approx(10)
-    assert table.lookup("claude-opus-7").fallback == "claude-opus-5-5"
-    assert table.cost(Usage(1_000_000, 0, 0, 0, "llama")) == 0.0
+    assert table.lookup("claude-opus-7") is None  # no guess from the family
+    with pytest.raises(ValueError, match="no price for model 'llama'"):
+        table.cost(Usage(1_000_000, 0, 0, 0, "llama"))
 
 
 # -- agent budgets ---------------------------------------------------------------------------

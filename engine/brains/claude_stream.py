@@ -9,6 +9,10 @@ Text deltas become ``assistant_text`` events, merged so that at most one event p
 ``TEXT_FLUSH_S`` is emitted while text streams (plus one closing the block, with
 ``final: true``): the TUI stays live and the event log does not grow by one row per
 token.
+
+Usage is validated as it arrives (``engine.budget.checked_count``): a count that is not
+a non-negative integer under the ceiling becomes an `error` event and counts as the
+ceiling; a missing one counts 0.
 """
 
 from __future__ import annotations
@@ -21,8 +25,13 @@ from typing import Any
 
 from engine import events as ev
 from engine.brains.base import Usage
+from engine.budget import checked_count
 
 TEXT_FLUSH_S = 0.05
+#: the API's usage fields and the Reply attributes they fill
+USAGE_FIELDS = (("input_tokens", "input_tokens"), ("output_tokens", "output_tokens"),
+                ("cache_read_input_tokens", "cache_read_tokens"),
+                ("cache_creation_input_tokens", "cache_write_tokens"))
 
 Emit = Callable[..., Awaitable[Any]]
 
@@ -97,11 +106,11 @@ class ReplyAssembler:
             await self._stop_block(event.index)
         elif kind == "message_start":
             msg = event.message
-            self.reply.model = msg.model
-            self._take_usage(msg.usage)
+            self.reply.model = msg.model if isinstance(msg.model, str) else repr(msg.model)
+            await self._take_usage(msg.usage)
         elif kind == "message_delta":
             self.reply.stop_reason = event.delta.stop_reason
-            self._take_usage(event.usage)
+            await self._take_usage(event.usage)
 
     def _start_block(self, index: int, block: Any) -> None:
         blocks = self.reply.blocks
@@ -134,16 +143,23 @@ class ReplyAssembler:
         if text or final:
             await self.emit(ev.ASSISTANT_TEXT, text=text, turn=self.turn, final=final)
 
-    def _take_usage(self, usage: Any) -> None:
+    async def _take_usage(self, usage: Any) -> None:
+        """Counts given here replace earlier ones (message_delta's are cumulative)."""
         if usage is None:
             return
-        r = self.reply
-        r.input_tokens = usage.input_tokens if usage.input_tokens is not None else r.input_tokens
-        r.output_tokens = usage.output_tokens if usage.output_tokens is not None else r.output_tokens
-        read = getattr(usage, "cache_read_input_tokens", None)
-        write = getattr(usage, "cache_creation_input_tokens", None)
-        r.cache_read_tokens = read if read is not None else r.cache_read_tokens
-        r.cache_write_tokens = write if write is not None else r.cache_write_tokens
+        problems = []
+        for api_name, ours in USAGE_FIELDS:
+            value = getattr(usage, api_name, None)
+            if value is None:
+                continue
+            count, problem = checked_count(value)
+            if problem:
+                problems.append(f"{api_name} {problem}")
+            setattr(self.reply, ours, count)
+        if problems:
+            await self.emit(ev.ERROR, level="error", text=(
+                "the API reported impossible usage: " + "; ".join(problems)
+                + ": each such count is charged as the ceiling"), usage_problems=problems)
 
     async def close(self) -> None:
         """A stream that broke mid-text still closes its text for the viewers."""

@@ -1,0 +1,134 @@
+"""The team file's rules against a hostile endpoint, agent or number (issue 12).
+
+Each test is an attack that worked before: the exact numbers of the issue, the real
+engine (real SQLite, local sandboxes), the real anthropic SDK against the fake API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+
+import pytest
+from engine_support import make_team, start
+from fake_anthropic import Turn, claude_agent, fake_api_fixture, tool
+
+from engine.budget import USAGE_CEILING
+from engine.loader import load_team
+from engine.pricing import PriceTable
+
+api = fake_api_fixture()
+
+
+def usage_turn(call=None, **usage) -> Turn:
+    return Turn([call or tool("report_progress", text="working")], raw_usage=usage)
+
+
+# -- budgets: usage from the endpoint is validated ------------------------------------------
+async def test_negative_usage_cannot_buy_budget_back(api, tmp_path):
+    """The issue's run: -1,000,000,000 input tokens once, then 20 x 100,000 tokens."""
+    api.push("a", usage_turn(input_tokens=-1_000_000_000, output_tokens=0),
+             *[usage_turn(input_tokens=100_000, output_tokens=0) for _ in range(20)])
+    team = make_team(tmp_path, [claude_agent("a", budget={"tokens": 1000, "dollars": 0.01})])
+    engine, w, store = await start(team, tmp_path)
+    intr = await w.wait_for("interrupt", "a", kind="budget")
+
+    error = w.find("error", "a")[0].data
+    assert error["usage_problems"] == ["input_tokens is negative (-1000000000)"]
+    assert intr.data["used_tokens"] == USAGE_CEILING  # the violation counts as the ceiling
+    assert intr.data["used_dollars"] == pytest.approx(USAGE_CEILING * 2 / 1e6)
+    assert len(api.requests_of("a")) == 1
+    await engine.reject(intr.data["id"], "hostile endpoint")
+    await asyncio.wait_for(engine.wait(), 15)
+    assert engine.agents["a"].status == "failed"
+    totals = engine.budget.per_agent["a"]
+    assert totals.tokens == USAGE_CEILING and totals.cost > 0
+    await store.close()
+
+
+async def test_negative_cache_reads_cannot_cancel_input(api, tmp_path):
+    api.push("a", usage_turn(input_tokens=900, output_tokens=0, cache_read_input_tokens=-900),
+             usage_turn(input_tokens=900, output_tokens=0))
+    team = make_team(tmp_path, [claude_agent("a", budget={"tokens": 1000})])
+    engine, w, store = await start(team, tmp_path)
+    intr = await w.wait_for("interrupt", "a", kind="budget")
+    assert intr.data["used_tokens"] == 900 + USAGE_CEILING
+    await engine.reject(intr.data["id"])
+    await asyncio.wait_for(engine.wait(), 15)
+    await store.close()
+
+
+@pytest.mark.parametrize("bad", [10**30, USAGE_CEILING + 1, 1.5, "lots", float("nan")],
+                         ids=["huge", "over-ceiling", "float", "string", "nan"])
+async def test_impossible_counts_are_errors_charged_as_the_ceiling(api, tmp_path, bad):
+    api.push("a", usage_turn(input_tokens=10, output_tokens=bad), usage_turn(input_tokens=10))
+    team = make_team(tmp_path, [claude_agent("a", budget={"tokens": 1_000_000})])
+    engine, w, store = await start(team, tmp_path)
+    intr = await w.wait_for("interrupt", "a", kind="budget")
+    assert intr.data["used_tokens"] == 10 + USAGE_CEILING
+    problems = w.find("error", "a")[0].data["usage_problems"]
+    assert problems and all(p.startswith("output_tokens ") for p in problems)
+    await engine.reject(intr.data["id"])
+    await asyncio.wait_for(engine.wait(), 15)
+    await store.close()
+
+
+async def test_missing_usage_counts_zero_and_the_budget_still_holds(api, tmp_path):
+    api.push("a", usage_turn(), usage_turn(input_tokens=400),
+             usage_turn(input_tokens=600, output_tokens=0))
+    team = make_team(tmp_path, [claude_agent("a", budget={"tokens": 1000})])
+    engine, w, store = await start(team, tmp_path)
+    intr = await w.wait_for("interrupt", "a", kind="budget")
+    assert [u.data["input_tokens"] for u in w.find("usage", "a")] == [0, 400, 600]
+    assert intr.data["used_tokens"] == 1000  # >= the limit: exactly at it pauses
+    assert not w.find("error", "a")
+    await engine.reject(intr.data["id"])
+    await asyncio.wait_for(engine.wait(), 15)
+    await store.close()
+
+
+async def test_cost_follows_the_configured_model_not_the_reply(api, tmp_path):
+    # the reply claims a model that would cost nothing; the agent runs claude-sonnet-5-5
+    api.push("a", Turn([tool("report_progress", text="x")], input_tokens=1_000_000,
+                       output_tokens=0, model="free-model"),
+             Turn([tool("finish", summary="done")], input_tokens=0, output_tokens=0,
+                  model="free-model"))
+    team = make_team(tmp_path, [claude_agent("a")])
+    engine, w, store = await start(team, tmp_path)
+    await asyncio.wait_for(engine.wait(), 15)
+    first = w.find("usage", "a")[0].data
+    assert first["model"] == "free-model"  # what the endpoint said is recorded
+    assert first["cost"] == pytest.approx(2.0)  # $2 per million input tokens of sonnet 5.5
+    notices = [n.data["text"] for n in w.find("notice", "a")
+               if "answered as model" in n.data["text"]]
+    assert notices == ["a: the API answered as model 'free-model', not the configured "
+                       "'claude-sonnet-5-5'; its usage is priced as 'claude-sonnet-5-5'"]
+    await store.close()
+
+
+# -- an unknown price is a configuration error, never $0 ----------------------------------
+UNPRICED = """\
+agents:
+  - id: a
+    model: claude-opus-7
+"""
+
+
+def test_an_unknown_model_price_is_a_config_error_with_exit_2(tmp_path):
+    path = tmp_path / "agents.yaml"
+    path.write_text(UNPRICED)
+    proc = subprocess.run([sys.executable, "-m", "tui", "check", str(path)],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "Traceback" not in proc.stdout + proc.stderr
+    assert proc.stdout.startswith(
+        f"{path}:3: agents[0].model: no price is known for model 'claude-opus-7'; add it "
+        "under `pricing:`")
+    assert "(claude-opus-5-5 costs input: 4, output: 20)" in proc.stdout
+
+
+def test_a_team_price_makes_any_model_usable(tmp_path):
+    path = tmp_path / "agents.yaml"
+    path.write_text(UNPRICED + "pricing:\n  claude-opus-7: {input: 6, output: 30}\n")
+    team = load_team(path)
+    assert PriceTable(team.pricing).lookup("claude-opus-7").input == 6
