@@ -77,7 +77,8 @@ def find_run_sync(db: str, ref: str) -> dict | None:
     return dict(row) if row else None
 
 
-def team_for_resume(args) -> tuple[object, str] | int:
+def team_for_resume(args, ask_reload: Callable[[str], bool] | None = None
+                    ) -> tuple[object, str] | int:
     run = find_run_sync(args.db, args.resume)
     if run is None:
         err(f"no run {args.resume!r} in {args.db}; `agentorch-tui runs` lists the runs")
@@ -91,15 +92,17 @@ def team_for_resume(args) -> tuple[object, str] | int:
     args.image = args.image or meta.get("image")
     args.auto_approve = args.auto_approve or bool(meta.get("auto_approve"))
     config_path = run["config_path"]
-    team = _team_to_resume(run, config_path, args)
+    team = _team_to_resume(run, config_path, args, ask_reload)
     if team is None:
         return EXIT_CONFIG
     args.resume = run["id"]
     return team, config_path
 
 
-def _team_to_resume(run: dict, config_path: str, args):
-    """The configuration recorded at the run's start; the team file only with --reload-config.
+def _team_to_resume(run: dict, config_path: str, args,
+                    ask_reload: Callable[[str], bool] | None = None):
+    """The configuration recorded at the run's start; the team file only with --reload-config
+    (or, in the TUI, when the person says so through ``ask_reload``).
 
     An agent may have edited the file meanwhile, so a changed file is never read silently.
     """
@@ -117,9 +120,13 @@ def _team_to_resume(run: dict, config_path: str, args):
     if recorded is not None and not args.reload_config:
         what = (", ".join(config_changes(recorded, current)) if current is not None
                 else "it no longer loads")
-        err(f"the team file {config_path} changed since run {run['id']} started ({what}); "
-            "restore it to resume with the recorded configuration, or pass --reload-config "
-            "to resume with the edited file")
+        changed = f"the team file {config_path} changed since run {run['id']} started ({what})"
+        if current is not None and ask_reload is not None and not args.headless:
+            if ask_reload(f"{changed[0].upper()}{changed[1:]}. An agent may have edited it. "
+                          "Resume with the edited file, or quit and restore it?"):
+                return current
+        err(f"{changed}; restore it to resume with the recorded configuration, or pass "
+            "--reload-config to resume with the edited file")
         return None
     if current is None:
         for problem in problems:
@@ -132,13 +139,14 @@ def _team_to_resume(run: dict, config_path: str, args):
 
 
 def main(argv: list[str] | None = None, tui_runner: Callable | None = None,
-         replay_runner: Callable | None = None) -> int:
+         replay_runner: Callable | None = None,
+         ask_reload: Callable[[str], bool] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in SUBCOMMANDS:
         return run_subcommand(argv, replay_runner)
     args = build_run_parser().parse_args(argv)
     if args.resume:
-        found = team_for_resume(args)
+        found = team_for_resume(args, ask_reload)
         if isinstance(found, int):
             return found
         team, config = found

@@ -17,11 +17,18 @@ def _run_replay(run, events, args) -> int:
     return run_replay(run, events, args)
 
 
+def _ask_reload(text: str) -> bool:
+    from tui.config_changed import ask_reload_config
+
+    return ask_reload_config(text)
+
+
 def main(argv: list[str] | None = None) -> int:
     from engine.cli import main as cli_main
 
     try:
-        return cli_main(argv, tui_runner=_run_tui, replay_runner=_run_replay)
+        return cli_main(argv, tui_runner=_run_tui, replay_runner=_run_replay,
+                        ask_reload=_ask_reload)
     except KeyboardInterrupt:
         return 130
 
