@@ -135,6 +135,9 @@ def _team_to_resume(run: dict, config_path: str, args,
         return None
     if recorded is not None:
         err(f"resuming with the edited team file ({', '.join(config_changes(recorded, current))})")
+    else:
+        err(f"run {run['id']} was recorded without its configuration (an older version); "
+            f"resuming with {config_path} as it is now")
     return current
 
 

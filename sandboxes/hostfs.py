@@ -16,6 +16,7 @@ import ctypes
 import errno
 import os
 import stat
+import sys
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
@@ -37,8 +38,10 @@ class _OpenHow(ctypes.Structure):
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.syscall.restype = ctypes.c_long
-#: None until the first call finds out whether the kernel has openat2
-_openat2_works: bool | None = None
+#: None until the first call finds out whether the kernel has openat2 (Linux only;
+#: elsewhere, e.g. macOS, the O_NOFOLLOW walk is used)
+_openat2_works: bool | None = None if sys.platform == "linux" else False
+_O_TMPFILE = getattr(os, "O_TMPFILE", 0)
 
 
 def _openat2(dir_fd: int, rel: str, flags: int, mode: int) -> int | None:
@@ -46,7 +49,7 @@ def _openat2(dir_fd: int, rel: str, flags: int, mode: int) -> int | None:
     global _openat2_works
     if _openat2_works is False:
         return None
-    how = _OpenHow(flags, mode if flags & (os.O_CREAT | os.O_TMPFILE) else 0, _RESOLVE)
+    how = _OpenHow(flags, mode if flags & (os.O_CREAT | _O_TMPFILE) else 0, _RESOLVE)
     for _ in range(16):  # EAGAIN: a concurrent rename; the kernel asks us to retry
         fd = _libc.syscall(SYS_OPENAT2, dir_fd, os.fsencode(rel), ctypes.byref(how),
                            ctypes.sizeof(how))

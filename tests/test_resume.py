@@ -294,3 +294,16 @@ def test_reload_config_resumes_with_the_edited_file_and_records_it(tmp_path):
     assert third_asked is not None, third.proc.stderr.read()
     assert third_asked["id"] == again["id"]
     third.kill9()
+
+
+def test_a_run_recorded_without_its_configuration_resumes_with_the_file_and_says_so(tmp_path):
+    crash_at_the_approval(tmp_path)
+    with sqlite3.connect(tmp_path / "state.db") as conn:  # as an older version recorded it
+        conn.execute("UPDATE runs SET meta=json_remove(meta, '$.team')")
+    from crash_support import HeadlessRun
+
+    resumed = HeadlessRun(["--resume", "last", "--headless", "--db", "state.db"], tmp_path)
+    again = resumed.until(is_("interrupt", "a", kind="command_approval"))
+    resumed.send({"type": "approve", "interrupt": again["id"]})
+    assert resumed.finish() == 0
+    assert "recorded without its configuration" in resumed.proc.stderr.read()
