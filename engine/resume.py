@@ -72,6 +72,8 @@ class RunState:
     agents: dict[str, AgentState]
     interrupts: list[Interrupt]
     messages: list[tuple[Envelope, str, str]]  # (envelope, recipient, state)
+    #: the backend each agent first started on (a run started in Docker stays there)
+    backends: dict[str, str] = field(default_factory=dict)
 
     @property
     def resumable(self) -> bool:
@@ -86,9 +88,12 @@ async def load_run_state(store: Store, run_id: str) -> RunState:
     agents: dict[str, AgentState] = {a: AgentState() for a in json.loads(run["agents"])}
     open_calls: dict[str, dict[str, Any]] = {}
     last_seq = 0
+    backends: dict[str, str] = {}
     for row in await store.events(rid):
         e = ev.Event.from_row(*row)
         last_seq = e.seq
+        if e.type == ev.RUN_STARTED and not e.data.get("resumed"):
+            backends = dict(e.data.get("backends") or {})
         st = agents.get(e.agent or "")
         if st is None:
             continue
@@ -130,7 +135,7 @@ async def load_run_state(store: Store, run_id: str) -> RunState:
                                    and i.extra.get("call_id") == cid), None)
         st.facts.message = next((env for env, _, _ in messages if env.sender == agent_id
                                  and env.call_id == cid), None)
-    return RunState(run, last_seq, agents, interrupts, messages)
+    return RunState(run, last_seq, agents, interrupts, messages, backends)
 
 
 def _learn_from_result(st: AgentState, d: dict[str, Any]) -> None:

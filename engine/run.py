@@ -130,8 +130,14 @@ class Engine:
 
             docker_ok = await docker_answers()
         fell_back: dict[str, str] = {}
+        pinned = self.pending_resume.backends if self.resuming else {}
         for agent in self.team.agents:
             backend = requested[agent.id]
+            if backend == "auto" and pinned.get(agent.id) == "docker" and not docker_ok:
+                return fell_back, SandboxError(
+                    f"run {self.run_id} started {agent.id} in a Docker container and no Docker "
+                    "daemon answers now; start Docker to resume it sandboxed, or pass "
+                    "--backend local to resume it UNSANDBOXED")
             if backend == "auto":
                 backend = "docker" if docker_ok else "local"
                 if not docker_ok:

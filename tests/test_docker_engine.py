@@ -125,3 +125,28 @@ def test_an_image_is_pulled_only_when_the_team_says_pull(tmp_path):
                        + ONE_AGENT)
     assert pulled.returncode == 2
     assert f"Docker image {image} is not available (pull failed" in pulled.stderr, pulled.stderr
+
+
+def test_a_run_started_in_docker_never_resumes_on_local_quietly(tmp_path):
+    require_docker()
+    import subprocess
+    import sys
+
+    (tmp_path / "team.yaml").write_text(CRASH_TEAM.replace(
+        "sandbox: {backend: local}", f"sandbox: {{backend: auto, image: '{TEST_IMAGE}'}}"))
+    run = HeadlessRun(["team.yaml", "--headless", "--db", "state.db"], tmp_path)
+    started = run.until(lambda e: e["type"] == "run_started")
+    assert set(started["backends"].values()) == {"docker"}
+    run.until(lambda e: e["type"] == "console" and e.get("kind") == "command")
+    run.kill9()
+    import os
+
+    proc = subprocess.run([sys.executable, "-m", "tui", "--resume", "last", "--headless", "--db",
+                           "state.db"], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                          stdin=subprocess.DEVNULL,
+                          env={**os.environ, "DOCKER_HOST": f"unix://{tmp_path}/no-such.sock"})
+    assert proc.returncode == 1, proc.stderr
+    assert "no Docker daemon answers now" in proc.stderr and "--backend local" in proc.stderr
+    assert '"unsandboxed"' not in proc.stdout and '"tool_call"' not in proc.stdout
+    for c in ours(started["run_id"]):
+        c.remove(force=True)
