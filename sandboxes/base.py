@@ -39,14 +39,19 @@ class ExecResult:
     output: str
     truncated: bool = False
     timed_out: bool = False
+    #: the sandbox's session died while the command ran (it may have run in part)
+    interrupted: bool = False
 
     def as_dict(self) -> dict:
-        return {
+        result = {
             "exit_code": self.exit_code,
             "output": self.output,
             "truncated": self.truncated,
             "timed_out": self.timed_out,
         }
+        if self.interrupted:
+            result["interrupted"] = True
+        return result
 
 
 @dataclass(frozen=True)

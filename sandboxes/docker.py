@@ -13,11 +13,14 @@ Every blocking docker-py call runs in a worker thread; a streaming exec has its
 own thread that feeds a bounded queue on the event loop, so a command that
 prints gigabytes neither blocks the loop nor grows our memory.
 
-Timeouts and cancellation: each command runs under ``setsid`` (its own process
-group) from a tiny wrapper that records the group id in a pid file under
-``/tmp``; killing means a second exec that sends SIGKILL to that group.  The
-wrapper also kills what the command left behind in the background once it
-exits, like the local backend.
+Commands go through one long-lived exec per container running the static
+supervisor (``sandboxes/docker_session.py``): a fresh ``sh`` with a fixed
+environment per command, in its own session, killed as a whole tree on timeout
+or cancel, and nothing left running once no command runs.  File tools run inside
+the container too (``sandboxes/docker_files.py``): the host never opens a path
+inside a workspace.  Where the supervisor cannot be started (no C compiler to
+build it, a TLS or ssh daemon connection) commands fall back to one exec each,
+said once in the agent's console.
 """
 
 
@@ -33,12 +36,12 @@ import socket
 import time
 from pathlib import Path
 
-from sandboxes import paths
 from sandboxes.base import (
     TIMEOUT_EXIT_CODE,
     ExecResult,
     OutputCallback,
     OutputCollector,
+    PathEscapeError,
     Sandbox,
     SandboxError,
     SandboxSpec,
@@ -75,8 +78,22 @@ from sandboxes.docker_exec import (
     WORKDIR,
     _ContainerStopped,
     _Exec,
+    exit_code_of,
+    send_stdin,
 )
+from sandboxes.docker_files import (
+    FILE_TIMEOUT,
+    READ_SCRIPT,
+    WRITE_SCRIPT,
+    check_size,
+    container_path,
+    read_error,
+    write_error,
+)
+from sandboxes.docker_session import ExecSession, SessionDied
+from sandboxes.paths import MAX_FILE_BYTES
 from sandboxes.processes import proc_start_time
+from sandboxes.supervisor import CONTAINER_PATH, SupervisorUnavailable, supervisor_binary
 
 __all__ = [
     "BUILD_DEFAULT_IMAGE",
@@ -119,33 +136,41 @@ def _slug(text: str, limit: int) -> str:
     return slug[:limit]
 
 
-def _container_ids(workspace: Path) -> tuple[int, int]:
-    """The uid:gid commands run as: the workspace owner's, or 1000:1000 for root's."""
-    st = os.stat(workspace)
-    if st.st_uid != 0:
-        return st.st_uid, st.st_gid
-    return FALLBACK_UID, FALLBACK_GID
+def _prepare_workspace(workspace: Path) -> tuple[int, int]:
+    """Create the workspace if needed; the uid:gid commands run as.
 
-
-def _hand_over(workspace: Path, uid: int, gid: int) -> None:
-    """Running as root on the host: give root-owned workspace entries to the container user.
-
-    Otherwise the non-root user in the container could not write the workspace
-    (root on the host can still read and write everything in it).
+    Commands run as the workspace owner, or as 1000:1000 when root owns it.  As
+    root on the host we then give the workspace directory itself (never anything
+    inside it, never by path) to that user, through a descriptor opened without
+    following symlinks, so that the sandbox user can write it.
     """
-    if os.geteuid() != 0 or uid == 0:
-        return
-    root = str(workspace)
-    if os.lstat(root).st_uid == 0:
-        os.lchown(root, uid, gid)
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        for name in dirnames + filenames:
-            path = os.path.join(dirpath, name)
-            try:
-                if os.lstat(path).st_uid == 0:
-                    os.lchown(path, uid, gid)
-            except OSError:
-                pass
+    workspace.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(workspace, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except OSError as exc:
+        raise SandboxError(f"workspace {workspace} is not a plain directory ({exc.strerror}); "
+                           "point sandbox_path at a directory") from None
+    try:
+        st = os.fstat(fd)
+        if st.st_uid != 0:
+            return st.st_uid, st.st_gid
+        if os.geteuid() == 0:
+            os.fchown(fd, FALLBACK_UID, FALLBACK_GID)
+        return FALLBACK_UID, FALLBACK_GID
+    finally:
+        os.close(fd)
+
+
+#: Run as root in the container once after it starts: /tmp writable for the sandbox
+#: user whatever the image's mode (dockerd 20.10 ignores the tmpfs mode option), and
+#: the supervisor (read from stdin) in a root-owned directory the agent cannot change.
+_PREPARE = r"""chmod 1777 /tmp || exit 1
+d=${1%/*}
+mkdir -p "$d" && chmod 0755 "$d" || exit 1
+cat >"$1.new" && chmod 0755 "$1.new" && mv -f "$1.new" "$1"
+"""
+
+_BASE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 def _parse_oom_kills(text: str) -> int | None:
@@ -169,6 +194,12 @@ class DockerSandbox(Sandbox):
         self._gid = FALLBACK_GID
         self._oom_kills = 0
         self._client = None
+        self._env: dict[str, str] = {}
+        self._session: ExecSession | None = None
+        self._session_lock = asyncio.Lock()
+        self._exempt: list[int] | None = None  # the container's own processes, from its first session
+        self._fallback: str | None = None  # why commands use one exec each
+        self._fallback_said = False
 
     @property
     def label(self) -> str:
@@ -190,8 +221,7 @@ class DockerSandbox(Sandbox):
         spec = self.spec
         workspace = Path(os.path.realpath(spec.workspace))
         workspace.mkdir(parents=True, exist_ok=True)
-        self._uid, self._gid = _container_ids(workspace)
-        _hand_over(workspace, self._uid, self._gid)
+        self._uid, self._gid = _prepare_workspace(workspace)
         _ensure_image(client, spec.image)
         if spec.network not in ("none", "bridge"):
             raise SandboxError(
@@ -208,6 +238,7 @@ class DockerSandbox(Sandbox):
         if start_time:
             labels[LABEL_PID_START] = start_time
         env = {"HOME": "/tmp", **spec.env, "AGENTORCH_AGENT": spec.agent_id}
+        self._env = self._command_env(client.api, env)
         api = client.api
         host_config = api.create_host_config(
             binds={str(workspace): {"bind": WORKDIR, "mode": "rw"}},
@@ -257,8 +288,45 @@ class DockerSandbox(Sandbox):
             ) from None
         self.container_id = cid
         self.container_name = name
+        self._prepare_sync()
+
+    def _command_env(self, api, env: dict[str, str]) -> dict[str, str]:
+        """The fixed environment every command starts from: the image's, then ours."""
+        try:
+            image_env = api.inspect_image(self.spec.image).get("Config", {}).get("Env") or []
+        except Exception:  # noqa: BLE001 - the image check reports a missing image
+            image_env = []
+        base = {"PATH": _BASE_PATH}
+        for item in image_env:
+            key, _, value = item.partition("=")
+            base[key] = value
+        return {**base, **env}
+
+    def _prepare_sync(self) -> None:
+        """As root in the container: fix /tmp and install the supervisor (or note why not)."""
+        self._exempt = None
+        try:
+            binary = supervisor_binary()
+        except SupervisorUnavailable as exc:
+            self._fallback = str(exc)
+            binary = b""
+        api, cid = self._api, self.container_id
+        exec_id = api.exec_create(cid, ["sh", "-c", _PREPARE, "agentorch-prepare", CONTAINER_PATH],
+                                  stdin=True, stdout=True, stderr=True, user="0:0", workdir="/")["Id"]
+        try:
+            send_stdin(api, exec_id, binary)
+        except OSError as exc:
+            self._fallback = f"could not install the supervisor ({exc})"
+            return
+        code = exit_code_of(api, exec_id)
+        if code != 0 and self._fallback is None:
+            self._fallback = (f"could not install the supervisor in image {self.spec.image} "
+                              f"(exit {code}; it needs sh, chmod, mkdir, cat and mv)")
 
     async def stop(self) -> None:
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
         cid, self.container_id = self.container_id, None
         if cid is None:
             return
@@ -287,10 +355,111 @@ class DockerSandbox(Sandbox):
     async def exec(
         self, command: str, timeout: float, on_output: OutputCallback | None = None
     ) -> ExecResult:
+        session = await self._ensure_session()
+        if session is None:
+            return await self._exec_fallback(command, timeout, on_output)
+        collector = OutputCollector(self.spec.max_output_bytes)
+        decoder = codecs.getincrementaldecoder("utf-8")("replace")
+
+        async def on_data(_kind: str, data: bytes) -> None:
+            collector.add(data)
+            if on_output is not None:
+                text = decoder.decode(data)
+                if text:
+                    await on_output(text)
+
+        interrupted = ""
+        try:
+            done = await session.run(["/bin/sh", "-c", command], on_data, env=self._env,
+                                     cwd=WORKDIR, timeout=timeout)
+        except SessionDied as exc:
+            interrupted = str(exc)
+        tail = decoder.decode(b"", final=True)
+        if tail and on_output is not None:
+            await on_output(tail)
+        if interrupted:
+            note = (f"\n[agentorch: the sandbox session ended while the command ran ({interrupted}); "
+                    "the command was interrupted and may have run in part]\n")
+            await self._note(collector, on_output, note)
+            return ExecResult(-1, collector.text(), collector.truncated, False, interrupted=True)
+        exit_code = TIMEOUT_EXIT_CODE if done.timed_out else done.code
+        if exit_code == 137 and not done.killed and not done.timed_out:
+            await self._note(collector, on_output, await self._kill_note())
+        return ExecResult(exit_code, collector.text(), collector.truncated, done.timed_out)
+
+    @staticmethod
+    async def _note(collector: OutputCollector, on_output: OutputCallback | None, note: str) -> None:
+        collector.add(note.encode())
+        if on_output is not None:
+            await on_output(note)
+
+    async def _ensure_session(self) -> ExecSession | None:
+        """The live session, a new one if the last died, or None to use one exec per command."""
+        session = self._session
+        if session is not None and session.alive:
+            return session
+        async with self._session_lock:
+            if self._session is not None and self._session.alive:
+                return self._session
+            self._session = None
+            if self._fallback is not None:
+                return None
+            cid = self._require()
+            session = ExecSession(self._api, cid, self.user, self._exempt)
+            try:
+                await session.open()
+            except (SessionDied, SupervisorUnavailable) as exc:
+                await session.close()
+                if not await self._container_running():
+                    # its main process died (e.g. out of memory): start it again, once
+                    await self._restart()
+                    return await self._reopen_after_restart()
+                self._fallback = str(exc)
+                return None
+            except Exception as exc:  # noqa: BLE001 - docker-py errors
+                await session.close()
+                error = self._exec_error(exc)
+                if isinstance(error, _ContainerStopped):
+                    await self._restart()
+                    return await self._reopen_after_restart()
+                raise error from None
+            self._exempt = session.exempt
+            self._session = session
+            return session
+
+    async def _reopen_after_restart(self) -> ExecSession | None:
+        session = ExecSession(self._api, self._require(), self.user, None)
+        try:
+            await session.open()
+        except Exception as exc:  # noqa: BLE001
+            await session.close()
+            raise SandboxError(
+                f"the container of agent {self.spec.agent_id} keeps stopping ({_short(exc)}); "
+                "check its image and memory limit"
+            ) from None
+        self._exempt = session.exempt
+        self._session = session
+        return session
+
+    async def _container_running(self) -> bool:
+        try:
+            info = await _in_thread(self._api.inspect_container, self._require())
+        except Exception:  # noqa: BLE001
+            return False
+        return bool(info.get("State", {}).get("Running"))
+
+    async def _exec_fallback(
+        self, command: str, timeout: float, on_output: OutputCallback | None
+    ) -> ExecResult:
+        if not self._fallback_said:
+            self._fallback_said = True
+            note = (f"[agentorch: no exec session in this sandbox ({self._fallback}); "
+                    "each command uses its own docker exec, ~50 ms slower]\n")
+            if on_output is not None:
+                await on_output(note)
         try:
             return await self._exec_once(command, timeout, on_output)
         except _ContainerStopped:
-            # its init or sleep was killed (e.g. by the OOM killer): start it again, once
             await self._restart()
             try:
                 return await self._exec_once(command, timeout, on_output)
@@ -441,28 +610,59 @@ class DockerSandbox(Sandbox):
     async def _restart(self) -> None:
         try:
             await _in_thread(self._api.start, self._require())
+            await _in_thread(self._prepare_sync)
         except Exception as exc:  # noqa: BLE001
             raise self._exec_error(exc) from None
 
-    # -- files (on the host side of the bind mount)
+    # -- files (inside the container, as the sandbox user: see sandboxes/docker_files.py)
+    async def _file_op(self, script: str, args: list[str], stdin: bytes | None) -> tuple[int, bytes, str]:
+        session = await self._ensure_session()
+        out = bytearray()
+        err = bytearray()
+
+        async def on_data(kind: str, data: bytes) -> None:
+            (out if kind == "O" else err).extend(data)
+
+        if session is None:
+            return await self._file_op_fallback(script, args, stdin)
+        try:
+            done = await session.run(["/bin/sh", "-c", script, "agentorch-file", *args], on_data,
+                                     env=self._env, cwd=WORKDIR, timeout=FILE_TIMEOUT,
+                                     stdin=stdin, merge=False)
+        except SessionDied as exc:
+            raise SandboxError(f"the sandbox session ended during a file operation ({exc}); try again") from None
+        code = TIMEOUT_EXIT_CODE if done.timed_out else done.code
+        return code, bytes(out), err.decode("utf-8", "replace")
+
+    async def _file_op_fallback(self, script: str, args: list[str],
+                                stdin: bytes | None) -> tuple[int, bytes, str]:
+        """One exec with stdin attached, in a thread (no supervisor in this container)."""
+        api, cid, user = self._api, self._require(), self.user
+
+        def run() -> tuple[int, bytes, str]:
+            exec_id = api.exec_create(cid, ["sh", "-c", script, "agentorch-file", *args],
+                                      stdin=stdin is not None, user=user, workdir=WORKDIR)["Id"]
+            if stdin is None:
+                out, err = api.exec_start(exec_id, demux=True)
+            else:
+                send_stdin(api, exec_id, stdin)
+                out, err = b"", b""
+            return exit_code_of(api, exec_id), out or b"", (err or b"").decode("utf-8", "replace")
+
+        return await _in_thread(run)
+
     async def read_file(self, path: str) -> str:
-        return await _in_thread(paths.read_text, self.spec.workspace, path)
+        target = container_path(self.spec.workspace, path)
+        code, data, err = await self._file_op(READ_SCRIPT, [target, str(MAX_FILE_BYTES + 1)], None)
+        if code != 0:
+            raise read_error(path, code, err)
+        return check_size(path, data)
 
     async def write_file(self, path: str, content: str) -> None:
-        def write() -> None:
-            target = paths.write_text(self.spec.workspace, path, content)
-            self._give_to_container_user(target)
-
-        await _in_thread(write)
-
-    def _give_to_container_user(self, target: Path) -> None:
-        """As root on the host, files we write must stay writable for the container user."""
-        if os.geteuid() != 0 or self._uid == 0:
-            return
-        root = Path(os.path.realpath(self.spec.workspace))
-        node = Path(target)
-        while node != root and root in node.parents:
-            with contextlib.suppress(OSError):
-                if os.lstat(node).st_uid == 0:
-                    os.lchown(node, self._uid, self._gid)
-            node = node.parent
+        target = container_path(self.spec.workspace, path)
+        if target == WORKDIR:
+            raise PathEscapeError("write_file needs a file name, not the workspace itself")
+        data = content.encode("utf-8", "surrogateescape")
+        code, _, err = await self._file_op(WRITE_SCRIPT, [target], data)
+        if code != 0:
+            raise write_error(path, code, err)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import socket
 import threading
 import time
 
@@ -39,6 +41,40 @@ _OOM_PROBE = "cat /sys/fs/cgroup/memory/memory.oom_control /sys/fs/cgroup/memory
 
 
 
+
+
+def exit_code_of(api, exec_id: str) -> int:
+    """An exec's exit code (blocking).  The stream can end a moment before the daemon
+    marks the exec finished, so this polls briefly; -1 if it never says."""
+    deadline = time.monotonic() + 5
+    delay = 0.001
+    while True:
+        info = api.exec_inspect(exec_id)
+        if not info.get("Running") and info.get("ExitCode") is not None:
+            return int(info["ExitCode"])
+        if time.monotonic() > deadline:
+            return -1
+        time.sleep(delay)
+        delay = min(delay * 2, 0.05)
+
+
+def send_stdin(api, exec_id: str, data: bytes, timeout: float = 60) -> bytes:
+    """Start an exec with stdin attached, feed it ``data``, close its stdin and return the
+    raw (multiplexed) output; blocking, for a worker thread."""
+    raw = api.exec_start(exec_id, socket=True)
+    try:
+        sock = socket.socket(fileno=os.dup(raw.fileno()))
+    finally:
+        with contextlib.suppress(Exception):
+            raw.close()
+    chunks = []
+    with sock:
+        sock.settimeout(timeout)
+        sock.sendall(data)
+        sock.shutdown(socket.SHUT_WR)
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
 
 
 class _ContainerStopped(Exception):
@@ -103,17 +139,7 @@ class _Exec:
             self._post((self.ERROR, exc))
 
     def _exit_code(self) -> int:
-        # The stream can end a moment before the daemon marks the exec finished.
-        deadline = time.monotonic() + 5
-        delay = 0.001
-        while True:
-            info = self.api.exec_inspect(self.exec_id)
-            if not info.get("Running") and info.get("ExitCode") is not None:
-                return int(info["ExitCode"])
-            if time.monotonic() > deadline:
-                return -1
-            time.sleep(delay)
-            delay = min(delay * 2, 0.05)
+        return exit_code_of(self.api, self.exec_id)
 
     # -- loop side
     async def get(self):

@@ -1,0 +1,270 @@
+"""One long-lived exec per container, speaking the supervisor's frame protocol.
+
+The supervisor (``sandboxes/supervisor/supervisor.c``) is started once over
+``docker exec`` with stdin attached.  After the HTTP upgrade the connection is a
+plain byte stream: we write request frames to it, and read Docker's stream
+multiplexing (an 8-byte header per chunk: stream 1 stdout, 2 stderr) around the
+supervisor's own frames.  The socket is handed to asyncio, so a command costs
+one write and a few reads on the event loop: no thread, no Docker API call.
+
+Several commands of one agent share the session at once, each under its own id.
+If the session dies (the supervisor was killed from inside, the container ran out
+of memory), every command that was running is told so; the sandbox opens a new
+session for the next command.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import os
+import socket
+import struct
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from sandboxes.base import SandboxError
+from sandboxes.supervisor import CONTAINER_PATH, SupervisorUnavailable
+
+_HEADER = struct.Struct(">cII")  # type, id, length
+_MUX = struct.Struct(">BxxxI")  # Docker: stream, size
+#: A command's output waits here for its consumer; beyond this the reader stops reading.
+HIGH_WATER = 64
+#: Extra time past a command's own timeout before we stop trusting the supervisor.
+GRACE = 10.0
+IN_CHUNK = 256 * 1024
+
+F_TIMED_OUT, F_KILLED, F_NOSTART = 1, 2, 4
+
+#: Awaited with ("O" | "e", bytes) for each chunk of output.
+OnData = Callable[[str, bytes], Awaitable[None]]
+
+
+class SessionDied(Exception):
+    """The supervisor stopped answering; what was running was interrupted."""
+
+
+@dataclass(slots=True)
+class Exit:
+    code: int
+    flags: int
+
+    @property
+    def timed_out(self) -> bool:
+        return bool(self.flags & F_TIMED_OUT)
+
+    @property
+    def killed(self) -> bool:
+        return bool(self.flags & F_KILLED)
+
+
+@dataclass(slots=True)
+class _Running:
+    items: deque = field(default_factory=deque)
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+    space: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+def encode_run(argv: list[str], env: dict[str, str], cwd: str, timeout: float | None,
+               merge: bool, has_stdin: bool) -> bytes:
+    strings = [("m" if merge else "") + ("i" if has_stdin else ""),
+               str(int(timeout * 1000) if timeout else 0), cwd, str(len(argv)), *argv,
+               *(f"{k}={v}" for k, v in env.items())]
+    data = [s.encode("utf-8", "surrogateescape") for s in strings]
+    if any(b"\x00" in part for part in data):
+        raise SandboxError("a command, its arguments and environment cannot contain NUL bytes")
+    return b"".join(part + b"\x00" for part in data)
+
+
+class ExecSession:
+    """The engine's end of one supervisor: run commands, kill them, notice its death."""
+
+    def __init__(self, api, container_id: str, user: str, exempt: list[int] | None) -> None:
+        self.api = api
+        self.container_id = container_id
+        self.user = user
+        self.exempt = exempt
+        self.pid: int | None = None
+        self.dead: BaseException | None = None
+        self.stderr_tail = b""
+        self._ids = itertools.count(1)
+        self._running: dict[int, _Running] = {}
+        self._pings: dict[int, asyncio.Future] = {}
+        self._writer: asyncio.StreamWriter | None = None
+        self._reader_task: asyncio.Task | None = None
+
+    # -- opening
+    async def open(self) -> None:
+        argv = [CONTAINER_PATH, *(str(p) for p in self.exempt)] if self.exempt else [CONTAINER_PATH, "auto"]
+        sock = await asyncio.to_thread(self._attach, argv)
+        reader, self._writer = await asyncio.open_connection(sock=sock, limit=1 << 20)
+        self._reader_task = asyncio.ensure_future(self._read_loop(reader))
+        pong = await self.ping(timeout=10)
+        fields = dict(part.split("=", 1) for part in pong.split() if "=" in part)
+        self.pid = int(fields.get("pid", "0")) or None
+        if self.exempt is None:
+            self.exempt = [int(p) for p in fields.get("exempt", "").split(",") if p]
+
+    def _attach(self, argv: list[str]) -> socket.socket:
+        exec_id = self.api.exec_create(
+            self.container_id, argv, stdin=True, stdout=True, stderr=True, tty=False,
+            user=self.user, workdir="/",
+        )["Id"]
+        raw = self.api.exec_start(exec_id, socket=True)
+        if not hasattr(raw, "fileno") or "ssl" in type(raw).__module__.lower():
+            with contextlib.suppress(Exception):
+                raw.close()
+            raise SupervisorUnavailable("the Docker connection is not a plain socket (TLS or ssh)")
+        try:
+            fd = os.dup(raw.fileno())
+        finally:
+            # the dup keeps the connection; the HTTP response object lets go of its copy
+            with contextlib.suppress(Exception):
+                raw.close()
+        sock = socket.socket(fileno=fd)
+        sock.setblocking(False)
+        return sock
+
+    async def close(self) -> None:
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            with contextlib.suppress(Exception):
+                writer.close()
+        task = self._reader_task
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+        self._die(SessionDied("the session was closed"))
+
+    @property
+    def alive(self) -> bool:
+        return self.dead is None and self._writer is not None
+
+    # -- requests
+    def _send(self, kind: bytes, ident: int, payload: bytes = b"") -> None:
+        if not self.alive:
+            raise SessionDied(str(self.dead or "the session is closed"))
+        self._writer.write(_HEADER.pack(kind, ident, len(payload)) + payload)
+
+    async def ping(self, timeout: float = 5.0) -> str:
+        ident = next(self._ids)
+        fut = asyncio.get_running_loop().create_future()
+        self._pings[ident] = fut
+        try:
+            self._send(b"P", ident)
+            async with asyncio.timeout(timeout):
+                return await fut
+        except TimeoutError:
+            raise SessionDied(f"the sandbox supervisor did not answer within {timeout:g}s") from None
+        finally:
+            self._pings.pop(ident, None)
+
+    def kill(self, ident: int) -> None:
+        with contextlib.suppress(SessionDied, OSError):
+            self._send(b"K", ident)
+
+    async def run(self, argv: list[str], on_data: OnData, *, env: dict[str, str], cwd: str,
+                  timeout: float | None, stdin: bytes | None = None, merge: bool = True) -> Exit:
+        """Run ``argv``; output goes to ``on_data`` as it arrives.  Cancelling kills it."""
+        ident = next(self._ids)
+        running = self._running[ident] = _Running()
+        try:
+            self._send(b"R", ident, encode_run(argv, env, cwd, timeout, merge, stdin is not None))
+            if stdin is not None:
+                for start in range(0, len(stdin), IN_CHUNK):
+                    self._send(b"I", ident, stdin[start:start + IN_CHUNK])
+                    await self._writer.drain()
+                self._send(b"E", ident)
+            limit = None if not timeout else timeout + GRACE
+            try:
+                async with asyncio.timeout(limit):
+                    return await self._collect(ident, running, on_data)
+            except TimeoutError:
+                # the supervisor should have killed it at its deadline: ask again, once
+                self.kill(ident)
+                async with asyncio.timeout(GRACE):
+                    return await self._collect(ident, running, None)
+        except asyncio.CancelledError:
+            self.kill(ident)
+            with contextlib.suppress(BaseException):
+                async with asyncio.timeout(GRACE):
+                    await asyncio.shield(self._collect(ident, running, None))
+            raise
+        finally:
+            self._running.pop(ident, None)
+            running.space.set()  # never leave the reader waiting on a consumer that left
+
+    async def _collect(self, ident: int, running: _Running, on_data: OnData | None) -> Exit:
+        items = running.items
+        while True:
+            while not items:
+                if self.dead is not None:
+                    raise SessionDied(str(self.dead))
+                running.ready.clear()
+                await running.ready.wait()
+            kind, payload = items.popleft()
+            if len(items) < HIGH_WATER // 4:
+                running.space.set()
+            if kind == "X":
+                return payload
+            if on_data is not None:
+                await on_data(kind, payload)
+
+    # -- the reader
+    async def _read_loop(self, reader: asyncio.StreamReader) -> None:
+        pending = bytearray()
+        try:
+            while True:
+                stream, size = _MUX.unpack(await reader.readexactly(_MUX.size))
+                chunk = await reader.readexactly(size)
+                if stream != 1:
+                    self.stderr_tail = (self.stderr_tail + chunk)[-2000:]
+                    continue
+                pending += chunk
+                while len(pending) >= _HEADER.size:
+                    kind, ident, length = _HEADER.unpack_from(pending)
+                    if len(pending) < _HEADER.size + length:
+                        break
+                    payload = bytes(pending[_HEADER.size:_HEADER.size + length])
+                    del pending[:_HEADER.size + length]
+                    await self._dispatch(kind, ident, payload)
+        except (asyncio.IncompleteReadError, ConnectionError, OSError) as exc:
+            why = self.stderr_tail.decode("utf-8", "replace").strip().splitlines()
+            self._die(SessionDied(why[-1] if why else "its supervisor stopped: killed, or out of memory"))
+        except asyncio.CancelledError:
+            self._die(SessionDied("the session was closed"))
+            raise
+
+    async def _dispatch(self, kind: bytes, ident: int, payload: bytes) -> None:
+        if kind == b"P":
+            fut = self._pings.get(ident)
+            if fut is not None and not fut.done():
+                fut.set_result(payload.decode("ascii", "replace"))
+            return
+        running = self._running.get(ident)
+        if running is None:
+            return  # a command we stopped waiting for
+        if kind == b"X" and len(payload) == 5:
+            code, flags = struct.unpack(">iB", payload)
+            running.items.append(("X", Exit(code, flags)))
+        elif kind in (b"O", b"e"):
+            running.items.append((kind.decode(), payload))
+        else:
+            return
+        running.ready.set()
+        if len(running.items) >= HIGH_WATER:
+            running.space.clear()
+            await running.space.wait()
+
+    def _die(self, exc: BaseException) -> None:
+        if self.dead is None:
+            self.dead = exc
+        for running in self._running.values():
+            running.ready.set()
+            running.space.set()
+        for fut in self._pings.values():
+            if not fut.done():
+                fut.set_exception(SessionDied(str(exc)))
