@@ -231,7 +231,7 @@ class ExecSession:
                     payload = bytes(pending[_HEADER.size:_HEADER.size + length])
                     del pending[:_HEADER.size + length]
                     await self._dispatch(kind, ident, payload)
-        except (asyncio.IncompleteReadError, ConnectionError, OSError) as exc:
+        except (asyncio.IncompleteReadError, ConnectionError, OSError):
             why = self.stderr_tail.decode("utf-8", "replace").strip().splitlines()
             self._die(SessionDied(why[-1] if why else "its supervisor stopped: killed, or out of memory"))
         except asyncio.CancelledError:

@@ -18,6 +18,8 @@ from sandboxes.docker import TEST_IMAGE, DockerSandbox, docker_available
 
 REPO = Path(__file__).resolve().parent.parent
 BUILD_SCRIPT = REPO / "sandboxes" / "images" / "build-test-image.sh"
+#: The same busybox image with /tmp at mode 755 (built by the same script).
+TMP755_IMAGE = "agentorch/sandbox-test-tmp755:latest"
 
 _checked: str | None = None  # None: not yet, "": fine, else the reason it is not
 
@@ -29,6 +31,7 @@ def _problem() -> str:
 
     try:
         _get_client().images.get(TEST_IMAGE)
+        _get_client().images.get(TMP755_IMAGE)
         return ""
     except Exception:  # noqa: BLE001 - missing: build it below
         pass

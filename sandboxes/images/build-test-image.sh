@@ -3,6 +3,10 @@
 #
 #   sandboxes/images/build-test-image.sh [IMAGE]      (default agentorch/sandbox-test:latest)
 #
+# It also builds IMAGE's sibling agentorch/sandbox-test-tmp755:latest, the same
+# file system with /tmp at mode 755 (as many images have it), on which the
+# sandbox must still work: it makes /tmp writable itself.
+#
 # No registry is needed: the image is a `docker import` of a tiny root file
 # system made from a statically linked busybox (Debian: busybox-static).  It has
 # sh, setsid, kill and the usual tools, a non-root user `agent` (1000:1000),
@@ -11,8 +15,10 @@
 set -euo pipefail
 
 IMAGE="${1:-agentorch/sandbox-test:latest}"
+TMP755_IMAGE="${TMP755_IMAGE:-agentorch/sandbox-test-tmp755:latest}"
 
-if [[ "${FORCE:-0}" != 1 ]] && docker image inspect "$IMAGE" >/dev/null 2>&1; then
+if [[ "${FORCE:-0}" != 1 ]] && docker image inspect "$IMAGE" >/dev/null 2>&1 \
+    && docker image inspect "$TMP755_IMAGE" >/dev/null 2>&1; then
     echo "image $IMAGE already exists (FORCE=1 to rebuild)"
     exit 0
 fi
@@ -68,11 +74,16 @@ chmod 1777 "$ROOT/tmp" "$ROOT/var/tmp"
 chown 1000:1000 "$ROOT/home/agent" "$ROOT/workspace" 2>/dev/null || true
 chmod 0777 "$ROOT/workspace"
 
-tar --numeric-owner -C "$ROOT" -c . | docker import \
-    --change 'USER 1000:1000' \
-    --change 'WORKDIR /workspace' \
-    --change 'ENV PATH=/bin:/sbin:/usr/bin:/usr/sbin HOME=/tmp' \
-    --change 'CMD ["sleep", "infinity"]' \
-    --message 'agentorch offline test image (busybox-static)' \
-    - "$IMAGE" >/dev/null
-echo "built $IMAGE ($(docker image inspect -f '{{.Size}}' "$IMAGE") bytes)"
+import_as() {
+    tar --numeric-owner -C "$ROOT" -c . | docker import \
+        --change 'USER 1000:1000' \
+        --change 'WORKDIR /workspace' \
+        --change 'ENV PATH=/bin:/sbin:/usr/bin:/usr/sbin HOME=/tmp' \
+        --change 'CMD ["sleep", "infinity"]' \
+        --message 'agentorch offline test image (busybox-static)' \
+        - "$1" >/dev/null
+    echo "built $1 ($(docker image inspect -f '{{.Size}}' "$1") bytes)"
+}
+import_as "$IMAGE"
+chmod 0755 "$ROOT/tmp"
+import_as "$TMP755_IMAGE"
