@@ -69,6 +69,9 @@ class SandboxSpec:
     pids: int = 256
     max_output_bytes: int = DEFAULT_MAX_OUTPUT
     env: dict[str, str] = field(default_factory=dict)
+    #: the Docker daemon is on another machine: the workspace is a named volume on it,
+    #: not a bind mount of ``workspace`` (which then stays unused on this host)
+    remote: bool = False
 
 
 class OutputCollector:

@@ -90,9 +90,9 @@ from sandboxes.docker_files import (
     read_error,
     write_error,
 )
-from sandboxes.docker_session import ExecSession, SessionDied
 from sandboxes.paths import MAX_FILE_BYTES
 from sandboxes.processes import proc_start_time
+from sandboxes.session import DockerExecSession, ExecSession, SessionDied
 from sandboxes.supervisor import CONTAINER_PATH, SupervisorUnavailable, supervisor_binary
 
 __all__ = [
@@ -219,9 +219,14 @@ class DockerSandbox(Sandbox):
         docker = _docker_module()
         client = self._client = _get_client()
         spec = self.spec
-        workspace = Path(os.path.realpath(spec.workspace))
-        workspace.mkdir(parents=True, exist_ok=True)
-        self._uid, self._gid = _prepare_workspace(workspace)
+        if spec.remote:
+            # the daemon is on another machine: the workspace is a named volume there
+            # (kept when the container goes, like a host directory), never a bind mount
+            workspace_source = self._workspace_volume(client.api)
+        else:
+            workspace = Path(os.path.realpath(spec.workspace))
+            self._uid, self._gid = _prepare_workspace(workspace)
+            workspace_source = str(workspace)
         _ensure_image(client, spec.image)
         if spec.network not in ("none", "bridge"):
             raise SandboxError(
@@ -241,7 +246,7 @@ class DockerSandbox(Sandbox):
         self._env = self._command_env(client.api, env)
         api = client.api
         host_config = api.create_host_config(
-            binds={str(workspace): {"bind": WORKDIR, "mode": "rw"}},
+            binds={workspace_source: {"bind": WORKDIR, "mode": "rw"}},
             network_mode=spec.network,
             cap_drop=["ALL"],
             security_opt=["no-new-privileges"],
@@ -289,6 +294,20 @@ class DockerSandbox(Sandbox):
         self.container_id = cid
         self.container_name = name
         self._prepare_sync()
+
+    @property
+    def volume_name(self) -> str:
+        return f"agentorch-ws-{_slug(self.spec.run_id, 60)}-{_slug(self.spec.agent_id, 60)}"
+
+    def _workspace_volume(self, api) -> str:
+        """The run's named volume for this agent's workspace (created once, found on resume)."""
+        name = self.volume_name
+        docker = _docker_module()
+        try:
+            api.inspect_volume(name)
+        except docker.errors.NotFound:
+            api.create_volume(name, labels={LABEL_RUN: self.spec.run_id, LABEL_AGENT: self.spec.agent_id})
+        return name
 
     def _command_env(self, api, env: dict[str, str]) -> dict[str, str]:
         """The fixed environment every command starts from: the image's, then ours."""
@@ -405,7 +424,7 @@ class DockerSandbox(Sandbox):
             if self._fallback is not None:
                 return None
             cid = self._require()
-            session = ExecSession(self._api, cid, self.user, self._exempt)
+            session = DockerExecSession(self._api, cid, self.user, self._exempt)
             try:
                 await session.open()
             except (SessionDied, SupervisorUnavailable) as exc:
@@ -428,7 +447,7 @@ class DockerSandbox(Sandbox):
             return session
 
     async def _reopen_after_restart(self) -> ExecSession | None:
-        session = ExecSession(self._api, self._require(), self.user, None)
+        session = DockerExecSession(self._api, self._require(), self.user, None)
         try:
             await session.open()
         except Exception as exc:  # noqa: BLE001

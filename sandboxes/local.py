@@ -1,12 +1,21 @@
-"""The ``local`` backend: a subprocess in the agent's workspace directory.
+"""The ``local`` backend: commands in the agent's workspace directory on this host.
 
 It is NOT isolated: commands run as the current user with the host's network and
 file system.  The engine and the UI say so clearly whenever it is in use.
+
+Commands run through the same supervisor as in containers, here as a child
+process of the engine and a child subreaper (``sandboxes/session.py``): a fresh
+``sh`` per command in its own session, the whole tree killed on timeout or
+cancel, and whatever a command detached (``setsid``, double forks) is
+reparented to the supervisor and killed once no command runs.  Without a C
+compiler to build it, commands run as plain subprocesses (their process group
+is still killed; detached processes then survive, which the console says once).
 """
 
 from __future__ import annotations
 
 import asyncio
+import codecs
 import os
 import signal
 
@@ -19,12 +28,21 @@ from sandboxes.base import (
     Sandbox,
     SandboxSpec,
 )
+from sandboxes.session import LocalExecSession, SessionDied
+from sandboxes.supervisor import SupervisorUnavailable
 
 READ_CHUNK = 64 * 1024
 
 
 class LocalSandbox(Sandbox):
     kind = "local"
+
+    def __init__(self, spec) -> None:
+        super().__init__(spec)
+        self._session: LocalExecSession | None = None
+        self._session_lock = asyncio.Lock()
+        self._fallback: str | None = None
+        self._fallback_said = False
 
     @property
     def isolated(self) -> bool:
@@ -33,10 +51,66 @@ class LocalSandbox(Sandbox):
     async def start(self) -> None:
         self.spec.workspace.mkdir(parents=True, exist_ok=True)
 
+    def _command_env(self) -> dict[str, str]:
+        return command_env(self.spec)
+
+    async def _ensure_session(self) -> LocalExecSession | None:
+        if self._session is not None and self._session.alive:
+            return self._session
+        async with self._session_lock:
+            if self._session is not None and self._session.alive:
+                return self._session
+            if self._fallback is not None:
+                return None
+            session = LocalExecSession()
+            try:
+                await session.open()
+            except (SupervisorUnavailable, SessionDied, OSError) as exc:
+                await session.close()
+                self._fallback = str(exc)
+                return None
+            self._session = session
+            return session
+
     async def exec(
         self, command: str, timeout: float, on_output: OutputCallback | None = None
     ) -> ExecResult:
-        env = command_env(self.spec)
+        session = await self._ensure_session()
+        if session is None:
+            return await self._exec_subprocess(command, timeout, on_output)
+        collector = OutputCollector(self.spec.max_output_bytes)
+        decoder = codecs.getincrementaldecoder("utf-8")("replace")
+
+        async def on_data(_kind: str, data: bytes) -> None:
+            collector.add(data)
+            if on_output is not None:
+                text = decoder.decode(data)
+                if text:
+                    await on_output(text)
+
+        try:
+            done = await session.run(["/bin/sh", "-c", command], on_data, env=self._command_env(),
+                                     cwd=str(self.spec.workspace), timeout=timeout)
+        except SessionDied as exc:
+            note = f"\n[agentorch: the command's supervisor stopped ({exc}); the command was interrupted]\n"
+            collector.add(note.encode())
+            if on_output is not None:
+                await on_output(note)
+            return ExecResult(-1, collector.text(), collector.truncated, False, interrupted=True)
+        tail = decoder.decode(b"", final=True)
+        if tail and on_output is not None:
+            await on_output(tail)
+        exit_code = TIMEOUT_EXIT_CODE if done.timed_out else done.code
+        return ExecResult(exit_code, collector.text(), collector.truncated, done.timed_out)
+
+    async def _exec_subprocess(
+        self, command: str, timeout: float, on_output: OutputCallback | None
+    ) -> ExecResult:
+        if not self._fallback_said and on_output is not None:
+            self._fallback_said = True
+            await on_output(f"[agentorch: no supervisor ({self._fallback}); processes a command "
+                            "detaches from its group are not cleaned up]\n")
+        env = self._command_env()
         proc = await asyncio.create_subprocess_exec(
             "/bin/sh",
             "-c",
@@ -87,7 +161,9 @@ class LocalSandbox(Sandbox):
         await asyncio.to_thread(paths.write_text, self.spec.workspace, path, content)
 
     async def stop(self) -> None:
-        return None
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
 
 
 #: host variables every local command gets; anything else only through `pass_env`

@@ -35,14 +35,34 @@ def cache_dir() -> Path:
     return Path(base) / "agentorch"
 
 
-@cache
 def supervisor_binary() -> bytes:
     """The static supervisor binary for this machine's architecture (built if needed)."""
+    return supervisor_path().read_bytes()
+
+
+@cache
+def supervisor_path() -> Path:
+    """Where the built supervisor lies on this host (built on first use; a failure is
+    remembered, so it is tried once per process)."""
+    global _failure
+    if _failure is not None:
+        raise SupervisorUnavailable(_failure)
+    try:
+        return _build()
+    except SupervisorUnavailable as exc:
+        _failure = str(exc)
+        raise
+
+
+_failure: str | None = None
+
+
+def _build() -> Path:
     source = SOURCE.read_bytes()
     digest = hashlib.sha256(source).hexdigest()[:16]
     target = cache_dir() / f"supervisor-{digest}-{platform.machine()}"
     if target.is_file():
-        return target.read_bytes()
+        return target
     compiler = os.environ.get("CC") or shutil.which("gcc") or shutil.which("cc")
     if not compiler:
         raise SupervisorUnavailable("no C compiler (gcc) to build the sandbox supervisor")
@@ -64,4 +84,4 @@ def supervisor_binary() -> bytes:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-    return target.read_bytes()
+    return target

@@ -71,6 +71,7 @@ static pid_t exempt[MAX_EXEMPT];
 static int n_exempt;
 static int sig_pipe[2];
 static int input_closed;
+static int subreaper;            /* local mode: we adopt orphans and kill only our descendants */
 
 static long long now_ms(void) {
     struct timespec ts;
@@ -178,8 +179,48 @@ static void exempt_children_of_init(void) {
     closedir(d);
 }
 
+static pid_t parent_of(long pid) {
+    char path[64], stat[512];
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    ssize_t n = read(fd, stat, sizeof stat - 1);
+    close(fd);
+    if (n <= 0) return 0;
+    stat[n] = 0;
+    char *paren = strrchr(stat, ')');
+    int ppid = 0;
+    if (!paren || sscanf(paren + 1, " %*c %d", &ppid) != 1) return 0;
+    return (pid_t)ppid;
+}
+
+/* Local mode: orphans were reparented to us (a child subreaper); kill our children
+ * until none is left (killing one hands its own children to us). */
+static void sweep_descendants(void) {
+    for (int round = 0; round < 64; round++) {
+        DIR *d = opendir("/proc");
+        if (!d) return;
+        int found = 0;
+        struct dirent *e;
+        while ((e = readdir(d))) {
+            char *end;
+            long pid = strtol(e->d_name, &end, 10);
+            if (*end || pid <= 1 || parent_of(pid) != getpid()) continue;
+            kill((pid_t)pid, SIGKILL);
+            found++;
+        }
+        closedir(d);
+        int status;
+        while (waitpid(-1, &status, WNOHANG) > 0) {}
+        if (!found) return;
+        struct timespec ts = {0, 2000000};
+        nanosleep(&ts, NULL);
+    }
+}
+
 /* No command runs: kill every process we may signal but our own machinery. */
 static void sweep(void) {
+    if (subreaper) { sweep_descendants(); return; }
     for (int round = 0; round < 4; round++) {
         DIR *d = opendir("/proc");
         if (!d) return;
@@ -379,7 +420,10 @@ static int read_into_frames(int *fd, char type, uint32_t id) {
 int main(int argc, char **argv) {
     /* our /proc entries become root's: the agent cannot open our fds or ptrace us */
     prctl(PR_SET_DUMPABLE, 0);
-    if (argc > 1 && strcmp(argv[1], "auto") == 0) exempt_children_of_init();
+    if (argc > 1 && strcmp(argv[1], "--subreaper") == 0) {
+        subreaper = 1;
+        prctl(PR_SET_CHILD_SUBREAPER, 1);
+    } else if (argc > 1 && strcmp(argv[1], "auto") == 0) exempt_children_of_init();
     else
         for (int i = 1; i < argc && n_exempt < MAX_EXEMPT; i++) exempt[n_exempt++] = (pid_t)atoi(argv[i]);
     for (int i = 0; i < MAX_CMDS; i++) cmds[i].out_fd = cmds[i].err_fd = cmds[i].in_fd = -1;
@@ -488,6 +532,7 @@ int main(int argc, char **argv) {
             }
         }
     }
+    sweep();
     /* flush what is left, blocking */
     int fl = fcntl(1, F_GETFL);
     fcntl(1, F_SETFL, fl & ~O_NONBLOCK);

@@ -1,11 +1,13 @@
-"""One long-lived exec per container, speaking the supervisor's frame protocol.
+"""The engine's end of a sandbox supervisor, speaking its frame protocol.
 
-The supervisor (``sandboxes/supervisor/supervisor.c``) is started once over
-``docker exec`` with stdin attached.  After the HTTP upgrade the connection is a
-plain byte stream: we write request frames to it, and read Docker's stream
-multiplexing (an 8-byte header per chunk: stream 1 stdout, 2 stderr) around the
-supervisor's own frames.  The socket is handed to asyncio, so a command costs
-one write and a few reads on the event loop: no thread, no Docker API call.
+The supervisor (``sandboxes/supervisor/supervisor.c``) runs once per sandbox:
+in a container it is started over ``docker exec`` with stdin attached
+(:class:`DockerExecSession`: after the HTTP upgrade the connection is a plain
+byte stream carrying Docker's stream multiplexing, an 8-byte header per chunk,
+around the supervisor's own frames); on the local backend it is a child process
+on pipes and a child subreaper (:class:`LocalExecSession`).  Either way the
+stream is handed to asyncio, so a command costs one write and a few reads on the
+event loop: no thread, no Docker API call.
 
 Several commands of one agent share the session at once, each under its own id.
 If the session dies (the supervisor was killed from inside, the container ran out
@@ -26,7 +28,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from sandboxes.base import SandboxError
-from sandboxes.supervisor import CONTAINER_PATH, SupervisorUnavailable
+from sandboxes.supervisor import CONTAINER_PATH, SupervisorUnavailable, supervisor_path
 
 _HEADER = struct.Struct(">cII")  # type, id, length
 _MUX = struct.Struct(">BxxxI")  # Docker: stream, size
@@ -81,10 +83,10 @@ def encode_run(argv: list[str], env: dict[str, str], cwd: str, timeout: float | 
 class ExecSession:
     """The engine's end of one supervisor: run commands, kill them, notice its death."""
 
-    def __init__(self, api, container_id: str, user: str, exempt: list[int] | None) -> None:
-        self.api = api
-        self.container_id = container_id
-        self.user = user
+    #: Docker wraps the supervisor's stdout and stderr in its stream multiplexing
+    demux = False
+
+    def __init__(self, exempt: list[int] | None = None) -> None:
         self.exempt = exempt
         self.pid: int | None = None
         self.dead: BaseException | None = None
@@ -97,9 +99,7 @@ class ExecSession:
 
     # -- opening
     async def open(self) -> None:
-        argv = [CONTAINER_PATH, *(str(p) for p in self.exempt)] if self.exempt else [CONTAINER_PATH, "auto"]
-        sock = await asyncio.to_thread(self._attach, argv)
-        reader, self._writer = await asyncio.open_connection(sock=sock, limit=1 << 20)
+        reader, self._writer = await self._connect()
         self._reader_task = asyncio.ensure_future(self._read_loop(reader))
         pong = await self.ping(timeout=10)
         fields = dict(part.split("=", 1) for part in pong.split() if "=" in part)
@@ -107,25 +107,22 @@ class ExecSession:
         if self.exempt is None:
             self.exempt = [int(p) for p in fields.get("exempt", "").split(",") if p]
 
-    def _attach(self, argv: list[str]) -> socket.socket:
-        exec_id = self.api.exec_create(
-            self.container_id, argv, stdin=True, stdout=True, stderr=True, tty=False,
-            user=self.user, workdir="/",
-        )["Id"]
-        raw = self.api.exec_start(exec_id, socket=True)
-        if not hasattr(raw, "fileno") or "ssl" in type(raw).__module__.lower():
-            with contextlib.suppress(Exception):
-                raw.close()
-            raise SupervisorUnavailable("the Docker connection is not a plain socket (TLS or ssh)")
-        try:
-            fd = os.dup(raw.fileno())
-        finally:
-            # the dup keeps the connection; the HTTP response object lets go of its copy
-            with contextlib.suppress(Exception):
-                raw.close()
-        sock = socket.socket(fileno=fd)
-        sock.setblocking(False)
-        return sock
+    async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        raise NotImplementedError
+
+    async def _chunks(self, reader: asyncio.StreamReader):
+        """The supervisor's stdout, chunk by chunk (stderr goes to ``stderr_tail``)."""
+        if not self.demux:
+            while chunk := await reader.read(65536):
+                yield chunk
+            raise asyncio.IncompleteReadError(b"", None)
+        while True:
+            stream, size = _MUX.unpack(await reader.readexactly(_MUX.size))
+            chunk = await reader.readexactly(size)
+            if stream == 1:
+                yield chunk
+            else:
+                self.stderr_tail = (self.stderr_tail + chunk)[-2000:]
 
     async def close(self) -> None:
         writer, self._writer = self._writer, None
@@ -217,12 +214,7 @@ class ExecSession:
     async def _read_loop(self, reader: asyncio.StreamReader) -> None:
         pending = bytearray()
         try:
-            while True:
-                stream, size = _MUX.unpack(await reader.readexactly(_MUX.size))
-                chunk = await reader.readexactly(size)
-                if stream != 1:
-                    self.stderr_tail = (self.stderr_tail + chunk)[-2000:]
-                    continue
+            async for chunk in self._chunks(reader):
                 pending += chunk
                 while len(pending) >= _HEADER.size:
                     kind, ident, length = _HEADER.unpack_from(pending)
@@ -268,3 +260,76 @@ class ExecSession:
         for fut in self._pings.values():
             if not fut.done():
                 fut.set_exception(SessionDied(str(exc)))
+
+
+class DockerExecSession(ExecSession):
+    """The supervisor in a container, over one ``docker exec`` with stdin attached."""
+
+    demux = True
+
+    def __init__(self, api, container_id: str, user: str, exempt: list[int] | None) -> None:
+        super().__init__(exempt)
+        self.api = api
+        self.container_id = container_id
+        self.user = user
+
+    async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        argv = [CONTAINER_PATH, *(str(p) for p in self.exempt)] if self.exempt else [CONTAINER_PATH, "auto"]
+        sock = await asyncio.to_thread(self._attach, argv)
+        return await asyncio.open_connection(sock=sock, limit=1 << 20)
+
+    def _attach(self, argv: list[str]) -> socket.socket:
+        exec_id = self.api.exec_create(
+            self.container_id, argv, stdin=True, stdout=True, stderr=True, tty=False,
+            user=self.user, workdir="/",
+        )["Id"]
+        raw = self.api.exec_start(exec_id, socket=True)
+        if not hasattr(raw, "fileno") or "ssl" in type(raw).__module__.lower():
+            with contextlib.suppress(Exception):
+                raw.close()
+            raise SupervisorUnavailable("the Docker connection is not a plain socket (TLS or ssh)")
+        try:
+            fd = os.dup(raw.fileno())
+        finally:
+            # the dup keeps the connection; the HTTP response object lets go of its copy
+            with contextlib.suppress(Exception):
+                raw.close()
+        sock = socket.socket(fileno=fd)
+        sock.setblocking(False)
+        return sock
+
+
+class LocalExecSession(ExecSession):
+    """The supervisor as a child process of the engine (local backend), a child
+    subreaper: what a command detaches is reparented to it and killed when idle."""
+
+    def __init__(self) -> None:
+        super().__init__([])
+        self._proc: asyncio.subprocess.Process | None = None
+        self._stderr_task: asyncio.Task | None = None
+
+    async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        path = await asyncio.to_thread(supervisor_path)
+        self._proc = await asyncio.create_subprocess_exec(
+            str(path), "--subreaper", stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env={})
+        self._stderr_task = asyncio.ensure_future(self._read_stderr(self._proc.stderr))
+        return self._proc.stdout, self._proc.stdin
+
+    async def _read_stderr(self, stream: asyncio.StreamReader) -> None:
+        while chunk := await stream.read(4096):
+            self.stderr_tail = (self.stderr_tail + chunk)[-2000:]
+
+    async def close(self) -> None:
+        await super().close()
+        proc = self._proc
+        if proc is not None and proc.returncode is None:
+            # its stdin closed: it kills its commands and what they left, then exits
+            try:
+                async with asyncio.timeout(5):
+                    await proc.wait()
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
+        if self._stderr_task is not None:
+            self._stderr_task.cancel()
