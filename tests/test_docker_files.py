@@ -56,10 +56,8 @@ async def test_symlinks_made_inside_the_container_cannot_escape(sandbox):
             await sandbox.write_file(path, "pwned")
     with pytest.raises(PathEscapeError):
         await sandbox.write_file("root-link/tmp/pwned", "pwned")
-    # the host follows no symlink at all, not even one that stays inside
-    # (it could be swapped for one that leaves between a check and the open)
-    with pytest.raises(PathEscapeError):
-        await sandbox.read_file("in-link/f")
-    with pytest.raises(PathEscapeError):
-        await sandbox.write_file("in-link/g", "ok\n")
-    assert await sandbox.read_file("real/f") == "inside\n"
+    # a symlink that stays inside is fine: the file tools run in the container, where
+    # the kernel resolves it in the container's namespace (no host file is reachable)
+    assert await sandbox.read_file("in-link/f") == "inside\n"
+    await sandbox.write_file("in-link/g", "ok\n")
+    assert (await sandbox.exec("cat real/g", 20)).output == "ok\n"
