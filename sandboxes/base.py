@@ -72,6 +72,8 @@ class SandboxSpec:
     #: the Docker daemon is on another machine: the workspace is a named volume on it,
     #: not a bind mount of ``workspace`` (which then stays unused on this host)
     remote: bool = False
+    #: workspace size limit in bytes (resources.disk); see sandboxes/workspace_disk.py
+    disk: int | None = None
 
 
 class OutputCollector:
@@ -153,3 +155,7 @@ class Sandbox(abc.ABC):
 
     @abc.abstractmethod
     async def stop(self) -> None: ...
+
+    async def disk_problem(self) -> str | None:
+        """A sentence when the workspace is at its size limit (``resources.disk``), else None."""
+        return None

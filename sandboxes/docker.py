@@ -94,6 +94,7 @@ from sandboxes.paths import MAX_FILE_BYTES
 from sandboxes.processes import proc_start_time
 from sandboxes.session import DockerExecSession, ExecSession, SessionDied
 from sandboxes.supervisor import CONTAINER_PATH, SupervisorUnavailable, supervisor_binary
+from sandboxes.workspace_disk import full_message, mount_limited, mounted_usage
 
 __all__ = [
     "BUILD_DEFAULT_IMAGE",
@@ -170,6 +171,9 @@ mkdir -p "$d" && chmod 0755 "$d" || exit 1
 cat >"$1.new" && chmod 0755 "$1.new" && mv -f "$1.new" "$1"
 """
 
+#: Without its own file system, a workspace's size is measured at most this often (s).
+DISK_CHECK_EVERY = 1.0
+
 _BASE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -200,6 +204,8 @@ class DockerSandbox(Sandbox):
         self._exempt: list[int] | None = None  # the container's own processes, from its first session
         self._fallback: str | None = None  # why commands use one exec each
         self._fallback_said = False
+        self._disk_mounted = False  # the workspace is its own file system of spec.disk bytes
+        self._disk_checked = 0.0
 
     @property
     def label(self) -> str:
@@ -226,6 +232,8 @@ class DockerSandbox(Sandbox):
         else:
             workspace = Path(os.path.realpath(spec.workspace))
             self._uid, self._gid = _prepare_workspace(workspace)
+            if spec.disk:
+                self._disk_mounted = mount_limited(workspace, spec.disk, self._uid, self._gid)
             workspace_source = str(workspace)
         _ensure_image(client, spec.image)
         if spec.network not in ("none", "bridge"):
@@ -632,6 +640,36 @@ class DockerSandbox(Sandbox):
             await _in_thread(self._prepare_sync)
         except Exception as exc:  # noqa: BLE001
             raise self._exec_error(exc) from None
+
+    # -- the workspace size limit
+    async def disk_problem(self) -> str | None:
+        limit = self.spec.disk
+        if not limit or self.container_id is None:
+            return None
+        if self._disk_mounted:
+            used, _ = await asyncio.to_thread(mounted_usage, Path(os.path.realpath(self.spec.workspace)))
+            return full_message(self.spec.agent_id, used, limit)
+        if time.monotonic() - self._disk_checked < DISK_CHECK_EVERY:
+            return None
+        self._disk_checked = time.monotonic()
+        session = await self._ensure_session()
+        if session is None:
+            return None
+        out = bytearray()
+
+        async def on_data(_kind: str, data: bytes) -> None:
+            out.extend(data[:4096])
+
+        done = await session.run(["/bin/sh", "-c", "du -sk /workspace 2>/dev/null"], on_data,
+                                 env=self._env, cwd="/", timeout=60)
+        fields = bytes(out).split()
+        if done.code != 0 and not fields:
+            return None
+        try:
+            used = int(fields[0]) * 1024
+        except (IndexError, ValueError):
+            return None
+        return full_message(self.spec.agent_id, used, limit)
 
     # -- files (inside the container, as the sandbox user: see sandboxes/docker_files.py)
     async def _file_op(self, script: str, args: list[str], stdin: bytes | None) -> tuple[int, bytes, str]:

@@ -2,7 +2,7 @@
 
 A second dockerd, started by the test with its own data root, exec root and
 Unix socket (no TCP: an unauthenticated TCP socket would give root to any local
-process), stands in for a daemon on another machine.  With ``remote`` set, the
+process), in its own network namespace, stands in for a daemon on another machine.  With ``remote`` set, the
 workspace is a named volume on that daemon and nothing is bind-mounted: the
 host directory named as the workspace is never even created, and file tools
 still work because they run inside the container over the exec session.
@@ -58,16 +58,17 @@ def _docker(host: str, *args: str, **kw) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def second_daemon():
     require_docker()
-    if os.geteuid() != 0 or not shutil.which("dockerd"):
-        why = "a second dockerd needs root and the dockerd binary"
+    if os.geteuid() != 0 or not shutil.which("dockerd") or not shutil.which("unshare"):
+        why = "a second dockerd needs root, dockerd and unshare"
         if os.environ.get("AGENTORCH_REQUIRE_DOCKER") == "1":
             pytest.fail(why)
         pytest.skip(why)
     base = Path(tempfile.mkdtemp(prefix="ao-d2-", dir="/tmp"))  # short: socket paths <= 108 bytes
     host = f"unix://{base}/sock"
     log = open(base / "log", "wb")  # noqa: SIM115 - closed in teardown
+    # its own network namespace: a second daemon must not touch the first one's docker0
     proc = subprocess.Popen(
-        ["dockerd", "--data-root", str(base / "data"), "--exec-root", str(base / "x"),
+        ["unshare", "--net", "dockerd", "--data-root", str(base / "data"), "--exec-root", str(base / "x"),
          "--pidfile", str(base / "pid"), "--host", host, "--bridge=none", "--iptables=false",
          "--ip-masq=false"], stdout=log, stderr=log, stdin=subprocess.DEVNULL)
     try:
