@@ -49,6 +49,10 @@ class Resources(Strict):
     """Bytes of output kept per command; the rest is dropped with a visible marker."""
     command_timeout: float | None = Field(default=None, gt=0)
     """Default timeout of run_command in seconds."""
+    disk: str | None = Field(default=None, pattern=r"^\s*\d+(\.\d+)?\s*[kKmMgGtT]?[iI]?[bB]?\s*$")
+    """Workspace size limit (e.g. `2g`): as root with Docker the workspace becomes its own
+    file system of that size; otherwise its size is measured after each command. At the
+    limit the agent pauses with a `disk` interrupt. Default: no limit."""
 
 
 class SandboxConfig(Strict):

@@ -18,7 +18,8 @@ PROGRESS_REPORT = "progress_report"
 PLAN_APPROVAL = "plan_approval"
 COMMAND_APPROVAL = "command_approval"
 BUDGET = "budget"
-KINDS = (USER_INPUT, DEBUG_REQUEST, PROGRESS_REPORT, PLAN_APPROVAL, COMMAND_APPROVAL, BUDGET)
+DISK = "disk"
+KINDS = (USER_INPUT, DEBUG_REQUEST, PROGRESS_REPORT, PLAN_APPROVAL, COMMAND_APPROVAL, BUDGET, DISK)
 APPROVAL_KINDS = (PLAN_APPROVAL, COMMAND_APPROVAL)
 
 
@@ -120,7 +121,7 @@ class InterruptQueue:
 def _validate(intr: Interrupt, answer: dict[str, Any]) -> None:
     if answer.get("withdrawn"):
         return
-    if intr.kind in APPROVAL_KINDS or intr.kind == BUDGET:
+    if intr.kind in APPROVAL_KINDS or intr.kind in (BUDGET, DISK):
         if "approved" not in answer:
             raise InterruptError(
                 f"interrupt {intr.id} is a {intr.kind}: approve or reject it, not answer it")

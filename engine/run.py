@@ -27,6 +27,7 @@ from engine.pricing import price_problems
 from memory.store import Store, StoreError
 from sandboxes import SandboxError, SandboxSpec, create_sandbox
 from sandboxes.base import DEFAULT_IMAGE, DEFAULT_MAX_OUTPUT
+from sandboxes.workspace_disk import parse_size
 
 
 class ControlError(Exception):
@@ -160,6 +161,7 @@ class Engine:
             network=agent.network or self.team.sandbox.network,
             memory=pick("memory", "512m"), cpus=pick("cpus", 1.0), pids=pick("pids", 256),
             max_output_bytes=pick("max_output", DEFAULT_MAX_OUTPUT),
+            disk=parse_size(pick("disk", None)) if pick("disk", None) else None,
             env={name: os.environ[name] for name in agent.pass_env or [] if name in os.environ},
         )
 

@@ -72,6 +72,7 @@ async def run_command(agent: AgentRuntime, command: str, timeout: float | None =
         await agent.emit(ev.CONSOLE, kind="output", text=chunk)
 
     result = await agent.sandbox.exec(command, limit, on_output)
+    await _check_disk(agent)
     await agent.emit(ev.CONSOLE, kind="exit", exit_code=result.exit_code,
                      timed_out=result.timed_out, truncated=result.truncated)
     return result.as_dict()
@@ -92,6 +93,7 @@ async def read_file(agent: AgentRuntime, path: str) -> dict:
 async def write_file(agent: AgentRuntime, path: str, content: str) -> dict:
     try:
         await agent.sandbox.write_file(path, content)
+        await _check_disk(agent)
     except OSError as exc:
         raise ToolError(f"cannot write {path!r}: {exc.strerror or exc}") from None
     return {"path": path, "bytes": len(content.encode())}
@@ -148,6 +150,22 @@ async def reply(agent: AgentRuntime, text: str, message_id: str | None = None) -
     if inbox.last_request is not None and inbox.last_request.id == target.id:
         inbox.last_request = None
     return {"id": env.id, "to": sender, "reply_to": target.id}
+
+
+async def _check_disk(agent: AgentRuntime) -> None:
+    """At its workspace size limit the agent waits for the person: go on (after freeing
+    space, or with the limit left as is) or stop."""
+    problem = await agent.sandbox.disk_problem()
+    if problem is None:
+        return
+    before = agent.status, agent.activity
+    await agent.set_status(ev.WAITING_USER, "waiting for you: workspace full")
+    intr = await agent.engine.interrupts.raise_(agent.agent_id, ik.DISK, problem,
+                                                reason="resources.disk reached")
+    answer = await agent.engine.interrupts.wait(intr)
+    if not answer.get("approved"):
+        raise AgentFinished(f"stopped with a full workspace: {answer.get('text') or 'rejected'}")
+    await agent.set_status(*before)
 
 
 async def _interrupt(agent: AgentRuntime, kind: str, prompt: str, **extra: Any) -> ik.Interrupt:

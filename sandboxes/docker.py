@@ -647,8 +647,8 @@ class DockerSandbox(Sandbox):
         if not limit or self.container_id is None:
             return None
         if self._disk_mounted:
-            used, _ = await asyncio.to_thread(mounted_usage, Path(os.path.realpath(self.spec.workspace)))
-            return full_message(self.spec.agent_id, used, limit)
+            used, size = await asyncio.to_thread(mounted_usage, Path(os.path.realpath(self.spec.workspace)))
+            return full_message(self.spec.agent_id, used, limit, capacity=size)
         if time.monotonic() - self._disk_checked < DISK_CHECK_EVERY:
             return None
         self._disk_checked = time.monotonic()

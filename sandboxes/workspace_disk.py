@@ -31,6 +31,8 @@ _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*$", re.I)
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 #: At or above this share of the limit the agent is paused (ext4 keeps a little back).
 FULL_AT = 0.97
+#: ... or when less than this is left (small limits).
+SLACK = 2 << 20
 
 
 def parse_size(text: str | int) -> int:
@@ -65,7 +67,8 @@ def _empty(workspace: Path) -> bool:
 def mount_limited(workspace: Path, limit: int, uid: int, gid: int) -> bool:
     """Put ``workspace`` on its own file system of ``limit`` bytes; False where we cannot
     (not root, no mkfs.ext4/mount, or a workspace that already holds other files)."""
-    if os.geteuid() != 0 or not (shutil.which("mkfs.ext4") and shutil.which("mount")):
+    mkfs, mount = _tool("mkfs.ext4"), _tool("mount")
+    if os.geteuid() != 0 or not (mkfs and mount):
         return False
     workspace.mkdir(parents=True, exist_ok=True)
     if os.path.ismount(workspace):
@@ -79,17 +82,23 @@ def mount_limited(workspace: Path, limit: int, uid: int, gid: int) -> bool:
             os.ftruncate(fd, limit)  # sparse: takes disk space only as the agent writes
         finally:
             os.close(fd)
-        _run(["mkfs.ext4", "-q", "-F", "-m", "0", "-E", f"root_owner={uid}:{gid}", str(image)])
+        _run([mkfs, "-q", "-F", "-m", "0", "-E", f"root_owner={uid}:{gid}", str(image)])
     elif not _empty(workspace):
         return False
-    _run(["mount", "-o", "loop,nosuid,nodev,noatime", str(image), str(workspace)])
+    _run([mount, "-o", "loop,nosuid,nodev,noatime", str(image), str(workspace)])
     return True
+
+
+def _tool(name: str) -> str | None:
+    """System tools live in sbin, which a user's PATH often lacks."""
+    path = os.pathsep.join([os.environ.get("PATH", ""), "/usr/local/sbin", "/usr/sbin", "/sbin"])
+    return shutil.which(name, path=path)
 
 
 def _run(argv: list[str]) -> None:
     proc = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=60)
     if proc.returncode != 0:
-        raise SandboxError(f"could not set up the workspace size limit ({argv[0]}: "
+        raise SandboxError(f"could not set up the workspace size limit ({os.path.basename(argv[0])}: "
                            f"{proc.stderr.strip()[-200:]}); free loop devices or remove resources.disk")
 
 
@@ -100,8 +109,11 @@ def mounted_usage(workspace: Path) -> tuple[int, int]:
     return size - st.f_bfree * st.f_frsize, size
 
 
-def full_message(agent_id: str, used: int, limit: int) -> str | None:
-    if used < limit * FULL_AT:
+def full_message(agent_id: str, used: int, limit: int, capacity: int | None = None) -> str | None:
+    """The pause reason once ``used`` reaches the limit (or the file system's own capacity,
+    a little under the limit: ext4 keeps its metadata in it)."""
+    room = capacity or limit
+    if used < room - max(room * (1 - FULL_AT), SLACK):
         return None
     return (f"{agent_id}'s workspace is full: {describe(used)} used of its {describe(limit)} "
             "limit (resources.disk). Free space in it (or raise the limit) and approve to go on, "

@@ -55,6 +55,7 @@ INTERRUPT_LABELS = {
     "plan_approval": "plan",
     "command_approval": "command",
     "budget": "budget",
+    "disk": "disk full",
 }
 
 

@@ -33,7 +33,7 @@ class CommandScreen(InterruptDialog):
     def compose(self) -> ComposeResult:
         intr = self.interrupt
         with Vertical(id="dialog") as box:
-            what = "Budget reached" if intr.kind == "budget" else "Command approval"
+            what = {"budget": "Budget reached", "disk": "Workspace full"}.get(intr.kind, "Command approval")
             box.border_title = f"{what} · {intr.agent} · {intr.id}"
             if intr.command:
                 yield Static(Text.assemble((intr.agent, "bold"), " wants to run:"), id="prompt")

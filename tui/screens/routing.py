@@ -16,7 +16,7 @@ def screen_for(intr: InterruptView, mode: str = "view") -> Screen:
     """The modal for ``intr``; ``mode`` "reject" opens approvals ready for feedback."""
     if intr.kind == "plan_approval":
         return PlanScreen(intr, mode)
-    if intr.kind in ("command_approval", "budget"):
+    if intr.kind in ("command_approval", "budget", "disk"):
         return CommandScreen(intr, mode)
     if intr.kind == "debug_request":
         return DebugScreen(intr)

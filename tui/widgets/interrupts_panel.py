@@ -10,7 +10,7 @@ from tui.presentation import interrupt_row, interrupts_title
 from tui.state import InterruptView
 from tui.widgets.flex_table import FlexTable
 
-APPROVABLE = ("plan_approval", "command_approval", "budget")
+APPROVABLE = ("plan_approval", "command_approval", "budget", "disk")
 
 
 class InterruptsPanel(FlexTable):
