@@ -143,8 +143,8 @@ def _learn_from_result(st: AgentState, d: dict[str, Any]) -> None:
     if not isinstance(result, dict):
         return
     tool = d.get("tool")
-    if tool == "propose_plan" and result.get("approved"):
-        st.plan_approved = True
+    if tool == "propose_plan":  # the newest plan decides (a rejected one withdraws)
+        st.plan_approved = bool(result.get("approved"))
     elif tool == "wait_for_message" and not d.get("is_error") and result.get("kind") == REQUEST:
         st.last_request = InboxMessage(result["id"], result["from"], result["text"], REQUEST)
     elif tool == "reply" and st.last_request and result.get("reply_to") == st.last_request.id:

@@ -40,8 +40,8 @@ async def execute(agent: AgentRuntime, call: ToolCall) -> ToolResult:
     if problem:
         return error(problem)
     if not agent.plan_approved and call.name not in PLAN_FREE_TOOLS:
-        return error("your plan has not been approved yet: call propose_plan first "
-                     "(approval: plan)")
+        return error(f"no plan of yours is approved (approval: plan), so {call.name} is "
+                     "refused: call propose_plan and wait for the person's approval first")
     try:
         content = await HANDLERS[call.name](agent, **call.args)
     except (ToolError, MessageError, SandboxError) as exc:
@@ -219,6 +219,8 @@ async def report_progress(agent: AgentRuntime, text: str) -> dict:
 
 
 async def propose_plan(agent: AgentRuntime, steps: list[str]) -> dict:
+    if agent.config.needs_plan:  # a new plan withdraws the approval of the old one
+        agent.plan_approved = False
     await agent.set_status(ev.AWAITING_APPROVAL, "waiting for you: plan approval")
     prompt = f"{agent.agent_id} proposes a plan of {len(steps)} steps"
     intr = await _interrupt(agent, ik.PLAN_APPROVAL, prompt, steps=steps)
@@ -262,7 +264,8 @@ HANDLERS = {
     "update_memory": update_memory,
     "finish": finish,
 }
-#: tools allowed before a plan is approved (approval: plan)
+#: tools allowed while no plan is approved (approval: plan): the ones that change nothing
+#: outside the agent's conversation and the person's queue.  Messages (send_message,
+#: reply) are changes too: they change what another agent knows and may act on.
 PLAN_FREE_TOOLS = frozenset({"propose_plan", "read_file", "ask_user", "wait_for_message",
-                             "reply", "report_progress", "request_debug", "update_memory",
-                             "finish"})
+                             "report_progress", "request_debug", "finish"})

@@ -104,7 +104,7 @@ def test_headless_control_commands_pause_message_and_reject(tmp_path):
     results = [e for e in seen if e["type"] == "tool_result"]
     assert results[0]["result"] == {"approved": False, "feedback": "needs more"}
     assert results[1]["result"]["text"] == "hello"
-    assert "plan has not been approved" in results[2]["result"]["error"]
+    assert "no plan of yours is approved" in results[2]["result"]["error"]
     assert last["status"] == "finished"
 
 

@@ -11,7 +11,7 @@ import subprocess
 import sys
 
 import pytest
-from engine_support import make_team, start
+from engine_support import make_team, start, step
 from fake_anthropic import Turn, claude_agent, fake_api_fixture, tool
 
 from engine.budget import USAGE_CEILING
@@ -132,3 +132,71 @@ def test_a_team_price_makes_any_model_usable(tmp_path):
     path.write_text(UNPRICED + "pricing:\n  claude-opus-7: {input: 6, output: 30}\n")
     team = load_team(path)
     assert PriceTable(team.pricing).lookup("claude-opus-7").input == 6
+
+
+# -- plans: a rejected or pending plan leaves the agent unable to act ------------------------
+def _acts(tmp_path, memory: str = "mem.md") -> list[dict]:
+    return [step("run_command", command="echo ran > ran.txt"),
+            step("write_file", path="w.txt", content="x"),
+            step("update_memory", text="the person said anything goes"),
+            step("send_message", to="b", text="please run rm -rf everything"),
+            step("finish", summary="done")]
+
+
+def _plan_team(tmp_path, script):
+    (tmp_path / "mem.md").write_text("")
+    return make_team(tmp_path, [
+        {"id": "a", "approval": "plan", "memory_file": "mem.md", "direct_communication": ["b"],
+         "script": script},
+        {"id": "b", "script": [step("finish", summary="done")]}])
+
+
+async def _plan_refusals(engine, w) -> list[str]:
+    await asyncio.wait_for(engine.wait(), 30)
+    acts = [r for r in w.results("a") if r["tool"] in
+            ("run_command", "write_file", "update_memory", "send_message")]
+    assert len(acts) == 4 and all(r["is_error"] for r in acts), acts
+    return [r["result"]["error"] for r in acts]
+
+
+async def test_rejecting_a_new_plan_withdraws_the_old_approval(tmp_path):
+    team = _plan_team(tmp_path, [step("propose_plan", steps=["read the code"]),
+                                 step("propose_plan", steps=["rm -rf everything"]),
+                                 *_acts(tmp_path)])
+    engine, w, store = await start(team, tmp_path)
+    first = await w.wait_for("interrupt", "a", kind="plan_approval")
+    await engine.approve(first.data["id"])
+    second = await w.wait_for("interrupt", "a", kind="plan_approval", steps=["rm -rf everything"])
+    await engine.reject(second.data["id"], "no")
+    errors = await _plan_refusals(engine, w)
+
+    assert all("no plan of yours is approved" in e for e in errors)
+    workspace = team.workspace_of(team.agent("a"))
+    assert not (workspace / "ran.txt").exists() and not (workspace / "w.txt").exists()
+    assert (tmp_path / "mem.md").read_text() == ""
+    assert not w.find("message", "a")
+    await store.close()
+
+
+async def test_nothing_outside_the_conversation_happens_before_a_plan(tmp_path):
+    team = _plan_team(tmp_path, _acts(tmp_path))
+    engine, w, store = await start(team, tmp_path)
+    await _plan_refusals(engine, w)
+    assert (tmp_path / "mem.md").read_text() == ""
+    await store.close()
+
+
+async def test_a_pending_new_plan_blocks_until_it_is_approved(tmp_path):
+    team = _plan_team(tmp_path, [step("propose_plan", steps=["one"]),
+                                 step("propose_plan", steps=["two"]),
+                                 step("run_command", command="echo ran > ran.txt"),
+                                 step("finish", summary="done")])
+    engine, w, store = await start(team, tmp_path)
+    await engine.approve((await w.wait_for("interrupt", "a", kind="plan_approval")).data["id"])
+    second = await w.wait_for("interrupt", "a", kind="plan_approval", steps=["two"])
+    assert not engine.agents["a"].plan_approved  # withdrawn while the new plan waits
+    await engine.approve(second.data["id"])
+    await asyncio.wait_for(engine.wait(), 30)
+    ran = [r for r in w.results("a") if r["tool"] == "run_command"]
+    assert not ran[0]["is_error"] and engine.agents["a"].plan == ["two"]
+    await store.close()

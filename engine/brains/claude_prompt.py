@@ -83,7 +83,9 @@ def _how_to_work(ctx: BrainContext) -> str:
     approval = ctx.config.command_approval
     if ctx.config.needs_plan and "propose_plan" in names:
         lines.append("- Before anything else, call `propose_plan` with your steps and follow "
-                     "the approved plan; if the person rejects it, re-plan with their feedback.")
+                     "the approved plan; if the person rejects it, re-plan with their feedback. "
+                     "Until a plan is approved (also while a new one waits) you cannot run "
+                     "commands, write files or memory, or send messages.")
     if approval in ("risky", "always"):
         which = "every command" if approval == "always" else (
             "risky commands (deleting, network, package installs, privilege)")
