@@ -92,53 +92,23 @@ def team_for_resume(args, ask_reload: Callable[[str], bool] | None = None
     args.image = args.image or meta.get("image")
     args.auto_approve = args.auto_approve or bool(meta.get("auto_approve"))
     config_path = run["config_path"]
-    team = _team_to_resume(run, config_path, args, ask_reload)
-    if team is None:
-        return EXIT_CONFIG
-    args.resume = run["id"]
-    return team, config_path
+    from engine.resume import ResumeError, team_to_resume
 
-
-def _team_to_resume(run: dict, config_path: str, args,
-                    ask_reload: Callable[[str], bool] | None = None):
-    """The configuration recorded at the run's start; the team file only with --reload-config
-    (or, in the TUI, when the person says so through ``ask_reload``).
-
-    An agent may have edited the file meanwhile, so a changed file is never read silently.
-    """
-    from engine.resume import config_changes, recorded_team
-
-    meta = json.loads(run["meta"] or "{}")
-    base = Path(meta["base_dir"]) if meta.get("base_dir") else None
-    recorded = recorded_team(run)
     try:
-        current, problems = load_team(config_path, base_dir=base, db=args.db), []
+        team, note = team_to_resume(run, args.db, getattr(args, "reload_config", False),
+                                    None if args.headless else ask_reload)
     except ConfigError as exc:
-        current, problems = None, exc.problems
-    if recorded is not None and current is not None and not config_changes(recorded, current):
-        return recorded
-    if recorded is not None and not args.reload_config:
-        what = (", ".join(config_changes(recorded, current)) if current is not None
-                else "it no longer loads")
-        changed = f"the team file {config_path} changed since run {run['id']} started ({what})"
-        if current is not None and ask_reload is not None and not args.headless:
-            if ask_reload(f"{changed[0].upper()}{changed[1:]}. An agent may have edited it. "
-                          "Resume with the edited file, or quit and restore it?"):
-                return current
-        err(f"{changed}; restore it to resume with the recorded configuration, or pass "
-            "--reload-config to resume with the edited file")
-        return None
-    if current is None:
-        for problem in problems:
+        for problem in exc.problems:
             print(problem, file=sys.stderr)
         err(f"run {run['id']} cannot be resumed while its team file has problems")
-        return None
-    if recorded is not None:
-        err(f"resuming with the edited team file ({', '.join(config_changes(recorded, current))})")
-    else:
-        err(f"run {run['id']} was recorded without its configuration (an older version); "
-            f"resuming with {config_path} as it is now")
-    return current
+        return EXIT_CONFIG
+    except ResumeError as exc:
+        err(str(exc))
+        return EXIT_CONFIG
+    if note:
+        err(note)
+    args.resume = run["id"]
+    return team, config_path
 
 
 def main(argv: list[str] | None = None, tui_runner: Callable | None = None,

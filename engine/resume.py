@@ -9,7 +9,9 @@ inboxes and the interrupts still waiting for the person.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
@@ -198,6 +200,44 @@ def recorded_team(run: dict[str, Any]) -> TeamConfig | None:
         return None
 
 
+def team_to_resume(run: dict[str, Any], db: str | Path, reload_config: bool,
+                   ask_reload: Callable[[str], bool] | None = None) -> tuple[TeamConfig, str]:
+    """The team to resume ``run`` with, and a note to show ("" for none).
+
+    The configuration recorded at the run's start, unless the team file changed since
+    (an agent may have edited it): then the edited file only with ``reload_config`` or
+    when the person says so through ``ask_reload`` (the TUI's dialog); else ResumeError
+    naming the changed fields.  ConfigError when the file is needed and has problems.
+    """
+    from engine.loader import ConfigError, load_team  # the loader imports the engine's parts
+
+    meta = json.loads(run.get("meta") or "{}")
+    base = Path(meta["base_dir"]) if meta.get("base_dir") else None
+    path, recorded = run["config_path"], recorded_team(run)
+    try:
+        current, problems = load_team(path, base_dir=base, db=db), None
+    except ConfigError as exc:
+        current, problems = None, exc
+    if recorded is None:
+        if problems is not None:
+            raise problems
+        return current, (f"run {run['id']} was recorded without its configuration (an older "
+                         f"version); resuming with {path} as it is now")
+    changes = config_changes(recorded, current) if current is not None else ["it no longer loads"]
+    if not changes:
+        return recorded, ""
+    changed = f"the team file {path} changed since run {run['id']} started ({', '.join(changes)})"
+    if current is not None and not reload_config and ask_reload is not None:
+        reload_config = ask_reload(f"{changed[0].upper()}{changed[1:]}. An agent may have "
+                                   "edited it. Resume with the edited file, or quit and restore it?")
+    if not reload_config:
+        raise ResumeError(f"{changed}; restore it to resume with the recorded configuration, or "
+                          "pass --reload-config to resume with the edited file")
+    if problems is not None:
+        raise problems
+    return current, f"resuming with the edited team file ({', '.join(changes)})"
+
+
 def config_changes(old: TeamConfig, new: TeamConfig, limit: int = 8) -> list[str]:
     """The fields that differ between two team configurations, e.g. `agents.a.approval`."""
     changed = _diff(_keyed(old.model_dump(mode="json")), _keyed(new.model_dump(mode="json")), "")
@@ -264,4 +304,4 @@ def prepare_agents(engine: Engine, state: RunState) -> None:
 
 
 __all__ = ["REPLY", "ResumeError", "RunState", "apply_run_state", "config_changes",
-           "load_run_state", "prepare_agents", "recorded_team"]
+           "load_run_state", "prepare_agents", "recorded_team", "team_to_resume"]
