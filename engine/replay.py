@@ -146,8 +146,13 @@ class EventPlayer:
 
 
 def team_of_run(run: dict) -> TeamConfig | None:
-    """The run's team file as it is now (for agent types and details), or None."""
+    """The run's team as recorded at its start (else its file as it is now), or None."""
     from engine.loader import ConfigError, load_team
+    from engine.resume import recorded_team
+
+    recorded = recorded_team(run)
+    if recorded is not None:
+        return recorded
 
     meta = json.loads(run.get("meta") or "{}")
     base = Path(meta["base_dir"]) if meta.get("base_dir") else None

@@ -307,3 +307,13 @@ def test_a_run_recorded_without_its_configuration_resumes_with_the_file_and_says
     resumed.send({"type": "approve", "interrupt": again["id"]})
     assert resumed.finish() == 0
     assert "recorded without its configuration" in resumed.proc.stderr.read()
+
+
+def test_replay_shows_the_team_as_recorded_not_as_edited(tmp_path):
+    from engine.cli import find_run_sync
+    from engine.replay import team_of_run
+
+    crash_at_the_approval(tmp_path)
+    (tmp_path / "team.yaml").write_text(GUARDED_TEAM.replace("type: coder", "type: tester"))
+    team = team_of_run(find_run_sync(str(tmp_path / "state.db"), "last"))
+    assert team is not None and team.agent("a").type == "coder"
