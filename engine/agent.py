@@ -25,6 +25,10 @@ if TYPE_CHECKING:
     from engine.run import Engine
 
 
+#: tools with an effect outside the store: their tool_call is committed before they run
+DURABLE_START = frozenset({"run_command", "write_file", "update_memory"})
+
+
 class AgentFinished(Exception):
     """Raised by the `finish` tool to end the loop."""
 
@@ -157,6 +161,7 @@ class AgentRuntime:
 
     # -- the loop ------------------------------------------------------------------
     async def run(self) -> None:
+        from engine.run import RunAborted
         from engine.toolbox import execute
 
         try:
@@ -187,6 +192,8 @@ class AgentRuntime:
             raise
         except BrainError as exc:
             await self._end(ev.FAILED, str(exc))
+        except RunAborted:  # the store failed: the engine stops the run
+            pass
         except Exception as exc:  # a bug: keep the run alive, show it loudly
             self.engine.log_exception(self.agent_id, exc)
             await self._end(ev.FAILED, f"internal error: {type(exc).__name__}: {exc}")
@@ -198,6 +205,8 @@ class AgentRuntime:
         self.current_call_id = call.id
         await self.engine.emit(ev.TOOL_CALL, self.agent_id, call_id=call.id, tool=call.name,
                                args=call.args)
+        if call.name in DURABLE_START:  # recorded as started before it starts
+            await self.engine.durable()
         try:
             result = await self.execute_and_record(execute, call)
         finally:

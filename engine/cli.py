@@ -315,7 +315,7 @@ async def cmd_runs(db: str) -> int:
             return EXIT_OK
         from engine.resume import load_run_state
 
-        print(f"{'RUN':<22} {'TEAM':<14} {'STARTED':<17} {'STATUS':<10} {'RESUME':<10} "
+        print(f"{'RUN':<32} {'TEAM':<14} {'STARTED':<17} {'STATUS':<10} {'RESUME':<10} "
               f"{'TOKENS':>8} {'COST':>9}  AGENTS")
         for r in runs:
             started = time.strftime("%Y-%m-%d %H:%M", time.localtime(r["started"]))
@@ -328,7 +328,7 @@ async def cmd_runs(db: str) -> int:
                 state = await load_run_state(store, r["id"])
                 resumable = "resumable" if state.resumable else ""
             agents = ",".join(json.loads(r["agents"]))
-            print(f"{r['id']:<22} {r['team'][:14]:<14} {started:<17} {status:<10} {resumable:<10} "
+            print(f"{r['id']:<32} {r['team'][:14]:<14} {started:<17} {status:<10} {resumable:<10} "
                   f"{r['tokens']:>8} ${r['cost']:>8.4f}  {agents}")
         if any(r["status"] != "finished" for r in runs):
             print("\ncontinue a run with: agentorch-tui --resume RUN_ID  (or --resume last)")

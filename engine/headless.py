@@ -10,7 +10,7 @@ import threading
 from typing import TextIO
 
 from engine import events as ev
-from engine.run import ControlError, Engine
+from engine.run import ControlError, Engine, RunAborted
 
 
 def _start_stdin_thread(queue: asyncio.Queue[str | None]) -> None:
@@ -66,6 +66,8 @@ async def run_headless(engine: Engine, out: TextIO = sys.stdout) -> int:
             try:
                 cmd = json.loads(line)
                 await engine.handle_command(cmd)
+            except RunAborted:
+                return
             except json.JSONDecodeError as exc:
                 await engine.emit(ev.ERROR, text=f"malformed command line (not JSON: {exc.msg})",
                                   line=line.strip()[:200])
@@ -74,10 +76,16 @@ async def run_headless(engine: Engine, out: TextIO = sys.stdout) -> int:
 
     printer = asyncio.create_task(print_events())
     commands = asyncio.create_task(read_commands())
-    await engine.start()
+    try:
+        await engine.start()
+    except RunAborted:
+        pass  # the store failed while starting: the engine ends the run
     status = await engine.wait()
     await printer
     commands.cancel()
+    if engine.store.failure is not None:
+        print(f"agentorch: {engine.failure_text()}", file=sys.stderr)
+        return 1
     for rt in engine.agents.values():
         if rt.status in (ev.FAILED, ev.CANCELLED):
             return 1

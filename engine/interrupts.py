@@ -107,6 +107,7 @@ class InterruptQueue:
             (json.dumps(answer), self.engine.now(), self.engine.run_id, intr.id))
         await self.engine.emit(ev.INTERRUPT_ANSWERED, intr.agent, id=intr.id, kind=intr.kind,
                                answer=answer)
+        await self.engine.durable()  # recorded before the agent acts on it
         if intr.future is not None and not intr.future.done():
             intr.future.set_result(answer)
         return intr

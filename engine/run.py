@@ -34,12 +34,22 @@ class ControlError(Exception):
     """A control command (from a key or a headless line) that cannot be carried out."""
 
 
+class RunAborted(ControlError):
+    """The run stopped because its state database could not be written.
+
+    Raised by ``emit`` and ``durable`` once the store failed: an agent's task
+    ends at its next step without doing anything more, a control command is
+    refused with the store's error.
+    """
+
+
 _encode = json.JSONEncoder(ensure_ascii=False, default=str).encode  # one encoder, reused
 
 
 def new_run_id(clock: Callable[[], float] = time.time) -> str:
+    """A sortable, unique id: the start time plus 64 random bits."""
     stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(clock()))
-    return f"{stamp}-{secrets.token_hex(2)}"
+    return f"{stamp}-{secrets.token_hex(8)}"
 
 
 async def _image_problem(image: str, pull: bool) -> SandboxError | None:
@@ -75,6 +85,9 @@ class Engine:
         self.backend_override = backend
         self.image_override = image
         self.bus = EventBus()
+        # durable before visible: the bus gets each event once its transaction committed
+        store.on_commit = self._publish_committed
+        store.on_failure = self._store_failed
         self.seq = 0
         self.interrupts = InterruptQueue(self)
         self.post = PostOffice(self)
@@ -85,6 +98,7 @@ class Engine:
         self.status = "pending"
         self.finished = asyncio.Event()
         self._stopping = False
+        self._abort_task: asyncio.Task | None = None
         #: set by the CLI for --resume: the RunState (engine.resume) to continue from
         self.pending_resume: Any = None
 
@@ -98,14 +112,54 @@ class Engine:
     # -- events -----------------------------------------------------------------
     async def emit(self, type: str, agent: str | None = None, *,
                    with_sql: list[tuple[str, tuple]] | None = None, **data: Any) -> ev.Event:
-        """Record and publish one event; ``with_sql`` commits atomically with it."""
+        """Record one event (``with_sql`` commits atomically with it); subscribers get
+        it once it is committed.  Waits while the store's queue is full."""
+        store = self.store
+        if store.failure is not None:
+            raise RunAborted(str(store.failure))
+        if store.backlogged:  # back-pressure: the writer (or a subscriber) is behind
+            try:
+                await store.room()
+            except StoreError as exc:
+                raise RunAborted(str(exc)) from None
         self.seq += 1
         event = ev.Event(type, self.run_id, self.seq, self.clock(), agent, data)
-        self.store.append_event(self.run_id, event.seq, event.ts, type, agent, _encode(data),
-                                with_sql)
-        if not self.bus.try_publish(event):  # a full queue: wait (back-pressure)
-            await self.bus.publish(event)
+        store.append_event(self.run_id, event.seq, event.ts, type, agent, _encode(data),
+                           with_sql, event)
         return event
+
+    async def durable(self) -> None:
+        """Wait until every event emitted so far is committed.  Called before an effect
+        outside the store (a command, a file write, an answer the agent acts on), so
+        that a crash never repeats it nor forgets it happened."""
+        try:
+            await self.store.flush()
+        except StoreError as exc:
+            raise RunAborted(str(exc)) from None
+
+    def _publish_committed(self, events: list[ev.Event]) -> Any:
+        bus = self.bus
+        for i, event in enumerate(events):
+            if not bus.try_publish(event):  # a full queue: wait (back-pressure)
+                return self._publish_waiting(events[i:])
+        return None
+
+    async def _publish_waiting(self, events: list[ev.Event]) -> None:
+        for event in events:
+            await self.bus.publish(event)
+
+    def _store_failed(self, error: StoreError) -> None:
+        """The store could not write: stop every agent; the run ends unrecorded."""
+        if not self.finished.is_set():
+            self._abort_task = asyncio.get_running_loop().create_task(
+                self._abort(), name="engine-abort")
+
+    def failure_text(self) -> str:
+        """What went wrong with the store and what to do, or ""."""
+        if self.store.failure is None:
+            return ""
+        return (f"{self.store.failure}. The run stopped at what was recorded; once that is "
+                f"fixed, continue it with `agentorch-tui --resume {self.run_id}`")
 
     def log_exception(self, agent: str | None, exc: BaseException) -> None:
         text = "".join(traceback.format_exception(exc))
@@ -228,6 +282,9 @@ class Engine:
         live = [s for a, s in sandboxes.items() if self._should_run(a)]
         results = await asyncio.gather(*(s.start() for s in live), return_exceptions=True)
         errors = [r for r in results if isinstance(r, BaseException)]
+        if self.store.failure is not None:  # the store failed meanwhile: nothing may run
+            await asyncio.gather(*(s.stop() for s in live), return_exceptions=True)
+            raise RunAborted(str(self.store.failure))
         if errors:
             await asyncio.gather(*(s.stop() for s in live), return_exceptions=True)
             first = errors[0]
@@ -271,6 +328,16 @@ class Engine:
         if self.finished.is_set() or self._stopping:
             await self.finished.wait()
             return
+        await self._stop_agents()
+        await self._finish("stopped", reason)
+
+    async def _abort(self) -> None:
+        if self.finished.is_set() or self._stopping:
+            return  # the stop under way ends the run; its _finish sees the failure
+        await self._stop_agents()
+        await self._finish("failed", "the state database could not be written")
+
+    async def _stop_agents(self) -> None:
         self._stopping = True
         for rt in self.agents.values():
             rt.stopping = True
@@ -279,7 +346,6 @@ class Engine:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await self._teardown()
-        await self._finish("stopped", reason)
 
     async def _teardown(self) -> None:
         await asyncio.gather(*(rt.sandbox.stop() for rt in self.agents.values()
@@ -291,14 +357,30 @@ class Engine:
         self.status = status
         summary = {a: rt.status for a, rt in self.agents.items()}
         try:
-            await self.emit(ev.RUN_FINISHED, status=status, reason=reason, agents=summary)
-            self.store.finish_run(self.run_id, status)
-            await self.store.flush()
-        except StoreError as exc:  # the run still ends; say loudly what was not recorded
-            print(f"agentorch: {exc}", file=sys.stderr)
+            if self.store.failure is None:
+                await self.emit(ev.RUN_FINISHED, status=status, reason=reason, agents=summary)
+                self.store.finish_run(self.run_id, status)
+                await self.durable()
+        except RunAborted:
+            pass
+        try:
+            if self.store.failure is not None:
+                await self._end_unrecorded(summary)
         finally:
             self.finished.set()
             await self.bus.close()
+
+    async def _end_unrecorded(self, summary: dict[str, str]) -> None:
+        """The store failed: tell every subscriber (never recorded, so never replayed);
+        the run stays `running` in the database and is resumed from what was committed."""
+        self.status = "failed"
+        text = self.failure_text()
+        for type, data in ((ev.ERROR, {"level": "error", "text": text, "fatal": True}),
+                           (ev.RUN_FINISHED, {"status": "failed", "reason": text,
+                                              "agents": summary})):
+            self.seq += 1
+            await self.bus.publish(ev.Event(type, self.run_id, self.seq, self.clock(), None,
+                                            {**data, "recorded": False}))
 
     # -- control API (keys in the TUI, JSON lines in headless) -------------------------
     def _agent(self, agent_id: str) -> AgentRuntime:

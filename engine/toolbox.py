@@ -50,6 +50,7 @@ async def execute(agent: AgentRuntime, call: ToolCall) -> ToolResult:
 
 
 async def run_command(agent: AgentRuntime, command: str, timeout: float | None = None) -> dict:
+    from engine.run import RunAborted
     if not command.strip():
         raise ToolError("the command is empty")
     mode = agent.config.command_approval
@@ -67,9 +68,13 @@ async def run_command(agent: AgentRuntime, command: str, timeout: float | None =
                                                            DEFAULT_COMMAND_TIMEOUT))
     await agent.set_status(ev.RUNNING, f"$ {command[:80]}")
     await agent.emit(ev.CONSOLE, kind="command", text=command)
+    await agent.engine.durable()  # recorded as started before it starts: never run twice
 
     async def on_output(chunk: str) -> None:
-        await agent.emit(ev.CONSOLE, kind="output", text=chunk)
+        try:
+            await agent.emit(ev.CONSOLE, kind="output", text=chunk)
+        except RunAborted:  # keep reading: the engine is stopping the command
+            pass
 
     result = await agent.sandbox.exec(command, limit, on_output)
     await _check_disk(agent)

@@ -1,9 +1,22 @@
-"""The durable store: SQLite in WAL mode through aiosqlite, with group commit.
+"""The durable store: SQLite in WAL mode, written by one thread with group commit.
 
 All writes go through one writer task that drains a queue and commits whatever
 accumulated in one transaction, so hundreds of agents never queue behind one
-fsync each.  ``flush()`` returns once everything enqueued before it is committed.
+commit each.  There is no commit window: when the writer is idle a write is
+committed at once; under load the writes that arrive during one commit form the
+next one.  ``flush()`` returns once everything enqueued before it is committed.
 
+Two rules the engine builds on:
+
+* **Durable before visible.**  An event carries a token (the engine's Event);
+  ``on_commit`` gets the tokens of each transaction only after it committed, in
+  order, so subscribers never see what a crash could take back.
+* **Write or stop.**  A failed commit (disk full, read-only, locked past the busy
+  timeout, the file deleted or replaced) is never retried nor ignored: the store
+  keeps the original error in ``failure``, drops what was not committed, fails
+  every ``flush()`` and calls ``on_failure`` once; the engine then stops the run.
+
+The queue is bounded: ``room()`` waits while ``MAX_PENDING`` writes wait.
 This module knows nothing of the engine's types: it stores rows.
 """
 
@@ -14,94 +27,30 @@ import collections
 import json
 import os
 import socket
-import sys
+import sqlite3
 import time
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import aiosqlite
+from memory.database import Identity, Plan, StoreError, advice, commit, connect, fetch
 
 DEFAULT_DB = Path(".agentorch/state.db")
 BATCH_LIMIT = 5000
-#: How long the writer lets writes gather before a commit when the queue is
-#: short: at most ~1/COMMIT_WINDOW commits per second, at most this much
-#: extra delay before a write is durable (PostgreSQL's commit_delay idea).
-COMMIT_WINDOW = 0.002
+#: writes waiting for the writer before producers wait for room (back-pressure)
+MAX_PENDING = 20_000
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    id TEXT PRIMARY KEY,
-    team TEXT NOT NULL,
-    config_path TEXT,
-    started REAL NOT NULL,
-    finished REAL,
-    status TEXT NOT NULL,
-    pid INTEGER,
-    host TEXT,
-    agents TEXT NOT NULL DEFAULT '[]',
-    meta TEXT NOT NULL DEFAULT '{}'
-);
-CREATE TABLE IF NOT EXISTS events (
-    run_id TEXT NOT NULL,
-    seq INTEGER NOT NULL,
-    ts REAL NOT NULL,
-    type TEXT NOT NULL,
-    agent TEXT,
-    data TEXT NOT NULL,
-    PRIMARY KEY (run_id, seq)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS agents (
-    run_id TEXT NOT NULL,
-    id TEXT NOT NULL,
-    status TEXT NOT NULL,
-    steps_done INTEGER NOT NULL DEFAULT 0,
-    conversation TEXT,
-    usage TEXT NOT NULL DEFAULT '{}',
-    PRIMARY KEY (run_id, id)
-);
-CREATE TABLE IF NOT EXISTS messages (
-    run_id TEXT NOT NULL,
-    id TEXT NOT NULL,
-    sender TEXT NOT NULL,
-    recipient TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    body TEXT NOT NULL,
-    reply_to TEXT,
-    ts REAL NOT NULL,
-    state TEXT NOT NULL,
-    PRIMARY KEY (run_id, id, recipient)
-);
-CREATE TABLE IF NOT EXISTS interrupts (
-    run_id TEXT NOT NULL,
-    id TEXT NOT NULL,
-    agent TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    payload TEXT NOT NULL,
-    blocking INTEGER NOT NULL,
-    created REAL NOT NULL,
-    answer TEXT,
-    answered REAL,
-    PRIMARY KEY (run_id, id)
-);
-CREATE TABLE IF NOT EXISTS usage (
-    run_id TEXT NOT NULL,
-    agent TEXT NOT NULL,
-    ts REAL NOT NULL,
-    model TEXT,
-    input_tokens INTEGER, output_tokens INTEGER,
-    cache_read_tokens INTEGER, cache_write_tokens INTEGER,
-    cost REAL
-);
-"""
+__all__ = ["DEFAULT_DB", "Store", "StoreError", "run_lookup"]
 
 
-def _plan(batch: list[tuple]) -> list[tuple[str, list[tuple]]]:
+def _plan(batch: list[tuple]) -> Plan:
     """The statements of one transaction: events in one executemany, the other
     statements in order, consecutive identical ones merged."""
-    plan: list[tuple[str, list[tuple]]] = []
+    plan: Plan = []
     events = [op[1] for op in batch if op[0] == "event"]
-    if events:
-        plan.append(("INSERT OR REPLACE INTO events VALUES (?,?,?,?,?,?)", events))
+    if events:  # inserted, never replaced: a sequence conflict is an error
+        plan.append(("INSERT INTO events VALUES (?,?,?,?,?,?)", events))
     for op in batch:
         if op[0] == "sql":
             statements = [(op[1], op[2])]
@@ -119,18 +68,6 @@ def _plan(batch: list[tuple]) -> list[tuple[str, list[tuple]]]:
     return plan
 
 
-def _run_plan(conn, plan: list[tuple[str, list[tuple]]]) -> None:
-    """Runs in aiosqlite's thread: one transaction."""
-    conn.execute("BEGIN")
-    try:
-        for sql, params in plan:
-            conn.executemany(sql, params)
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-
-
 def run_lookup(ref: str) -> tuple[str, tuple]:
     """The query for a run by id, id prefix, or `last` (newest first)."""
     if ref == "last":
@@ -138,45 +75,55 @@ def run_lookup(ref: str) -> tuple[str, tuple]:
     return "SELECT * FROM runs WHERE id=? OR id LIKE ? ORDER BY started DESC", (ref, ref + "%")
 
 
-class StoreError(Exception):
-    """The database cannot be opened or written (one clear sentence)."""
-
-
 class Store:
-    def __init__(self, path: Path, conn: aiosqlite.Connection) -> None:
+    def __init__(self, path: Path, conn: sqlite3.Connection, identity: Identity,
+                 thread: ThreadPoolExecutor) -> None:
         self.path = path
-        self._conn = conn
+        self._db = conn
+        self._identity = identity
+        self._thread = thread  # the one thread that touches the connection
         # a plain deque plus a wake-up event: appending is the hot path of every
         # event, and asyncio.Queue costs several times more per item
         self._pending: collections.deque[tuple] = collections.deque()
         self._wake = asyncio.Event()
+        self._room: collections.deque[asyncio.Future[None]] = collections.deque()
+        #: called with the tokens of each committed transaction, in order (may
+        #: return an awaitable: the writer waits for it, which is back-pressure)
+        self.on_commit: Callable[[list[Any]], Awaitable[None] | None] | None = None
+        #: called once with the StoreError when a write failed
+        self.on_failure: Callable[[StoreError], None] | None = None
+        self.failure: StoreError | None = None
         self._writer = asyncio.create_task(self._write_loop(), name="store-writer")
+        self._writer.add_done_callback(self._writer_ended)
         self._closed = False
         self.commits = 0
         self.rows_written = 0
 
     @classmethod
     async def open(cls, path: str | Path = DEFAULT_DB) -> Store:
+        """Open (or create) the database; a StoreError names the file and what to do."""
         path = Path(path)
+        thread = ThreadPoolExecutor(1, thread_name_prefix="agentorch-store")
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            conn = await aiosqlite.connect(path, isolation_level=None)
-            await conn.execute("PRAGMA journal_mode=WAL")
-            await conn.execute("PRAGMA synchronous=NORMAL")
-            await conn.execute("PRAGMA busy_timeout=5000")
-            await conn.executescript(SCHEMA)
-        except (OSError, aiosqlite.Error) as exc:
-            raise StoreError(f"cannot open the state database {path}: {exc}; "
-                             "pass another path with --db") from None
-        return cls(path, conn)
+            conn, identity = await asyncio.get_running_loop().run_in_executor(
+                thread, connect, path)
+        except BaseException:
+            thread.shutdown(wait=False)
+            raise
+        conn.row_factory = sqlite3.Row
+        return cls(path, conn, identity, thread)
 
     # -- writes (enqueued, group-committed) ---------------------------------
     def append_event(self, run_id: str, seq: int, ts: float, type: str, agent: str | None,
-                     data: str, with_sql: list[tuple[str, tuple]] | None = None) -> None:
-        """Enqueue an event; ``with_sql`` statements commit in the same transaction."""
-        self._pending.append(("event", (run_id, seq, ts, type, agent, data), with_sql))
-        if not self._wake.is_set():
-            self._wake.set()
+                     data: str, with_sql: list[tuple[str, tuple]] | None = None,
+                     token: Any = None) -> None:
+        """Enqueue an event; ``with_sql`` statements commit in the same transaction;
+        ``token`` goes to ``on_commit`` once they have."""
+        if self.failure is None:
+            self._pending.append(("event", (run_id, seq, ts, type, agent, data), with_sql,
+                                  token))
+            if not self._wake.is_set():
+                self._wake.set()
 
     def execute(self, sql: str, params: tuple = ()) -> None:
         self._enqueue(("sql", sql, params))
@@ -185,22 +132,40 @@ class Store:
         """Enqueue statements that must commit together (one queue item is never split)."""
         self._enqueue(("group", statements))
 
+    @property
+    def backlogged(self) -> bool:
+        return len(self._pending) >= MAX_PENDING
+
+    async def room(self) -> None:
+        """Wait while the queue is full; raises the StoreError once writing failed."""
+        while self.backlogged and self.failure is None and not self._writer.done():
+            fut = asyncio.get_running_loop().create_future()
+            self._room.append(fut)
+            await fut
+        self._raise_failure()
+
     async def flush(self) -> None:
-        if self._writer.done():
-            self._raise_writer_error()
-            return
+        """Wait until everything enqueued so far is committed (and handed to ``on_commit``).
+
+        Raises StoreError if it cannot be: it never waits for a writer that stopped.
+        """
+        self._raise_failure()
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._enqueue(("flush", fut))
+        self._pending.append(("flush", fut))
+        self._wake.set()
         await fut
 
-    def _raise_writer_error(self) -> None:
-        if not self._writer.cancelled() and self._writer.exception() is not None:
-            raise StoreError(f"the store writer stopped: {self._writer.exception()}")
+    def _raise_failure(self) -> None:
+        if self.failure is not None:
+            raise self.failure
+        if self._writer.done():
+            raise StoreError(f"the state database {self.path} is closed")
 
     def _enqueue(self, op: tuple) -> None:
-        self._pending.append(op)
-        if not self._wake.is_set():
-            self._wake.set()
+        if self.failure is None:  # after a failure nothing more is kept in memory
+            self._pending.append(op)
+            if not self._wake.is_set():
+                self._wake.set()
 
     async def _write_loop(self) -> None:
         pending = self._pending
@@ -208,55 +173,92 @@ class Store:
             while not pending:
                 self._wake.clear()
                 await self._wake.wait()
-            first = pending[0]
-            if first[0] != "flush" and first[0] != "stop" and len(pending) < 64:
-                await asyncio.sleep(COMMIT_WINDOW)  # let a group gather
             batch = [pending.popleft() for _ in range(min(len(pending), BATCH_LIMIT))]
-            waiters = [op[1] for op in batch if op[0] == "flush"]
-            stop = any(op[0] == "stop" for op in batch)
+            self._wake_room()
             try:
                 await self._commit(batch)
-            except Exception as exc:  # resolve waiters before dying
-                print(f"agentorch: the state database {self.path} could not be written: {exc}",
-                      file=sys.stderr)
-                for fut in waiters:
-                    if not fut.done():
-                        fut.set_exception(StoreError(f"write to {self.path} failed: {exc}"))
-                raise
-            for fut in waiters:
-                if not fut.done():
-                    fut.set_result(None)
+            except Exception as exc:
+                self._fail(exc, batch)
+                return
+            if self.on_commit is not None:
+                tokens = [op[3] for op in batch if op[0] == "event" and op[3] is not None]
+                if tokens:
+                    waiting = self.on_commit(tokens)
+                    if waiting is not None:
+                        await waiting
+            stop = False
+            for op in batch:
+                if op[0] == "flush":
+                    if not op[1].done():
+                        op[1].set_result(None)
+                elif op[0] == "stop":
+                    stop = True
             if stop:
                 return
+
+    def _wake_room(self) -> None:
+        while self._room and not self.backlogged:
+            fut = self._room.popleft()
+            if not fut.done():
+                fut.set_result(None)
 
     async def _commit(self, batch: list[tuple]) -> None:
         plan = _plan(batch)
         if not plan:
             return
-        # The whole transaction in one trip to aiosqlite's thread (its internal
-        # `_execute` on its sqlite3 connection; aiosqlite is pinned for that):
-        # each trip costs the event loop a wake-up, and a commit used to take four.
-        await self._conn._execute(_run_plan, self._conn._conn, plan)
+        # the whole transaction in one trip to the store's thread
+        await asyncio.get_running_loop().run_in_executor(
+            self._thread, commit, self._db, plan, self.path, self._identity)
         self.commits += 1
         self.rows_written += sum(1 for op in batch if op[0] in ("event", "sql", "group"))
+
+    def _fail(self, exc: BaseException, batch: list[tuple]) -> None:
+        """A write failed: keep the original error, release every waiter, tell the engine."""
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        self.failure = StoreError(
+            f"cannot write the state database {self.path}: {reason}; "
+            f"{advice(exc).replace('FILE', str(self.path))}")
+        self._release(batch)
+        if self.on_failure is not None:
+            self.on_failure(self.failure)
+
+    def _release(self, batch: list[tuple]) -> None:
+        error = self.failure or StoreError(f"the state database {self.path} is closed")
+        for op in [*batch, *self._pending]:
+            if op[0] == "flush" and not op[1].done():
+                op[1].set_exception(error)
+        self._pending.clear()
+        while self._room:
+            fut = self._room.popleft()
+            if not fut.done():
+                fut.set_result(None)  # room() then raises
+
+    def _writer_ended(self, task: asyncio.Task) -> None:
+        """However the writer ended (a bug, cancelled), nobody waits for it forever."""
+        if task.cancelled() or task.exception() is not None:
+            self._release([])
 
     async def close(self) -> None:
         if self._closed:
             return
         self._closed = True
         if not self._writer.done():
-            self._enqueue(("stop",))
+            self._pending.append(("stop",))
+            self._wake.set()
             try:
                 await self._writer
             except Exception:
                 pass
-        await self._conn.close()
+        try:
+            await asyncio.get_running_loop().run_in_executor(self._thread, self._db.close)
+        finally:
+            self._thread.shutdown(wait=False)
 
     # -- runs ------------------------------------------------------------------
     def create_run(self, run_id: str, team: str, config_path: str | None,
                    agents: list[str], meta: dict[str, Any]) -> None:
         self.execute(
-            "INSERT OR REPLACE INTO runs (id, team, config_path, started, status, pid, host,"
+            "INSERT INTO runs (id, team, config_path, started, status, pid, host,"
             " agents, meta) VALUES (?,?,?,?,?,?,?,?,?)",
             (run_id, team, config_path, time.time(), "running", os.getpid(),
              socket.gethostname(), json.dumps(agents), json.dumps(meta)),
@@ -271,10 +273,14 @@ class Store:
                      (status, time.time(), run_id))
 
     # -- reads -----------------------------------------------------------------
-    async def query(self, sql: str, params: tuple = ()) -> list[aiosqlite.Row]:
-        self._conn.row_factory = aiosqlite.Row
-        async with self._conn.execute(sql, params) as cur:
-            return list(await cur.fetchall())
+    async def query(self, sql: str, params: tuple = ()) -> list[sqlite3.Row]:
+        """Rows of a read; a damaged or unreadable file is a StoreError naming it."""
+        try:
+            return await asyncio.get_running_loop().run_in_executor(
+                self._thread, fetch, self._db, sql, params)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"cannot read the state database {self.path}: {exc}; "
+                             f"{advice(exc).replace('FILE', str(self.path))}") from None
 
     async def runs(self, limit: int = 50) -> list[dict[str, Any]]:
         rows = await self.query(

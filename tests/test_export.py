@@ -16,7 +16,7 @@ EXPECTED = Path(__file__).parent / "expected" / "demo_transcript.md"
 
 
 def normalise(text: str) -> str:
-    text = re.sub(r"\d{8}-\d{6}-[0-9a-f]{4}", "RUN_ID", text)
+    text = re.sub(r"\d{8}-\d{6}-[0-9a-f]{16}", "RUN_ID", text)
     text = re.sub(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", "TIME", text)
     return text
 

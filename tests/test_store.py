@@ -70,3 +70,82 @@ async def test_store_open_error_is_clear(tmp_path):
     blocker.write_text("x")
     with pytest.raises(StoreError, match="cannot open the state database .*--db"):
         await Store.open(blocker / "state.db")
+
+
+async def test_after_a_failed_write_flush_raises_the_real_error_and_nothing_piles_up(tmp_path):
+    store = await Store.open(tmp_path / "s.db")
+    failures = []
+    store.on_failure = failures.append
+    store.append_event("r", 1, 0.0, "console", "a", "{}")
+    await store.flush()
+    (tmp_path / "s.db").unlink()
+    store.append_event("r", 2, 0.0, "console", "a", "{}")
+    with pytest.raises(StoreError, match="s.db: the file was deleted"):
+        await store.flush()
+    assert len(failures) == 1 and store.failure is failures[0]
+    for i in range(3, 1000):  # nothing more is kept in memory
+        store.append_event("r", i, 0.0, "console", "a", "{}")
+    assert len(store._pending) == 0
+    with pytest.raises(StoreError):
+        await asyncio.wait_for(store.flush(), 5)  # never waits for a writer that stopped
+    await store.close()
+
+
+async def test_a_sequence_conflict_is_an_error_not_an_overwrite(tmp_path):
+    store = await Store.open(tmp_path / "s.db")
+    store.append_event("r", 1, 0.0, "console", "a", json.dumps({"v": "first"}))
+    await store.flush()
+    store.append_event("r", 1, 0.0, "console", "a", json.dumps({"v": "second"}))
+    with pytest.raises(StoreError, match="UNIQUE constraint failed"):
+        await store.flush()
+    conn = sqlite3.connect(tmp_path / "s.db")
+    assert conn.execute("SELECT data FROM events").fetchall() == [('{"v": "first"}',)]
+    conn.close()
+    await store.close()
+
+
+async def test_the_pending_queue_is_bounded_and_room_waits_for_the_writer(tmp_path):
+    from memory.store import MAX_PENDING
+
+    store = await Store.open(tmp_path / "s.db")
+    for i in range(1, MAX_PENDING + 1):
+        store.append_event("r", i, 0.0, "console", "a", "{}")
+    assert store.backlogged
+    await asyncio.wait_for(store.room(), 30)
+    assert not store.backlogged
+    await store.flush()
+    assert await store.last_seq("r") == MAX_PENDING
+    await store.close()
+
+
+async def test_subscribers_see_an_event_only_once_it_is_committed(tmp_path):
+    """Durable before visible: a second connection finds every event a subscriber got."""
+    team = make_team(tmp_path, [
+        {"id": f"a{i}", "script": [step("run_command", command="seq 1 300"),
+                                    step("report_progress", text="half"),
+                                    step("write_file", path="f.txt", content="x")]}
+        for i in range(4)])
+    store = await Store.open(tmp_path / "state.db")
+    from engine.run import Engine
+
+    engine = Engine(team, store)
+    sub = engine.bus.subscribe(maxsize=4)  # a slow consumer, too
+    peek = sqlite3.connect(tmp_path / "state.db")
+    missing: list[int] = []
+    seen = 0
+
+    async def check() -> None:
+        nonlocal seen
+        async for event in sub:
+            seen += 1
+            row = peek.execute("SELECT type FROM events WHERE run_id=? AND seq=?",
+                               (event.run_id, event.seq)).fetchone()
+            if row != (event.type,):
+                missing.append(event.seq)
+    checker = asyncio.create_task(check())
+    await engine.start()
+    await asyncio.wait_for(engine.wait(), 30)
+    await asyncio.wait_for(checker, 10)
+    peek.close()
+    await store.close()
+    assert seen > 50 and missing == []

@@ -324,4 +324,7 @@ async def _run(team, config_path: str, args) -> int:
         await app.shutdown_engine()
     if app.start_error:
         print(f"agentorch: {app.start_error}", file=sys.stderr)
+    if app.engine is not None and app.engine.failure_text():  # the store stopped the run
+        print(f"agentorch: {app.engine.failure_text()}", file=sys.stderr)
+        return 1
     return app.exit_code()
