@@ -24,7 +24,10 @@ def real(path: Path | str) -> Path:
 
 
 def contains(outer: Path, inner: Path) -> bool:
-    return inner == outer or outer in inner.parents
+    """``inner`` is ``outer`` or lies below it (string prefix on real paths: a team of
+    hundreds of agents compares every pair, and ``Path.parents`` is ~50x slower)."""
+    o, i = str(outer), str(inner)
+    return i == o or i.startswith(o if o.endswith("/") else o + "/")
 
 
 @dataclass(frozen=True)

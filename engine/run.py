@@ -272,7 +272,9 @@ class Engine:
             await self.budget.restore()
         unsandboxed = [a for a, b in self.backends.items() if b == "local"]
         if unsandboxed:
-            text = (f"LOCAL backend: {', '.join(unsandboxed)} run UNSANDBOXED on this machine "
+            who = (", ".join(unsandboxed) if len(unsandboxed) <= 6 else
+                   f"{', '.join(unsandboxed[:5])} and {len(unsandboxed) - 5} more agents")
+            text = (f"LOCAL backend: {who} run UNSANDBOXED on this machine "
                     "(as your user, with your files and network).")
             if fell_back:
                 text += f" `auto` fell back to local: {list(fell_back.values())[-1]}"

@@ -32,6 +32,7 @@ from sandboxes.session import LocalExecSession, SessionDied
 from sandboxes.supervisor import SupervisorUnavailable
 
 READ_CHUNK = 64 * 1024
+INLINE_WRITE = 256 * 1024
 
 
 class LocalSandbox(Sandbox):
@@ -154,11 +155,17 @@ class LocalSandbox(Sandbox):
                 await on_output(data.decode("utf-8", "replace"))
         _kill_group(proc.pid)  # leftovers in the background die with the command
 
+    # File tools run on the loop for small files: a thread hop costs more than the few
+    # syscalls (descriptors opened O_NONBLOCK, non-regular files refused), and with
+    # hundreds of agents the hops queue behind each other.  Big writes go to a thread.
     async def read_file(self, path: str) -> str:
-        return await asyncio.to_thread(paths.read_text, self.spec.workspace, path)
+        return paths.read_text(self.spec.workspace, path)
 
     async def write_file(self, path: str, content: str) -> None:
-        await asyncio.to_thread(paths.write_text, self.spec.workspace, path, content)
+        if len(content) <= INLINE_WRITE:
+            paths.write_text(self.spec.workspace, path, content)
+        else:
+            await asyncio.to_thread(paths.write_text, self.spec.workspace, path, content)
 
     async def stop(self) -> None:
         session, self._session = self._session, None
