@@ -16,6 +16,7 @@ from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 
+from engine.control_chars import visible_controls
 from engine.loader import ConfigError, load_team, summary
 from memory.store import DEFAULT_DB, Store, StoreError, run_lookup
 from sandboxes import SandboxError
@@ -31,7 +32,7 @@ def demo_path() -> Path:
 
 
 def err(text: str) -> None:
-    print(f"agentorch: {text}", file=sys.stderr)
+    print(f"agentorch: {visible_controls(text)}", file=sys.stderr)
 
 
 def build_run_parser() -> argparse.ArgumentParser:
@@ -99,7 +100,7 @@ def team_for_resume(args, ask_reload: Callable[[str], bool] | None = None
                                     None if args.headless else ask_reload)
     except ConfigError as exc:
         for problem in exc.problems:
-            print(problem, file=sys.stderr)
+            print(visible_controls(str(problem)), file=sys.stderr)
         err(f"run {run['id']} cannot be resumed while its team file has problems")
         return EXIT_CONFIG
     except ResumeError as exc:
@@ -132,7 +133,7 @@ def main(argv: list[str] | None = None, tui_runner: Callable | None = None,
         team = load_team(team_path, base_dir=base_dir, db=args.db)
     except ConfigError as exc:
         for problem in exc.problems:
-            print(problem, file=sys.stderr)
+            print(visible_controls(str(problem)), file=sys.stderr)
         if not args.demo and not Path(args.config).exists() and args.config == "agents.yaml":
             err("no agents.yaml here; try `agentorch-tui --demo` for the offline demo team")
         return EXIT_CONFIG
@@ -287,9 +288,9 @@ def cmd_check(file: str, db: str = str(DEFAULT_DB)) -> int:
         team = load_team(file, db=db)
     except ConfigError as exc:
         for problem in exc.problems:
-            print(problem)
+            print(visible_controls(str(problem)))
         return EXIT_CONFIG
-    print(summary(team, file))
+    print(visible_controls(summary(team, file)))
     return EXIT_OK
 
 
@@ -328,8 +329,9 @@ async def cmd_runs(db: str) -> int:
                 state = await load_run_state(store, r["id"])
                 resumable = "resumable" if state.resumable else ""
             agents = ",".join(json.loads(r["agents"]))
-            print(f"{r['id']:<32} {r['team'][:14]:<14} {started:<17} {status:<10} {resumable:<10} "
-                  f"{r['tokens']:>8} ${r['cost']:>8.4f}  {agents}")
+            team = visible_controls(r["team"])[:14]  # the team file's words: no escape codes
+            print(f"{r['id']:<32} {team:<14} {started:<17} {status:<10} {resumable:<10} "
+                  f"{r['tokens']:>8} ${r['cost']:>8.4f}  {visible_controls(agents)}")
         if any(r["status"] != "finished" for r in runs):
             print("\ncontinue a run with: agentorch-tui --resume RUN_ID  (or --resume last)")
     finally:

@@ -10,6 +10,7 @@ import threading
 from typing import TextIO
 
 from engine import events as ev
+from engine.control_chars import visible_controls
 from engine.run import ControlError, Engine, RunAborted
 
 
@@ -51,8 +52,8 @@ async def run_headless(engine: Engine, out: TextIO = sys.stdout) -> int:
             out.flush()
             for e in batch:  # what a person must see also goes to stderr
                 if e.type == ev.NOTICE:
-                    print(f"agentorch: {e.data.get('level', 'note')}: {e.data.get('text')}",
-                          file=sys.stderr)
+                    print(visible_controls(f"agentorch: {e.data.get('level', 'note')}: "
+                                           f"{e.data.get('text')}"), file=sys.stderr)
 
     async def read_commands() -> None:
         lines: asyncio.Queue[str | None] = asyncio.Queue()

@@ -284,15 +284,18 @@ def test_the_command_and_what_the_model_says_are_shown_with_their_controls_visib
     assert lines == ["$ printf '␛]0;x␇'", "› see ␛[2J␇", "bell␇ nul␀ del␡"]
 
 
-def test_the_markdown_transcript_carries_no_raw_control_character(tmp_path: Path) -> None:
+def test_the_transcript_and_the_command_line_print_no_raw_control_character(tmp_path: Path
+                                                                            ) -> None:
+    """`export --format markdown`, `runs`, `check` and headless notices quote the team file,
+    agents and commands: none may write an escape sequence to the reader's terminal."""
     script = [{"tool": "run_command", "args": {"command": f"echo 'C{HOSTILE}'; printf "
                                                           "'\\033]0;y\\007\\033[2J\\n'"}},
               {"tool": "report_progress", "args": {"text": "P" + HOSTILE}},
               {"tool": "send_message", "args": {"to": "bob", "text": "M" + HOSTILE}},
               {"tool": "read_file", "args": {"path": "missing/" + HOSTILE}},
               {"tool": "finish", "args": {"summary": "F" + HOSTILE}}]
-    team_path = write_team(tmp_path, {"name": "T" + HOSTILE, "agents": [
-        {"id": "mallory", "direct_communication": ["bob"], "script": script},
+    team_path = write_team(tmp_path, {"name": "\x1b]0;x\x07T" + HOSTILE, "agents": [
+        {"id": "mallory", "type": HOSTILE, "direct_communication": ["bob"], "script": script},
         {"id": "bob", "script": [{"tool": "wait_for_message", "args": {"timeout": 60}},
                                  {"tool": "finish", "args": {"summary": "ok"}}]}]})
     cli = [sys.executable, "-m", "tui"]
@@ -305,3 +308,8 @@ def test_the_markdown_transcript_carries_no_raw_control_character(tmp_path: Path
     out = proc.stdout.decode()
     assert not has_controls(out.replace("\n", "").replace("\t", "")), out
     assert f"“P{SHOWN}”" in out and f"“M{SHOWN}”" in out and f"F{SHOWN}" in out
+    for command in (["runs"], ["check", str(team_path)]):
+        listed = subprocess.run([*cli, *command], cwd=tmp_path, capture_output=True, timeout=60)
+        assert listed.returncode == 0, listed.stderr
+        text = listed.stdout.decode()
+        assert "T[/]list" in text and not has_controls(text.replace("\n", "")), text

@@ -323,8 +323,8 @@ async def _run(team, config_path: str, args) -> int:
     finally:
         await app.shutdown_engine()
     if app.start_error:
-        print(f"agentorch: {app.start_error}", file=sys.stderr)
+        print(f"agentorch: {visible_controls(app.start_error)}", file=sys.stderr)
     if app.engine is not None and app.engine.failure_text():  # the store stopped the run
-        print(f"agentorch: {app.engine.failure_text()}", file=sys.stderr)
+        print(f"agentorch: {visible_controls(app.engine.failure_text())}", file=sys.stderr)
         return 1
     return app.exit_code()
