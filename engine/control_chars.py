@@ -18,10 +18,10 @@ from __future__ import annotations
 import re
 
 #: a CSI sequence (colours, cursor, erase), an OSC/DCS/PM/APC string up to its BEL or
-#: ST terminator (titles, hyperlinks), or a two-character escape
+#: ST terminator (titles, hyperlinks), or a two-character escape; none spans a line
 ESCAPE_SEQUENCE = re.compile(
     r"\x1b\[[0-?]*[ -/]*[@-~]"
-    r"|\x1b[\]PX^_][^\x07\x1b]*(?:\x07|\x1b\\)"
+    r"|\x1b[\]PX^_][^\x07\x1b\n]*(?:\x07|\x1b\\)"
     r"|\x1b[ -/]*[0-~]"
 )
 

@@ -60,8 +60,8 @@ class AgentConsole:
             parts.append(self.partial)
             self.partial = ""
         if parts:
-            if has_controls(text) or has_controls(parts[0]):
-                parts = [clean_output(part) for part in parts]
+            if has_controls(text) or has_controls(parts[0]):  # cleaned in one pass
+                parts = clean_output("\n".join(parts)).split("\n")
             self.add_lines(parts)
 
     def end_line(self) -> None:
