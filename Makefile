@@ -19,6 +19,8 @@ $(TEST_STAMP): $(STAMP)
 	touch $@
 
 run: $(STAMP)
+	@# the demo's 2 MB offline image, when a Docker daemon answers (else the demo runs LOCAL)
+	@if docker info >/dev/null 2>&1; then bash sandboxes/images/build-test-image.sh >/dev/null 2>&1 || true; fi
 	$(BIN)/agentorch-tui --demo
 
 test: $(TEST_STAMP)

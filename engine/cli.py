@@ -164,7 +164,7 @@ async def open_engine(team, config_path: str, args):
                               "had ended, so there is nothing to resume")
     engine = Engine(team, store, config_path=config_path, auto_approve=args.auto_approve,
                     backend=args.backend, run_id=state.run["id"] if state else None,
-                    image=getattr(args, "image", None))
+                    image=getattr(args, "image", None), demo=bool(getattr(args, "demo", False)))
     engine.pending_resume = state
     return engine, store
 

@@ -46,6 +46,10 @@ class RunAborted(ControlError):
 _encode = json.JSONEncoder(ensure_ascii=False, default=str).encode  # one encoder, reused
 
 
+def requested_auto(requested: dict[str, str]) -> bool:
+    return all(backend == "auto" for backend in requested.values())
+
+
 def new_run_id(clock: Callable[[], float] = time.time) -> str:
     """A sortable, unique id: the start time plus 64 random bits."""
     stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(clock()))
@@ -75,6 +79,7 @@ class Engine:
         clock: Callable[[], float] = time.time,
         backend: str | None = None,
         image: str | None = None,
+        demo: bool = False,
     ) -> None:
         self.team = team
         self.store = store
@@ -84,6 +89,9 @@ class Engine:
         self.auto_approve = auto_approve
         self.backend_override = backend
         self.image_override = image
+        #: the built-in demo (fixed, harmless scripts) may run on LOCAL when its image is
+        #: missing, saying why; any other team gets an error instead
+        self.demo = demo
         self.bus = EventBus()
         # durable before visible: the bus gets each event once its transaction committed
         store.on_commit = self._publish_committed
@@ -201,6 +209,12 @@ class Engine:
         images = {self.image_of(a) for a in self.team.agents if self.backends[a.id] == "docker"}
         for image in sorted(images):
             problem = await _image_problem(image, self.team.sandbox.pull)
+            if problem is not None and self.demo and requested_auto(requested):
+                for agent_id, backend in self.backends.items():
+                    if backend == "docker":
+                        self.backends[agent_id] = "local"
+                        fell_back[agent_id] = f"{problem}."
+                return fell_back, None
             if problem is not None:
                 return fell_back, problem
         return fell_back, None

@@ -150,3 +150,31 @@ def test_a_run_started_in_docker_never_resumes_on_local_quietly(tmp_path):
     assert '"unsandboxed"' not in proc.stdout and '"tool_call"' not in proc.stdout
     for c in ours(started["run_id"]):
         c.remove(force=True)
+
+
+def test_the_demo_alone_runs_local_when_its_image_is_missing_and_says_why(tmp_path):
+    """`make run` must start on any machine: the built-in demo's fixed scripts may run
+    LOCAL when a daemon answers but the image is missing (any other team: an error)."""
+    require_docker()
+    import os
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tui", "--demo", "--headless", "--auto-approve",
+         "--image", "agentorch/sandbox:no-such-tag"],
+        cwd=tmp_path, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, env={**os.environ})
+    started = ""
+    for line in proc.stdout:
+        if '"type": "run_started"' in line:
+            started = line
+            break
+    proc.stdin.write('{"type": "stop"}\n')
+    proc.stdin.close()
+    proc.stdout.read()
+    stderr = proc.stderr.read()
+    assert proc.wait(60) == 1, stderr  # stopped by us before it finished
+    assert "Traceback" not in stderr
+    assert "UNSANDBOXED" in stderr and "agentorch/sandbox:no-such-tag is not available" in stderr
+    assert '"backends": {"planner": "local"' in started, started
