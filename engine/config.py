@@ -117,7 +117,8 @@ class AgentFields(Strict):
     sandbox_path: str | None = None
     """Host directory bound as the agent's workspace (default `.agentorch/workspaces/<id>`)."""
     direct_communication: list[str] | Literal["all"] | None = None
-    """Agent ids this agent may message, or `all`. Replies are always allowed."""
+    """Agent ids this agent may message, or `all`. A request (wait_reply) can always be
+    answered, once; other messages only if this list allows a message back."""
     initial_instructions: str | None = None
     model: str | None = None
     """`scripted` or a Claude model name (e.g. `claude-sonnet-4-5`)."""

@@ -1,4 +1,10 @@
-"""Messages between agents (and the person): topology, inboxes, sync replies."""
+"""Messages between agents (and the person): topology, inboxes, sync replies.
+
+Replies: a message gets at most one reply.  A request (``wait_reply``) may be answered
+whatever the topology; any other message (a notify, a broadcast, a reply) only if the
+replier may message its sender (``direct_communication``); a reply to the person is
+always allowed.  So an agent that may message nobody cannot talk through replies.
+"""
 
 from __future__ import annotations
 
@@ -79,6 +85,7 @@ class PostOffice:
         self._waiting: dict[str, asyncio.Future[InboxMessage]] = {}
         self._counter = 0
         self.log: dict[str, Envelope] = {}  # every message of the run, by id
+        self.replied: dict[str, str] = {}  # message id -> the id of its one reply
         team = engine.team
         self._allowed = {a.id: team.recipients_of(a) for a in team.agents}
         self._allowed[USER] = list(team.agent_ids)
@@ -98,10 +105,14 @@ class PostOffice:
         if len(body) > MAX_MESSAGE_CHARS:
             raise MessageError(f"the message is {len(body)} characters; the limit is "
                                f"{MAX_MESSAGE_CHARS}. Write it to a file and send the path")
+        if kind == REPLY:
+            self._check_reply(sender, to, reply_to)
         recipients = self._recipients(sender, to, kind)
         env = Envelope(self.next_id(), sender, to, tuple(recipients),
                        BROADCAST if to == ALL else kind, body, reply_to, self.engine.now())
         self.log[env.id] = env
+        if kind == REPLY and reply_to is not None:
+            self.replied[reply_to] = env.id
         for r in recipients:
             self.engine.store.execute(
                 "INSERT OR REPLACE INTO messages VALUES (?,?,?,?,?,?,?,?,?)",
@@ -116,6 +127,24 @@ class PostOffice:
         for r in recipients:
             self._deliver(r, env)
         return env
+
+    def _check_reply(self, sender: str, to: str, reply_to: str | None) -> None:
+        """One reply per message; only a request is answered against the topology."""
+        target = self.log.get(reply_to or "")
+        if target is None or sender not in target.recipients or target.sender != to:
+            raise MessageError(f"no message {reply_to!r} from {to} was sent to {sender}")
+        if target.id in self.replied:
+            raise MessageError(f"{target.id} was already answered ({self.replied[target.id]}); "
+                               "a message gets one reply")
+        if target.kind != REQUEST and to != USER and to not in self.allowed(sender):
+            raise MessageError(f"{target.id} is a {target.kind}, not a request, and {sender} "
+                               f"may not message {to} (direct_communication); only a request "
+                               "can be answered against the topology")
+
+    def restore_reply(self, env: Envelope) -> None:
+        """Resume: ``env`` (a recorded reply) has used up its message's one reply."""
+        if env.kind == REPLY and env.reply_to is not None:
+            self.replied.setdefault(env.reply_to, env.id)
 
     def _recipients(self, sender: str, to: str, kind: str) -> list[str]:
         team = self.engine.team

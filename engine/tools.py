@@ -41,7 +41,8 @@ TOOL_SPECS: dict[str, ToolSpec] = {
                  "Wait for the next message in your inbox; returns {id, from, text, kind}.",
                  _obj({"timeout": {"type": "number", "exclusiveMinimum": 0}}, [])),
         ToolSpec("reply",
-                 "Reply to a message (default: the last request you received). Always allowed.",
+                 "Reply to a message (default: the last request you received), once. A request can "
+                 "always be answered; another message only if you may message its sender.",
                  _obj({"text": _STR, "message_id": _STR}, ["text"])),
         ToolSpec("ask_user",
                  "Ask the person a question and wait for the answer. Offer `options` when the "

@@ -100,7 +100,7 @@ async def test_reply_by_message_id_and_without_a_request(tmp_path):
         {"id": "a", "direct_communication": ["b"], "script": [
             step("send_message", to="b", text="one"),
             step("wait_for_message", timeout=5)]},
-        {"id": "b", "script": [
+        {"id": "b", "direct_communication": ["a"], "script": [  # a notify needs a way back
             step("reply", text="nothing to reply to"),
             step("wait_for_message", timeout=5),
             step("reply", text="re: one", message_id="m1"),

@@ -200,3 +200,64 @@ async def test_a_pending_new_plan_blocks_until_it_is_approved(tmp_path):
     ran = [r for r in w.results("a") if r["tool"] == "run_command"]
     assert not ran[0]["is_error"] and engine.agents["a"].plan == ["two"]
     await store.close()
+
+
+# -- replies: one per request; a notify is answered only where a message may go back ---------
+def _replier(kind: str) -> list:
+    send = (step("send_message", to="all", text="news for everyone") if kind == "broadcast"
+            else step("send_message", to="a", text="the build is green"))
+    return [send, step("finish", summary="sent")]
+
+
+@pytest.mark.parametrize("kind", ["notify", "broadcast"])
+async def test_a_notify_gets_no_reply_against_the_topology(tmp_path, kind):
+    team = make_team(tmp_path, [
+        {"id": "a", "direct_communication": [],
+         "script": [step("wait_for_message", timeout=30),
+                    *[step("reply", text=f"reply {n}", message_id="m1") for n in (1, 2, 3)],
+                    step("finish", summary="done")]},
+        {"id": "b", "direct_communication": ["a"], "script": _replier(kind)}])
+    engine, w, store = await start(team, tmp_path)
+    await asyncio.wait_for(engine.wait(), 30)
+    replies = [r for r in w.results("a") if r["tool"] == "reply"]
+    assert [r["is_error"] for r in replies] == [True, True, True]
+    assert replies[0]["result"]["error"] == (
+        f"m1 is a {kind}, not a request, and a may not message b (direct_communication); "
+        "only a request can be answered against the topology")
+    assert [m.data["kind"] for m in w.find("message", "a")] == []
+    await store.close()
+
+
+async def test_a_request_gets_exactly_one_reply(tmp_path):
+    team = make_team(tmp_path, [
+        {"id": "a", "direct_communication": [],
+         "script": [step("wait_for_message", timeout=30),
+                    step("reply", text="first"),
+                    step("reply", text="second", message_id="m1"),
+                    step("reply", text="third", message_id="m1"),
+                    step("finish", summary="done")]},
+        {"id": "b", "direct_communication": ["a"],
+         "script": [step("send_message", to="a", text="ok?", wait_reply=True),
+                    step("finish", summary="done")]}])
+    engine, w, store = await start(team, tmp_path)
+    await asyncio.wait_for(engine.wait(), 30)
+    replies = [r for r in w.results("a") if r["tool"] == "reply"]
+    assert [r["is_error"] for r in replies] == [False, True, True]
+    assert replies[1]["result"]["error"] == "m1 was already answered (m2); a message gets one reply"
+    assert [m.data["text"] for m in w.find("message", "a")] == ["first"]
+    assert w.results("b")[0]["result"]["reply"]["text"] == "first"
+    await store.close()
+
+
+async def test_a_notify_where_the_topology_allows_gets_one_reply(tmp_path):
+    team = make_team(tmp_path, [
+        {"id": "a", "direct_communication": ["b"],
+         "script": [step("wait_for_message", timeout=30),
+                    step("reply", text="thanks", message_id="m1"),
+                    step("reply", text="thanks again", message_id="m1"),
+                    step("finish", summary="done")]},
+        {"id": "b", "direct_communication": ["a"], "script": _replier("notify")}])
+    engine, w, store = await start(team, tmp_path)
+    await asyncio.wait_for(engine.wait(), 30)
+    assert [r["is_error"] for r in w.results("a") if r["tool"] == "reply"] == [False, True]
+    await store.close()

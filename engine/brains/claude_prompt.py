@@ -69,7 +69,7 @@ def _roster(ctx: BrainContext) -> str:
         lines.append(f"- {peer.id}{kind}{me}{desc}")
     if ctx.allowed_recipients:
         lines.append(f"You may message: {', '.join(ctx.allowed_recipients)}. "
-                     "Replies to a request are always allowed.")
+                     "A request can always be answered (once) with `reply`.")
     else:
         lines.append("You may not start conversations with teammates; you may reply to "
                      "requests you receive.")
