@@ -52,6 +52,7 @@ class AgentRuntime:
         self.summary = ""
         self.plan_approved = not config.needs_plan
         self.plan: list[str] = []  # the steps the person approved
+        self.written_paths: set[str] = set()  # workspace files write_file wrote this run
         self.tools: list[ToolSpec] = specs_for(config.allowed_tools())
         self.allowed_tool_names = frozenset(config.allowed_tools())
         team = engine.team

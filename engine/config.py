@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, field_validator
+
+from engine.safe_list import pattern_problem
 
 ALL = "all"
 ApprovalMode = Literal["never", "plan", "risky", "always"]
@@ -127,9 +129,9 @@ class AgentFields(Strict):
     tools: list[str] | None = None
     """Allow-list of tools; default all."""
     approval: ApprovalMode | list[ApprovalMode] | None = None
-    """`never`, `plan` (propose_plan must be approved first), `risky` (risky commands
-    need approval) or `always` (every command needs approval); a list combines them,
-    e.g. `[plan, risky]`."""
+    """`never`, `plan` (propose_plan must be approved first), `risky` (a command asks
+    unless every part of it is on the safe list; writes to protected paths ask) or
+    `always` (every command and every write asks); a list combines them, e.g. `[plan, risky]`."""
     budget: Budget | None = None
     image: str | None = None
     network: Literal["none", "bridge"] | None = None
@@ -207,6 +209,13 @@ class AgentConfig(AgentFields):
         return list(self.tools) if self.tools is not None else list(TOOL_NAMES)
 
 
+def _command_pattern(pattern: str) -> str:
+    problem = pattern_problem(pattern)
+    if problem:
+        raise ValueError(problem)
+    return pattern
+
+
 class AnthropicConfig(Strict):
     """How Claude agents reach the API. Keys never live in this file."""
 
@@ -226,6 +235,10 @@ class TeamConfig(Strict):
     budget: Budget | None = None
     """Team-wide budget."""
     pricing: dict[str, ModelPrice] = Field(default_factory=dict)
+    safe_commands: list[Annotated[str, AfterValidator(_command_pattern)]] = Field(default_factory=list)
+    """Commands `approval: risky` runs without asking, besides the read-only ones, as
+    word patterns: `pytest *` (pytest with any arguments), `make test` (only that).
+    This trusts the program AND what it loads from the workspace (conftest.py, Makefile)."""
     """Overrides of the price table, by model name."""
     anthropic: AnthropicConfig = Field(default_factory=AnthropicConfig)
     agents: list[AgentConfig] = Field(min_length=1)

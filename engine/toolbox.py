@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Any
 from engine import events as ev
 from engine import interrupts as ik
 from engine.agent import AgentFinished
+from engine.approval_gate import command_request, remember_write, write_request
 from engine.brains.base import ToolCall, ToolResult
 from engine.messaging import ALL, REPLY, REQUEST, MessageError
-from engine.risk import risk_of
 from engine.timeouts import within
 from engine.tools import TOOL_SPECS, check_args
 from memory.files import MemoryEntryError, append_memory
@@ -53,19 +53,13 @@ async def run_command(agent: AgentRuntime, command: str, timeout: float | None =
     from engine.run import RunAborted
     if not command.strip():
         raise ToolError("the command is empty")
-    mode = agent.config.command_approval
-    reason = "approval: always" if mode == "always" else risk_of(command) if mode == "risky" else None
-    if reason:
-        await agent.set_status(ev.AWAITING_APPROVAL, f"approve command: {command[:60]}")
-        intr = await _interrupt(
-            agent, ik.COMMAND_APPROVAL, f"{agent.agent_id} wants to run: {command}",
-            command=command, reason=reason)
-        answer = await agent.engine.interrupts.wait(intr)
-        if not answer.get("approved"):
-            why = answer.get("text") or "no reason given"
-            raise ToolError(f"the person rejected this command: {why}")
-    limit = float(timeout or agent.engine.team.resource_of(agent.config, "command_timeout",
-                                                           DEFAULT_COMMAND_TIMEOUT))
+    request = await command_request(agent, command)
+    if request:
+        await _approval(agent, f"approve command: {command[:60]}",
+                        f"{agent.agent_id} wants to run: {command}", "command", request)
+    ceiling = float(agent.engine.team.resource_of(agent.config, "command_timeout",
+                                                  DEFAULT_COMMAND_TIMEOUT))
+    limit = min(float(timeout), ceiling) if timeout else ceiling  # the team's is a ceiling
     await agent.set_status(ev.RUNNING, f"$ {command[:80]}")
     await agent.emit(ev.CONSOLE, kind="command", text=command)
     await agent.engine.durable()  # recorded as started before it starts: never run twice
@@ -96,11 +90,16 @@ async def read_file(agent: AgentRuntime, path: str) -> dict:
 
 
 async def write_file(agent: AgentRuntime, path: str, content: str) -> dict:
+    request = write_request(agent, path, content)
+    if request:
+        await _approval(agent, f"approve write: {path[:60]}",
+                        f"{agent.agent_id} wants to write: {path}", "write", request)
     try:
         await agent.sandbox.write_file(path, content)
         await _check_disk(agent)
     except OSError as exc:
         raise ToolError(f"cannot write {path!r}: {exc.strerror or exc}") from None
+    remember_write(agent, path)
     return {"path": path, "bytes": len(content.encode())}
 
 
@@ -180,6 +179,17 @@ async def _interrupt(agent: AgentRuntime, kind: str, prompt: str, **extra: Any) 
         agent.recovered_interrupt = None
         return intr
     return await agent.engine.interrupts.raise_(agent.agent_id, kind, prompt, **extra)
+
+
+async def _approval(agent: AgentRuntime, activity: str, prompt: str, what: str,
+                    request: dict[str, Any]) -> None:
+    """Park the agent on a command_approval interrupt; a rejection is the tool's error."""
+    await agent.set_status(ev.AWAITING_APPROVAL, activity)
+    intr = await _interrupt(agent, ik.COMMAND_APPROVAL, prompt, **request)
+    answer = await agent.engine.interrupts.wait(intr)
+    if not answer.get("approved"):
+        why = answer.get("text") or "no reason given"
+        raise ToolError(f"the person rejected this {what}: {why}")
 
 
 async def _send(agent: AgentRuntime, to: str, text: str, kind: str,

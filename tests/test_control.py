@@ -75,10 +75,10 @@ async def test_risky_command_needs_approval_and_rejection_gives_the_reason(tmp_p
     engine, w, store = await start(team, tmp_path)
     rm = await w.wait_for("interrupt", "a", kind="command_approval")
     assert rm.data["command"] == "touch f && rm -rf f"
-    assert "deletes files" in rm.data["reason"]
+    assert rm.data["reason"] == "`touch` is not on the safe list; `rm` is not on the safe list"
     await engine.approve(rm.data["id"])
     curl = await w.wait_for("interrupt", "a", kind="command_approval", id="i2")
-    assert curl.data["reason"] == "uses the network"
+    assert curl.data["reason"] == "`curl` is not on the safe list"
     await engine.reject(curl.data["id"], "no network here")
     await engine.wait()
     safe, rm_res, curl_res = w.results("a")

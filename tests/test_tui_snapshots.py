@@ -193,3 +193,44 @@ def test_local_backend_warning(snap_compare, tui_env: Path) -> None:
                          and s.agents["watcher"].status == "waiting_message")
 
     assert snap_compare(app, terminal_size=(100, 24), run_before=run_before)
+
+
+LONG_COMMAND = "echo building" + "\n" * 60 + "rm -rf ~/project"
+
+
+def approval_of(tmp: Path, script: list[dict], *keys: str):
+    """One agent under `approval: risky` playing ``script``; open its command approval."""
+    team = {"name": "approvals", "agents": [
+        {"id": "builder", "type": "ops", "approval": "risky", "script": script}]}
+    app = app_for(write_team(tmp, team), tmp)
+
+    async def run_before(pilot) -> None:
+        await wait_until(pilot, pending("command_approval", "builder"))
+        pilot.app.clear_notifications()
+        panel = pilot.app.query_one(InterruptsPanel)
+        panel.focus()
+        await pilot.press("enter")
+        await pilot.pause()
+        await pilot.press(*keys)
+
+    return app, run_before
+
+
+def test_a_multi_line_command_is_shown_whole_with_its_line_breaks(snap_compare, tui_env: Path) -> None:
+    app, run_before = approval_of(
+        tui_env, [{"tool": "run_command", "args": {"command": LONG_COMMAND}}])
+    assert snap_compare(app, terminal_size=(110, 32), run_before=run_before)
+
+
+def test_the_end_of_a_multi_line_command_is_reached_by_scrolling(snap_compare, tui_env: Path) -> None:
+    app, run_before = approval_of(
+        tui_env, [{"tool": "run_command", "args": {"command": LONG_COMMAND}}], "end")
+    assert snap_compare(app, terminal_size=(110, 32), run_before=run_before)
+
+
+def test_a_script_the_agent_wrote_is_shown_next_to_the_command(snap_compare, tui_env: Path) -> None:
+    app, run_before = approval_of(tui_env, [
+        {"tool": "write_file", "args": {"path": "cleanup.sh",
+                                        "content": "echo cleaning\nrm -rf ~/project\n"}},
+        {"tool": "run_command", "args": {"command": "sh cleanup.sh"}}])
+    assert snap_compare(app, terminal_size=(110, 32), run_before=run_before)

@@ -159,6 +159,8 @@ def interrupt_row(intr: InterruptView, width: int = 120) -> dict[str, Text | str
 
 
 def interrupt_summary(intr: InterruptView) -> str:
+    if intr.kind == "command_approval" and intr.path:
+        return f"write {intr.path}"
     if intr.kind == "command_approval" and intr.command:
         return f"$ {intr.command}"
     if intr.kind == "plan_approval" and intr.steps:

@@ -69,6 +69,8 @@ class InterruptView:
     command: str = ""
     reason: str = ""
     timeout: float | None = None
+    path: str = ""  # a write_file approval: the file to write
+    files: list[tuple[str, str]] = field(default_factory=list)  # (path, content) shown
 
 
 @dataclass
@@ -204,7 +206,9 @@ class RunState:
             d["id"], e.agent or "", d.get("kind", ""), d.get("prompt", ""),
             bool(d.get("blocking", True)), e.ts, list(d.get("options") or []),
             list(d.get("steps") or []), d.get("command", "") or "", d.get("reason", "") or "",
-            d.get("timeout"))
+            d.get("timeout"), str(d.get("path") or ""),
+            [(str(f.get("path", "")), str(f.get("content", ""))) for f in d.get("files") or []
+             if isinstance(f, dict)])
 
     def _interrupt_answered(self, e: ev.Event) -> None:
         self.interrupts.pop(e.data.get("id", ""), None)

@@ -88,7 +88,8 @@ def _how_to_work(ctx: BrainContext) -> str:
                      "commands, write files or memory, or send messages.")
     if approval in ("risky", "always"):
         which = "every command" if approval == "always" else (
-            "risky commands (deleting, network, package installs, privilege)")
+            "every command that is not read-only (ls, cat, grep, find, ...) and every write to "
+            ".git, CI files or the team's configuration")
         lines.append(f"- The person approves {which} before it runs; a rejected command comes "
                      "back as an error with their reason. Do not try to get around it.")
     lines.append("- Tool errors come back as results with is_error; read them and adapt.")

@@ -1,11 +1,13 @@
-"""A risky command to approve: what, who, why; approve or reject with a reason."""
+"""A command or file write to approve: the whole command (numbered lines, line breaks
+made visible, scrollable), the files it runs or writes, and the rule that triggered;
+approve, or reject with a reason.  Every agent string is plain Text, never markup."""
 
 from __future__ import annotations
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import Vertical, VerticalScroll
 from textual.reactive import reactive
 from textual.widgets import Input, Label, Static
 
@@ -13,12 +15,43 @@ from tui.decisions import Decision
 from tui.screens.dialog import InterruptDialog
 from tui.state import InterruptView
 
-VIEW_HINT = "a approve · r reject with a reason · Esc later"
+VIEW_HINT = "a approve · r reject with a reason · ↑↓ PgUp PgDn scroll · Esc later"
 REJECT_HINT = "Enter reject · Esc back"
+NEWLINE_MARK = "⏎"
+_C1 = {c: f"\\x{c:02x}" for c in range(0x80, 0xA0)}
+#: control characters as visible pictures (␛ for ESC, ␉ for a tab, ␍ for a carriage return)
+_VISIBLE = {c: chr(0x2400 + c) for c in range(0x20)} | {0x7F: "␡"} | _C1
+
+
+def visible(text: str) -> str:
+    """``text`` with every control character replaced by a visible placeholder."""
+    return text.translate(_VISIBLE)
+
+
+def numbered_lines(text: str) -> Text:
+    """One row per line: its number, then the line; ⏎ ends every line a break follows."""
+    lines = text.split("\n")
+    width = len(str(len(lines)))
+    out = Text()
+    for number, line in enumerate(lines, 1):
+        out.append(f"{number:>{width}} │ ", style="dim")
+        out.append(visible(line))
+        if number < len(lines):
+            out.append(NEWLINE_MARK, style="bold magenta")
+            out.append("\n")
+    return out
+
+
+def multiline_warning(command: str) -> Text | None:
+    lines = command.count("\n") + 1
+    if lines == 1:
+        return None
+    return Text(f"⚠ This command spans {lines} lines: read all of it (scroll) before approving.",
+                style="bold red")
 
 
 class CommandScreen(InterruptDialog):
-    AUTO_FOCUS = ""  # nothing focused: keys a/r/e act until a text field is shown
+    AUTO_FOCUS = "#command-box"  # arrows and PgUp/PgDn scroll the command; a/r still act
     BINDINGS = [
         Binding("a", "approve", "Approve"),
         Binding("r", "reject", "Reject"),
@@ -32,18 +65,34 @@ class CommandScreen(InterruptDialog):
 
     def compose(self) -> ComposeResult:
         intr = self.interrupt
-        with Vertical(id="dialog") as box:
-            what = {"budget": "Budget reached", "disk": "Workspace full"}.get(intr.kind, "Command approval")
-            box.border_title = f"{what} · {intr.agent} · {intr.id}"
-            if intr.command:
-                yield Static(Text.assemble((intr.agent, "bold"), " wants to run:"), id="prompt")
-                yield Static(Text(f"$ {intr.command}", style="bold"), id="command")
-            else:
-                yield Static(intr.prompt, id="prompt")
-            yield Static(Text.assemble("Why it needs you: ", (intr.reason or "approval required",
-                                                             "yellow")), id="reason")
+        with Vertical(id="dialog", classes="wide") as box:
+            what = {"budget": "Budget reached", "disk": "Workspace full"}.get(
+                intr.kind, "File write approval" if intr.path else "Command approval")
+            box.border_title = Text(f"{what} · {intr.agent} · {intr.id}")
+            yield from self._what(intr)
+            yield Static(Text.assemble("Why it needs you: ", (
+                visible(intr.reason or "approval required"), "yellow")), id="reason")
             yield Input(placeholder="Reason for rejecting (sent to the agent)", id="feedback")
             yield Label(VIEW_HINT, classes="hint", id="hint")
+
+    def _what(self, intr: InterruptView) -> ComposeResult:
+        agent = Text(visible(intr.agent), style="bold")
+        if intr.path:
+            yield Static(Text.assemble(agent, " wants to write: ", visible(intr.path)), id="prompt")
+        elif intr.command:
+            yield Static(Text.assemble(agent, " wants to run:"), id="prompt")
+            warning = multiline_warning(intr.command)
+            if warning is not None:
+                yield Static(warning, id="multiline")
+            with VerticalScroll(id="command-box", classes="code"):
+                yield Static(numbered_lines(intr.command), id="command")
+        else:
+            yield Static(Text(visible(intr.prompt)), id="prompt")
+        for index, (path, content) in enumerate(intr.files):
+            label = "the content to write" if intr.path else f"{visible(path)}, which it runs"
+            yield Static(Text(f"{label}:", style="bold"), classes="file-title")
+            with VerticalScroll(id=f"file-box-{index}", classes="code file-box"):
+                yield Static(numbered_lines(content), classes="file")
 
     _ready = False
 
@@ -61,7 +110,8 @@ class CommandScreen(InterruptDialog):
         if rejecting:
             feedback.focus()
         else:
-            self.set_focus(None)
+            boxes = self.query(".code")
+            self.set_focus(boxes.first() if boxes else None)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("approve", "reject"):
