@@ -54,6 +54,20 @@ def visible_controls(text: str) -> str:
     return text.translate(_PICTURES)
 
 
+_RAW_IN_JSON = re.compile(
+    "[\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb\ud800-\udfff]"
+)
+
+
+def escape_json_controls(text: str) -> str:
+    """JSON as `json.dumps(..., ensure_ascii=False)` writes it, with the characters it
+    leaves raw (DEL, C1 controls, invisible formatting, lone surrogates) escaped as
+    \\uXXXX: the same JSON value, but safe to print on a terminal."""
+    if not _RAW_IN_JSON.search(text):
+        return text
+    return _RAW_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
 def strip_escape_sequences(text: str) -> str:
     """``text`` without terminal escape sequences (a lone ESC stays, for visible_controls)."""
     return ESCAPE_SEQUENCE.sub("", text) if "\x1b" in text else text

@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 from typing import Any, NamedTuple
 
+from engine.control_chars import escape_json_controls
+
 # The event types.  `data` carries the type-specific fields.
 RUN_STARTED = "run_started"
 RUN_FINISHED = "run_finished"
@@ -57,7 +59,8 @@ class Event(NamedTuple):
         return out
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), ensure_ascii=False, default=str)
+        """One JSON line (headless, `events`, the jsonl export): no raw control character."""
+        return escape_json_controls(json.dumps(self.to_dict(), ensure_ascii=False, default=str))
 
     @classmethod
     def from_row(cls, run_id: str, seq: int, ts: float, type: str, agent: str | None,

@@ -6,6 +6,7 @@ shown as ␛…, not obeyed).  Driven through the real app, real engine, scripte
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import select
 import struct
@@ -39,6 +40,7 @@ from tui.widgets.messages_panel import MessagesPanel
 HOSTILE = "[/]list[int][@click=app.quit_now]x[/]see [/usr/bin]\x1b]0;x\x07\x1b[2J"
 SHOWN = visible_controls(HOSTILE)  # [/]list[int]…␛]0;x␇␛[2J
 CELL = "[/]list["  # what a narrow table cell still shows of it
+EIGHT_BIT = "8-bit CSI \x9b2J, a bidi override \u202e, DEL \x7f"  # raw even in JSON text
 
 
 def screen_text(app) -> str:
@@ -293,6 +295,7 @@ def test_the_transcript_and_the_command_line_print_no_raw_control_character(tmp_
               {"tool": "report_progress", "args": {"text": "P" + HOSTILE}},
               {"tool": "send_message", "args": {"to": "bob", "text": "M" + HOSTILE}},
               {"tool": "read_file", "args": {"path": "missing/" + HOSTILE}},
+              {"tool": "report_progress", "args": {"text": EIGHT_BIT}},
               {"tool": "finish", "args": {"summary": "F" + HOSTILE}}]
     team_path = write_team(tmp_path, {"name": "\x1b]0;x\x07T" + HOSTILE, "agents": [
         {"id": "mallory", "type": HOSTILE, "direct_communication": ["bob"], "script": script},
@@ -302,6 +305,9 @@ def test_the_transcript_and_the_command_line_print_no_raw_control_character(tmp_
     run = subprocess.run([*cli, str(team_path), "--headless", "--backend", "local"], cwd=tmp_path,
                          capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stderr
+    assert not has_controls(run.stdout.replace("\n", "")), "raw control in the JSON lines"
+    progress = [json.loads(line) for line in run.stdout.splitlines() if "progress" in line]
+    assert any(e.get("prompt") == EIGHT_BIT for e in progress)  # the same text, escaped
     proc = subprocess.run([*cli, "export", "last", "--format", "markdown"], cwd=tmp_path,
                           capture_output=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
