@@ -6,7 +6,12 @@ and checks that the final state equals an uninterrupted run's: every message
 exactly once, every interrupt answered exactly once, all agents done, the event
 log contiguous and the database intact.
 
+With ``--every-boundary`` it runs the boundary team instead and kills it right
+after each event a client reads (no delay), once per event: what was shown is
+in the database, commands ran at most once, answers reached their own question.
+
 Usage: python benchmarks/crash_sweep.py [--trials 100] [--seed 1] [--max-kills 3]
+       python benchmarks/crash_sweep.py --every-boundary
 """
 
 from __future__ import annotations
@@ -23,7 +28,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 
-from crash_support import check_final, final_state, resume, setup, start  # noqa: E402
+from crash_support import (  # noqa: E402
+    boundary_events,
+    boundary_trial,
+    check_final,
+    final_state,
+    resume,
+    setup,
+    start,
+)
 
 
 def has_run(tmp: Path) -> bool:
@@ -69,12 +82,33 @@ def trial(tmp: Path, rng: random.Random, max_kills: int) -> tuple[list[str], int
     return check_final(final_state(tmp)), kills
 
 
+def every_boundary() -> None:
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory() as d:
+        total = boundary_events(Path(d))
+    failures = 0
+    for n in range(1, total):
+        with tempfile.TemporaryDirectory() as d:
+            problems, _ = boundary_trial(Path(d), n)
+        if problems:
+            failures += 1
+            print(f"kill after event {n}: DIFFERS: {problems}", flush=True)
+    print(f"boundary sweep: killed after each of {total - 1} events, "
+          f"{total - 1 - failures} held every rule, {failures} differ "
+          f"({time.perf_counter() - t0:.0f} s)")
+    sys.exit(1 if failures else 0)
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--trials", type=int, default=100)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--max-kills", type=int, default=3)
+    p.add_argument("--every-boundary", action="store_true",
+                   help="kill right after each event of the boundary team instead")
     a = p.parse_args()
+    if a.every_boundary:
+        every_boundary()
     rng = random.Random(a.seed)
     failures = 0
     total_kills = 0

@@ -158,7 +158,8 @@ async def open_engine(team, config_path: str, args):
         from engine.resume import ResumeError, load_run_state
 
         state = await load_run_state(store, args.resume)
-        if not state.resumable:
+        # a crash after every agent ended but before the run was closed: resuming closes it
+        if not state.resumable and state.run["status"] != "crashed":
             await store.close()
             raise ResumeError(f"run {state.run['id']} has {state.run['status']}: every agent "
                               "had ended, so there is nothing to resume")

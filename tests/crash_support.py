@@ -179,3 +179,142 @@ def run_with_kills(tmp: Path, kill_points: list[Callable[[dict], bool]],
     rc = run.finish()
     assert rc == 0, run.proc.stderr.read()
     return run
+
+
+# -- the boundary sweep: kill -9 right after each event a client sees ------------------
+BOUNDARY_TEAM = """\
+name: boundary
+sandbox: {backend: local}
+defaults: {model: scripted}
+agents:
+  - id: a
+    direct_communication: [b]
+    memory_file: mem/a.md
+    script:
+      - {tool: ask_user, args: {question: Q1}}
+      - {tool: run_command, args: {command: "echo ran >> ran.log"}}
+      - {tool: ask_user, args: {question: Q2}}
+      - {tool: send_message, args: {to: b, text: q1, wait_reply: true}}
+      - {tool: write_file, args: {path: out.txt, content: done}}
+      - {tool: update_memory, args: {text: noted}}
+      - {tool: finish, args: {summary: a done}}
+  - id: b
+    script:
+      - {tool: wait_for_message, args: {timeout: 60}}
+      - {tool: run_command, args: {command: "echo ran >> ran.log"}}
+      - {tool: reply, args: {text: r1}}
+      - {tool: finish, args: {summary: b done}}
+"""
+
+
+def answering(run: HeadlessRun, e: dict) -> None:
+    """Answer a question with its own text, so a mixed-up answer shows."""
+    if e["type"] == "interrupt" and e["kind"] == "user_input":
+        run.send({"type": "answer", "interrupt": e["id"], "text": "A:" + e["prompt"]})
+
+
+def boundary_events(tmp: Path) -> int:
+    """How many events an uninterrupted run of the boundary team shows."""
+    tmp.mkdir(parents=True, exist_ok=True)
+    (tmp / "team.yaml").write_text(BOUNDARY_TEAM)
+    run = start(tmp)
+    while (e := run.next_event()) is not None:
+        answering(run, e)
+    run.proc.stdin.close()
+    assert run.proc.wait(60) == 0, run.proc.stderr.read()
+    assert _boundary_final(tmp) == []
+    return len(run.events)
+
+
+def boundary_trial(tmp: Path, kill_after: int) -> tuple[list[str], bool]:
+    """Kill -9 as soon as the ``kill_after``-th event is read, resume, finish.
+
+    Returns the differences from an uninterrupted run, and whether the kill
+    happened (False: the run ended first).
+    """
+    tmp.mkdir(parents=True, exist_ok=True)
+    (tmp / "team.yaml").write_text(BOUNDARY_TEAM)
+    run = start(tmp)
+    seen: list[dict] = []
+    while len(seen) < kill_after:
+        e = run.next_event()
+        if e is None:
+            break
+        seen.append(e)
+        answering(run, e)
+    killed = len(seen) == kill_after and seen[-1]["type"] != "run_finished"
+    problems: list[str] = []
+    if not killed:
+        run.proc.stdin.close()
+        run.proc.wait(60)
+        return problems, False
+    run.kill9()
+    problems += _shown_but_lost(tmp, seen)
+    conn = sqlite3.connect(tmp / "state.db")
+    row = conn.execute("SELECT status FROM runs").fetchone()
+    conn.close()
+    if row is None:
+        return [*problems, "the run is absent from the database"], True
+    if row[0] == "finished":  # it ran to its end before the signal landed
+        return problems + _boundary_final(tmp), True
+    run = resume(tmp)
+    while True:
+        e = run.next_event()
+        if e is None:
+            break
+        answering(run, e)
+    run.proc.stdin.close()
+    if run.proc.wait(60) != 0:
+        problems.append(f"resume exited {run.proc.returncode}: {run.proc.stderr.read()[-400:]}")
+    return problems + _boundary_final(tmp), True
+
+
+def _shown_but_lost(tmp: Path, seen: list[dict]) -> list[str]:
+    """Durable before visible: every event a client saw is in the database."""
+    conn = sqlite3.connect(tmp / "state.db")
+    stored = dict(conn.execute("SELECT seq, type FROM events"))
+    conn.close()
+    return [f"event {e['seq']} ({e['type']}) was shown, then lost" for e in seen
+            if stored.get(e["seq"]) != e["type"]]
+
+
+def _boundary_final(tmp: Path) -> list[str]:
+    problems = []
+    conn = sqlite3.connect(tmp / "state.db")
+    run_id, status = conn.execute("SELECT id, status FROM runs ORDER BY started DESC").fetchone()
+    stored = conn.execute("SELECT seq, type, agent, data FROM events WHERE run_id=? "
+                          "ORDER BY seq", (run_id,)).fetchall()
+    rows = [(t, a, json.loads(d)) for _, t, a, d in stored]
+    messages = Counter(conn.execute("SELECT sender, recipient, kind, body, state FROM messages "
+                                    "WHERE run_id=?", (run_id,)))
+    agents = dict(conn.execute("SELECT id, status FROM agents WHERE run_id=?", (run_id,)))
+    conn.close()
+    if status != "finished" or agents != {"a": "done", "b": "done"}:
+        problems.append(f"run {status}, agents {agents}")
+    answered = Counter(d["id"] for t, _, d in rows if t == "interrupt_answered")
+    if any(n > 1 for n in answered.values()):
+        problems.append(f"answered twice: {answered}")
+    for t, _, d in rows:  # each question got its own answer, exactly once
+        if t == "tool_result" and d["tool"] == "ask_user" and not d["is_error"]:
+            question = next(x["args"]["question"] for tt, _, x in rows
+                            if tt == "tool_call" and x["call_id"] == d["call_id"])
+            if d["result"]["answer"] != "A:" + question:
+                problems.append(f"{question} got {d['result']['answer']!r}")
+    for agent in ("a", "b"):  # at most once; exactly once unless reported interrupted
+        log = tmp / ".agentorch/workspaces" / agent / "ran.log"
+        lines = log.read_text().count("ran") if log.exists() else 0
+        results = [d for t, a, d in rows if t == "tool_result" and a == agent
+                   and d["tool"] == "run_command"]
+        interrupted = any(d.get("interrupted") for d in results)
+        if lines > 1 or (lines == 0 and not interrupted):
+            problems.append(f"{agent}'s command ran {lines} times")
+    expected = Counter({("a", "b", "request", "q1", "delivered"): 1,
+                        ("b", "a", "reply", "r1", "delivered"): 1})
+    if messages != expected:
+        problems.append(f"messages {dict(messages)}")
+    if [r[0] for r in stored] != list(range(1, len(stored) + 1)):
+        problems.append("event seqs not contiguous")
+    out = tmp / ".agentorch/workspaces/a/out.txt"
+    if not out.exists() or out.read_text() != "done":
+        problems.append("out.txt missing")
+    return problems
