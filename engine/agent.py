@@ -143,9 +143,15 @@ class AgentRuntime:
         return answer
 
     async def checkpoint(self) -> None:
-        """Between tool calls: wait here while paused."""
+        """Between tool calls: wait here while paused, else give the loop a turn.
+
+        A tool call can complete without ever suspending (a scripted report_progress),
+        so without the turn one agent's flood would starve cancel, pause, the other
+        agents and the screen until it ends."""
         if not self._running.is_set():
             await self._running.wait()
+        else:
+            await asyncio.sleep(0)
 
     async def pause(self) -> None:
         if self.finished or self.paused:

@@ -41,7 +41,7 @@ async def execute(agent: AgentRuntime, call: ToolCall) -> ToolResult:
         return error(problem)
     if not agent.plan_approved and call.name not in PLAN_FREE_TOOLS:
         return error(f"no plan of yours is approved (approval: plan), so {call.name} is "
-                     "refused: call propose_plan and wait for the person's approval first")
+                     "refused: call propose_plan first and wait for the person's approval")
     try:
         content = await HANDLERS[call.name](agent, **call.args)
     except (ToolError, MessageError, SandboxError) as exc:

@@ -261,3 +261,26 @@ async def test_a_notify_where_the_topology_allows_gets_one_reply(tmp_path):
     await asyncio.wait_for(engine.wait(), 30)
     assert [r["is_error"] for r in w.results("a") if r["tool"] == "reply"] == [False, True]
     await store.close()
+
+
+# -- every agent loop yields between tool calls ---------------------------------------------
+FLOOD = 5000
+
+
+async def test_cancel_during_a_5000_call_flood_takes_effect_within_a_few_calls(tmp_path):
+    team = make_team(tmp_path, [
+        {"id": "a", "script": [step("report_progress", text=f"p{n}") for n in range(FLOOD)]},
+        {"id": "b", "script": [step("ask_user", question="still with me?")]}])
+    engine, w, store = await start(team, tmp_path)
+    await w.wait_for("tool_result", "a")
+    asked = await w.wait_for("interrupt", "b", kind="user_input")
+    before_question = len([e for e in w.find("tool_result", "a") if e.seq < asked.seq])
+    assert before_question < 50  # b was not starved by a's flood
+
+    calls_at_cancel = engine.agents["a"].tool_calls
+    await engine.handle_command({"type": "cancel", "agent": "a"})
+    assert engine.agents["a"].status == "cancelled"
+    assert engine.agents["a"].tool_calls - calls_at_cancel <= 2
+    assert calls_at_cancel < FLOOD
+    await engine.stop()
+    await store.close()
