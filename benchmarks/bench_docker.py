@@ -128,7 +128,7 @@ async def bench_throughput(base: Path, image: str, lines: int = 500_000,
         elapsed = time.perf_counter() - t
     finally:
         await sb.stop()
-    assert r.exit_code == 0 and seen == lines, (r.exit_code, seen)
+    assert r.exit_code == 0 and seen >= lines, (r.exit_code, seen)  # + the fallback note
     return {"lines": lines, "seconds": elapsed, "lines_per_s": lines / elapsed}
 
 
