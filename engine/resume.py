@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from engine import events as ev
 from engine.brains.base import InboxMessage, ToolCall, ToolResult
+from engine.command_policy import workspace_path
 from engine.config import TeamConfig
 from engine.interrupts import Interrupt
 from engine.messaging import REPLY, REQUEST, Envelope
@@ -54,6 +55,7 @@ class AgentState:
     unfinished: ToolCall | None = None
     facts: CallFacts = field(default_factory=CallFacts)
     plan_approved: bool = False
+    written: set[str] = field(default_factory=set)  # paths write_file wrote (approval prompts)
     last_request: InboxMessage | None = None
     summary: str = ""
     #: results recorded since the agent's last model response (its usage event):
@@ -153,6 +155,8 @@ def _learn_from_result(st: AgentState, d: dict[str, Any]) -> None:
         st.last_request = None
     elif tool == "finish":
         st.summary = result.get("summary", "")
+    elif tool == "write_file" and not d.get("is_error") and isinstance(result.get("path"), str):
+        st.written.add(workspace_path(result["path"]))
 
 
 async def _load_interrupts(store: Store, run_id: str) -> list[Interrupt]:
@@ -291,6 +295,7 @@ def prepare_agents(engine: Engine, state: RunState) -> None:
         rt.tool_calls = st.tool_calls
         rt.steps_done = st.results
         rt.summary = st.summary
+        rt.written_paths |= st.written
         if st.plan_approved:
             rt.plan_approved = True
         if st.last_request is not None:

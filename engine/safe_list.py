@@ -74,10 +74,21 @@ def _date(args: Sequence[str]) -> str | None:
     return None
 
 
+def _test(args: Sequence[str]) -> str | None:
+    if {"-v", "-R"} & set(args):  # bash evaluates the name's array subscript: a[$(cmd)]
+        return "`test -v` can run code hidden in a variable's name"
+    return None
+
+
+def _printf(args: Sequence[str]) -> str | None:
+    return "`printf -v` sets a variable" if any(a.startswith("-v") for a in args) else None
+
+
 #: per-command checks of the options that write or run something; arguments of these
 #: commands may not carry an unquoted glob or variable (it could expand to such an option)
 OPTION_CHECKS: dict[str, Callable[[Sequence[str]], str | None]] = {
     "find": _find, "file": _file, "sort": _sort, "uniq": _uniq, "date": _date,
+    "test": _test, "[": _test, "printf": _printf,
 }
 
 

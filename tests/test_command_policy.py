@@ -268,6 +268,10 @@ async def test_the_agents_timeout_cannot_exceed_the_teams_command_timeout(tmp_pa
     ("echo ${X:-$HOME}", "a parameter expansion the policy cannot see through: ${X:-$HOME}"),
     ("echo $'\\x72m'", "a parameter expansion the policy cannot see through: $"),
     ("export PATH=.", "`export` changes the shell's state"),
+    ("for f in *; do test -v \"$f\"; done", "`test -v` can run code hidden in a variable's name"),
+    ("for f in *; do [ $f a ]; done", "an unquoted pattern or variable could expand to an option of `[`"),
+    ("printf -v PATH .; ls", "`printf -v` sets a variable"),
+    ("printf $X y", "an unquoted pattern or variable could expand to an option of `printf`"),
     ("[[ -f x ]]", "the shell parser cannot read it (unexpected token '-f' (position 3))"),
     ("ls\x00rm", "the command contains a NUL byte"),
     ("ls\rrm x", "a control character in command position: ls\rrm"),
@@ -335,3 +339,32 @@ def test_the_dialog_text_makes_breaks_and_control_characters_visible():
     assert not shown.spans or all(not str(s.style).startswith("link") for s in shown.spans)
     assert multiline_warning("ls") is None
     assert "spans 61 lines" in multiline_warning("echo building" + "\n" * 60 + "rm -rf x").plain
+
+
+RESUMED_TEAM = """\
+name: resumed
+sandbox: {backend: local}
+agents:
+  - id: a
+    model: scripted
+    approval: risky
+    script:
+      - {tool: write_file, args: {path: cleanup.sh, content: "rm -rf keep\\n"}}
+      - {tool: ask_user, args: {question: "go?"}}
+      - {tool: run_command, args: {command: "sh ./cleanup.sh"}}
+"""
+
+
+def test_a_resumed_run_still_knows_which_scripts_the_agent_wrote(tmp_path):
+    from crash_support import HeadlessRun, resume
+
+    (tmp_path / "team.yaml").write_text(RESUMED_TEAM)
+    run = HeadlessRun(["team.yaml", "--headless", "--db", "state.db"], tmp_path)
+    run.until(lambda e: e["type"] == "interrupt" and e["kind"] == "user_input", answer=False)
+    run.kill9()
+    again = resume(tmp_path)
+    ask = again.until(lambda e: e["type"] == "interrupt" and e["kind"] == "command_approval")
+    assert ask["reason"] == "runs a script the agent wrote: cleanup.sh"
+    assert ask["files"] == [{"path": "cleanup.sh", "content": "rm -rf keep\n"}]
+    again.send({"type": "reject", "interrupt": ask["id"], "text": "no"})
+    again.finish()
