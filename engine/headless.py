@@ -11,6 +11,7 @@ from typing import TextIO
 
 from engine import events as ev
 from engine.control_chars import visible_controls
+from engine.numbers import NumberError, parse_command
 from engine.run import ControlError, Engine, RunAborted
 
 
@@ -65,14 +66,14 @@ async def run_headless(engine: Engine, out: TextIO = sys.stdout) -> int:
             if not line.strip():
                 continue
             try:
-                cmd = json.loads(line)
+                cmd = parse_command(line)
                 await engine.handle_command(cmd)
             except RunAborted:
                 return
             except json.JSONDecodeError as exc:
                 await engine.emit(ev.ERROR, text=f"malformed command line (not JSON: {exc.msg})",
                                   line=line.strip()[:200])
-            except ControlError as exc:
+            except (ControlError, NumberError) as exc:
                 await engine.emit(ev.ERROR, text=str(exc), line=line.strip()[:200])
 
     printer = asyncio.create_task(print_events())

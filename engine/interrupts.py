@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from engine import events as ev
+from engine.numbers import NumberError, checked_number
 
 if TYPE_CHECKING:
     from engine.run import Engine
@@ -20,6 +21,9 @@ COMMAND_APPROVAL = "command_approval"
 BUDGET = "budget"
 DISK = "disk"
 KINDS = (USER_INPUT, DEBUG_REQUEST, PROGRESS_REPORT, PLAN_APPROVAL, COMMAND_APPROVAL, BUDGET, DISK)
+#: the highest budget a person can give in an answer (a typo guard, not a policy)
+MAX_LIMIT_TOKENS = 10**12
+MAX_LIMIT_DOLLARS = 1_000_000.0
 APPROVAL_KINDS = (PLAN_APPROVAL, COMMAND_APPROVAL)
 
 
@@ -127,11 +131,19 @@ def _validate(intr: Interrupt, answer: dict[str, Any]) -> None:
             raise InterruptError(
                 f"interrupt {intr.id} is a {intr.kind}: approve or reject it, not answer it")
     if intr.kind == BUDGET:
-        for key in ("limit_tokens", "limit_dollars"):
-            value = answer.get(key)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)
-                                      or value <= 0):
-                raise InterruptError(f"{key} must be a positive number, not {value!r}")
+        for key, high, integer in (("limit_tokens", MAX_LIMIT_TOKENS, True),
+                                   ("limit_dollars", MAX_LIMIT_DOLLARS, False)):
+            if answer.get(key) is not None:
+                try:
+                    answer[key] = checked_number(key, answer[key], low=0, high=high,
+                                                 integer=integer)
+                except NumberError as exc:
+                    raise InterruptError(str(exc)) from None
+    elif intr.kind == PLAN_APPROVAL and answer.get("steps") is not None:
+        steps = answer["steps"]
+        if (not isinstance(steps, list) or not steps
+                or not all(isinstance(s, str) and s.strip() for s in steps)):
+            raise InterruptError("steps must be a list of non-empty texts (the edited plan)")
     elif intr.kind in (USER_INPUT, DEBUG_REQUEST):
         if not isinstance(answer.get("text"), str):
             raise InterruptError(f"interrupt {intr.id} is a {intr.kind}: it needs a text answer")

@@ -5,6 +5,8 @@ The definitions are what a model sees; the handlers live in engine/toolbox.py.
 
 from __future__ import annotations
 
+import math
+
 from engine.brains.base import ToolSpec
 
 
@@ -14,6 +16,8 @@ def _obj(props: dict, required: list[str]) -> dict:
 
 
 _STR = {"type": "string"}
+#: a timeout: positive, finite, at most a day
+_SECONDS = {"type": "number", "exclusiveMinimum": 0, "maximum": 86_400}
 
 TOOL_SPECS: dict[str, ToolSpec] = {
     spec.name: spec
@@ -23,7 +27,7 @@ TOOL_SPECS: dict[str, ToolSpec] = {
                  "Returns exit_code, output (stdout+stderr, capped), truncated and timed_out. "
                  "A command past its timeout is killed and returns exit code 124.",
                  _obj({"command": {**_STR, "description": "The shell command."},
-                       "timeout": {"type": "number", "exclusiveMinimum": 0,
+                       "timeout": {**_SECONDS,
                                    "description": "Seconds before the command is killed."}},
                       ["command"])),
         ToolSpec("read_file", "Read a UTF-8 text file from your workspace (relative path).",
@@ -39,7 +43,7 @@ TOOL_SPECS: dict[str, ToolSpec] = {
                       ["to", "text"])),
         ToolSpec("wait_for_message",
                  "Wait for the next message in your inbox; returns {id, from, text, kind}.",
-                 _obj({"timeout": {"type": "number", "exclusiveMinimum": 0}}, [])),
+                 _obj({"timeout": _SECONDS}, [])),
         ToolSpec("reply",
                  "Reply to a message (default: the last request you received), once. A request can "
                  "always be answered; another message only if you may message its sender.",
@@ -52,7 +56,7 @@ TOOL_SPECS: dict[str, ToolSpec] = {
         ToolSpec("request_debug",
                  "Ask the person for help when you are stuck; waits for their answer "
                  "(with `timeout`, at most that many seconds, then you go on without one).",
-                 _obj({"text": _STR, "timeout": {"type": "number", "exclusiveMinimum": 0}},
+                 _obj({"text": _STR, "timeout": _SECONDS},
                       ["text"])),
         ToolSpec("report_progress",
                  "Tell the person how the work is going (does not wait).",
@@ -95,8 +99,11 @@ def check_args(spec: ToolSpec, args: object) -> str | None:
         }.get(kind, True)
         if not ok:
             return f"{spec.name}: argument {key!r} must be a {kind}"
-        if kind == "number" and value <= 0:
-            return f"{spec.name}: argument {key!r} must be positive"
+        if kind == "number" and not (math.isfinite(value)
+                                     and 0 < value <= props[key].get("maximum", math.inf)):
+            top = props[key].get("maximum")
+            return (f"{spec.name}: argument {key!r} must be a positive finite number"
+                    + (f", at most {top:,}" if top else ""))
         if kind == "array" and not all(isinstance(x, str) for x in value):
             return f"{spec.name}: argument {key!r} must be a list of strings"
     return None

@@ -111,7 +111,7 @@ async def test_a_dollar_budget_pauses_on_cost(api, tmp_path):
     intr = await w.wait_for("interrupt", "a", kind="budget")
     assert intr.data["used_dollars"] == pytest.approx(0.01)
     assert "$0.01 of $0.01" in intr.data["prompt"]
-    with pytest.raises(ControlError, match="limit_dollars must be a positive number"):
+    with pytest.raises(ControlError, match="limit_dollars must be above 0 and at most 1,000,000, not -1"):
         await engine.handle_command({"type": "approve", "interrupt": intr.data["id"],
                                      "limit_dollars": -1})
     await engine.handle_command({"type": "approve", "interrupt": intr.data["id"],

@@ -7,6 +7,8 @@ engine (real SQLite, local sandboxes), the real anthropic SDK against the fake A
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import subprocess
 import sys
 
@@ -283,4 +285,83 @@ async def test_cancel_during_a_5000_call_flood_takes_effect_within_a_few_calls(t
     assert engine.agents["a"].tool_calls - calls_at_cancel <= 2
     assert calls_at_cancel < FLOOD
     await engine.stop()
+    await store.close()
+
+
+# -- numbers from the person: finite and within range ---------------------------------------
+BAD_LIMITS = ['"limit_tokens": NaN', '"limit_tokens": Infinity', '"limit_tokens": 1e400',
+              '"limit_tokens": -5', '"limit_tokens": ' + "9" * 5000, '"limit_dollars": NaN',
+              '"limit_dollars": -Infinity', '"limit_dollars": 0', '"limit_tokens": 2.5',
+              '"limit_tokens": "5000"', '"limit_dollars": 1e7']
+
+
+def test_headless_budget_answers_with_bad_numbers_never_reach_the_engine(api, tmp_path):
+    api.push("a", Turn([tool("report_progress", text="x")], input_tokens=1200, output_tokens=0),
+             Turn([tool("finish", summary="done")], input_tokens=10, output_tokens=0))
+    (tmp_path / "team.yaml").write_text(
+        "sandbox: {backend: local}\n"
+        "agents:\n"
+        "  - id: a\n"
+        "    model: claude-sonnet-5-5\n"
+        "    max_retries: 0\n"
+        "    budget: {tokens: 1000, dollars: 0.01}\n")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tui", "team.yaml", "--headless"], cwd=tmp_path,
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    seen: list[dict] = []
+
+    def until(pred) -> dict:
+        for line in proc.stdout:
+            seen.append(json.loads(line))
+            if pred(seen[-1]):
+                return seen[-1]
+        raise AssertionError(f"stdout closed; stderr: {proc.stderr.read()}")
+
+    def send(line: str) -> None:
+        proc.stdin.write(line + "\n")
+        proc.stdin.flush()
+
+    try:
+        intr = until(lambda e: e["type"] == "interrupt" and e["kind"] == "budget")
+        for bad in BAD_LIMITS:
+            send(f'{{"type": "approve", "interrupt": "{intr["id"]}", {bad}}}')
+            error = until(lambda e: e["type"] == "error")
+            assert error["text"].startswith(("limit_", "NaN ", "Infinity ", "-Infinity ",
+                                             "1e400 ", "an integer of 5000 digits")), error
+        send(json.dumps({"type": "approve", "interrupt": intr["id"], "limit_tokens": 5000,
+                         "limit_dollars": 1}))
+        until(lambda e: e["type"] == "run_finished")
+        proc.stdin.close()
+        assert proc.wait(timeout=30) == 0
+    finally:
+        proc.kill()
+    errors = [e["text"] for e in seen if e["type"] == "error"]
+    assert errors == [
+        "NaN is not a number the engine accepts; give a finite number",
+        "Infinity is not a number the engine accepts; give a finite number",
+        "1e400 is out of range; give a finite number",
+        "limit_tokens must be above 0 and at most 1,000,000,000,000, not -5",
+        "an integer of 5000 digits is out of range; give at most 18 digits",
+        "NaN is not a number the engine accepts; give a finite number",
+        "-Infinity is not a number the engine accepts; give a finite number",
+        "limit_dollars must be above 0 and at most 1,000,000, not 0",
+        "limit_tokens must be a whole number, not 2.5",
+        "limit_tokens must be a number, not '5000'",
+        "limit_dollars must be above 0 and at most 1,000,000, not 10000000.0"]
+    answered = [e for e in seen if e["type"] == "interrupt_answered"]
+    assert len(answered) == 1 and answered[0]["answer"]["limit_tokens"] == 5000
+    assert [e["status"] for e in seen if e["type"] == "agent_status"][-1] == "done"
+    assert "Traceback" not in proc.stderr.read()
+
+
+@pytest.mark.parametrize("timeout", [float("nan"), float("inf"), 1e300, -1, 0])
+async def test_tool_timeouts_must_be_finite_and_in_range(tmp_path, timeout):
+    team = make_team(tmp_path, [{"id": "a", "script": [
+        step("run_command", command="true", timeout=timeout)]}])
+    engine, w, store = await start(team, tmp_path)
+    await asyncio.wait_for(engine.wait(), 30)
+    (result,) = w.results("a")
+    assert result["is_error"] and result["result"]["error"] == (
+        "run_command: argument 'timeout' must be a positive finite number, at most 86,400")
     await store.close()
