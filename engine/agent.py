@@ -19,6 +19,7 @@ from engine.brains.base import (
 from engine.config import AgentConfig
 from engine.tools import specs_for
 from memory.files import read_memory, read_rules
+from memory.text_safety import clean_value
 from sandboxes import Sandbox
 
 if TYPE_CHECKING:
@@ -210,6 +211,7 @@ class AgentRuntime:
     async def _run_call(self, execute, call: ToolCall) -> ToolResult:
         self.tool_calls += 1
         self.current_call_id = call.id
+        call.args = clean_value(call.args)  # a model's "\ud800" must not reach a tool
         await self.engine.emit(ev.TOOL_CALL, self.agent_id, call_id=call.id, tool=call.name,
                                args=call.args)
         if call.name in DURABLE_START:  # recorded as started before it starts
@@ -234,6 +236,7 @@ class AgentRuntime:
         return result
 
     async def record_result(self, result: ToolResult) -> None:
+        result.content = clean_value(result.content)  # what the brain and the store get
         self.steps_done += 1
         data: dict[str, Any] = {"call_id": result.call_id, "tool": result.name,
                                 "is_error": result.is_error, "result": result.content}

@@ -1,83 +1,205 @@
-"""Headless mode: events out as JSON lines on stdout, commands in as JSON lines on stdin."""
+"""Headless mode: events out as JSON lines on stdout, commands in as JSON lines on stdin.
+
+The reader survives any line: stdin is read as bytes (invalid UTF-8 becomes
+U+FFFD), a line that is not a command (bad JSON, too deep, too long, a number
+of 5,000 digits) is an `error` event, and the next line is read.  Commands read
+before the team has started wait for it.  A closed stdout (``| head``) stops
+the run quietly (it stays resumable) with the conventional status 141.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import sys
 import threading
-from typing import TextIO
+from typing import Any, TextIO
 
 from engine import events as ev
 from engine.control_chars import visible_controls
 from engine.numbers import NumberError, parse_command
 from engine.run import ControlError, Engine, RunAborted
+from memory.text_safety import clean_value, decode
+
+#: a longer stdin line is refused (and skipped to its end), never held in memory
+MAX_LINE_BYTES = 1024 * 1024
+#: the exit status of a process whose stdout reader went away (128 + SIGPIPE)
+EXIT_BROKEN_PIPE = 141
+TOO_LONG = object()  # marks a line over MAX_LINE_BYTES
 
 
-def _start_stdin_thread(queue: asyncio.Queue[str | None]) -> None:
+def _read_lines(fd: int, put) -> None:
+    """Read file descriptor ``fd`` line by line in this thread; ``put(None)`` at its end.
+
+    Raw ``os.read``, not ``sys.stdin``: a thread blocked inside a buffered reader
+    holds its lock, and the interpreter's exit then aborts on it.
+    """
+    pending = bytearray()
+    skipping = False  # inside a line that was too long: drop it to its end
+    try:
+        while chunk := os.read(fd, 65536):
+            pending += chunk
+            while (nl := pending.find(b"\n")) >= 0:
+                line = bytes(pending[:nl + 1])
+                del pending[:nl + 1]
+                if skipping:
+                    skipping = False
+                elif len(line) > MAX_LINE_BYTES:
+                    put(TOO_LONG)
+                else:
+                    put(decode(line))
+            if len(pending) > MAX_LINE_BYTES:
+                if not skipping:
+                    put(TOO_LONG)
+                skipping = True
+                pending.clear()
+    except OSError:
+        pass
+    if pending and not skipping:
+        put(decode(bytes(pending)))
+    put(None)
+
+
+def _start_stdin_thread(queue: asyncio.Queue[Any], fd: int | None = None) -> None:
     """Read stdin in a daemon thread (works for pipes, files and terminals alike)."""
     loop = asyncio.get_running_loop()
 
-    def pump() -> None:
+    def put(item: Any) -> None:
         try:
-            for line in sys.stdin:
-                loop.call_soon_threadsafe(queue.put_nowait, line)
-        except (OSError, ValueError, RuntimeError):
-            pass
-        try:
-            loop.call_soon_threadsafe(queue.put_nowait, None)
+            loop.call_soon_threadsafe(queue.put_nowait, item)
         except RuntimeError:  # the loop is gone
             pass
 
-    threading.Thread(target=pump, name="stdin-reader", daemon=True).start()
+    source = sys.stdin.fileno() if fd is None else fd
+    threading.Thread(target=_read_lines, args=(source, put), name="stdin-reader",
+                     daemon=True).start()
 
 
-async def run_headless(engine: Engine, out: TextIO = sys.stdout) -> int:
+def read_command(line: str) -> Any:
+    """A command line as a value; ValueError with one sentence when it is not one."""
+    try:
+        return clean_value(parse_command(line))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"malformed command line (not JSON: {exc.msg})") from None
+    except RecursionError:
+        raise ValueError("malformed command line (nested too deeply)") from None
+    except NumberError:
+        raise
+    except ValueError as exc:
+        raise ValueError(f"malformed command line ({exc})") from None
+
+
+def stdout_gone() -> None:
+    """stdout's reader went away (``| head``): point it at /dev/null, so that nothing
+    more (not even the interpreter's last flush) fails on it."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+
+
+class Headless:
+    """The two tasks of a headless run: the event printer and the command reader."""
+
+    def __init__(self, engine: Engine, out: TextIO, stdin: int | None = None) -> None:
+        self.engine = engine
+        self.out = out
+        self.stdin = stdin
+        self.sub = engine.bus.subscribe(maxsize=50_000)
+        self.stdin_closed = False
+        self.stdout_closed = False
+        self._told_closed = False
+
+    async def print_events(self) -> None:
+        sub = self.sub
+        try:
+            while True:
+                event = await sub.get()
+                if event is None:
+                    break
+                batch = [event, *sub.get_batch()]
+                self.out.write("".join(e.to_json() + "\n" for e in batch))
+                self.out.flush()
+                for e in batch:
+                    self._tell_person(e)
+        except (BrokenPipeError, ValueError, OSError):  # nobody reads stdout any more
+            self.stdout_closed = True
+            if self.out is sys.stdout:
+                stdout_gone()
+            sub.close()  # never hold the engine back (back-pressure) with a dead queue
+            asyncio.get_running_loop().create_task(self.engine.stop("stdout closed"))
+
+    def _tell_person(self, e: ev.Event) -> None:
+        """What a person must see also goes to stderr."""
+        if e.type == ev.NOTICE:
+            print(visible_controls(f"agentorch: {e.data.get('level', 'note')}: "
+                                   f"{e.data.get('text')}"), file=sys.stderr)
+        elif e.type == ev.INTERRUPT and self.stdin_closed and e.data.get("blocking"):
+            self._say_stdin_closed()
+
+    def _say_stdin_closed(self) -> None:
+        waiting = [i.id for i in self.engine.interrupts.pending() if i.blocking]
+        if waiting and not self._told_closed:
+            self._told_closed = True
+            print(f"agentorch: stdin is closed and {', '.join(waiting)} wait for an answer; "
+                  "the run goes on. Stop it (Ctrl+C) and answer after "
+                  f"`agentorch-tui --resume {self.engine.run_id} --headless`", file=sys.stderr)
+
+    async def read_commands(self) -> None:
+        lines: asyncio.Queue[Any] = asyncio.Queue()
+        _start_stdin_thread(lines, self.stdin)
+        engine = self.engine
+        while True:
+            line = await lines.get()
+            if line is None:
+                self.stdin_closed = True
+                self._say_stdin_closed()
+                return
+            if line is not TOO_LONG and not line.strip():
+                continue
+            await engine.started.wait()  # commands read early wait for the team
+            if engine.finished.is_set():
+                return
+            try:
+                await self._one(line)
+            except RunAborted:
+                return
+
+    async def _one(self, line: Any) -> None:
+        engine = self.engine
+        if line is TOO_LONG:
+            await engine.emit(ev.ERROR, text=f"command line longer than {MAX_LINE_BYTES} bytes "
+                                             "refused")
+            return
+        shown = line.strip()[:200]
+        try:
+            await engine.handle_command(read_command(line))
+        except RunAborted:
+            raise
+        except (ValueError, ControlError) as exc:
+            await engine.emit(ev.ERROR, text=str(exc), line=shown)
+        except Exception as exc:  # a bug: say so, keep reading
+            engine.log_exception(None, exc)
+            await engine.emit(ev.ERROR, text=f"internal error: {type(exc).__name__}: {exc}",
+                              line=shown)
+
+
+async def run_headless(engine: Engine, out: TextIO = sys.stdout,
+                       stdin: int | None = None) -> int:
     """Run until every agent has ended (or a stop); return the exit code."""
-    sub = engine.bus.subscribe(maxsize=50_000)
+    headless = Headless(engine, out, stdin)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         try:
             loop.add_signal_handler(sig, lambda: loop.create_task(engine.stop("signal")))
         except (NotImplementedError, RuntimeError):
             pass
-
-    async def print_events() -> None:
-        while True:
-            event = await sub.get()
-            if event is None:
-                break
-            batch = [event, *sub.get_batch()]
-            out.write("".join(e.to_json() + "\n" for e in batch))
-            out.flush()
-            for e in batch:  # what a person must see also goes to stderr
-                if e.type == ev.NOTICE:
-                    print(visible_controls(f"agentorch: {e.data.get('level', 'note')}: "
-                                           f"{e.data.get('text')}"), file=sys.stderr)
-
-    async def read_commands() -> None:
-        lines: asyncio.Queue[str | None] = asyncio.Queue()
-        _start_stdin_thread(lines)
-        while True:
-            line = await lines.get()
-            if line is None:
-                return
-            if not line.strip():
-                continue
-            try:
-                cmd = parse_command(line)
-                await engine.handle_command(cmd)
-            except RunAborted:
-                return
-            except json.JSONDecodeError as exc:
-                await engine.emit(ev.ERROR, text=f"malformed command line (not JSON: {exc.msg})",
-                                  line=line.strip()[:200])
-            except (ControlError, NumberError) as exc:
-                await engine.emit(ev.ERROR, text=str(exc), line=line.strip()[:200])
-
-    printer = asyncio.create_task(print_events())
-    commands = asyncio.create_task(read_commands())
+    printer = asyncio.create_task(headless.print_events())
+    commands = asyncio.create_task(headless.read_commands())
     try:
         await engine.start()
     except RunAborted:
@@ -88,6 +210,8 @@ async def run_headless(engine: Engine, out: TextIO = sys.stdout) -> int:
     if engine.store.failure is not None:
         print(f"agentorch: {engine.failure_text()}", file=sys.stderr)
         return 1
+    if headless.stdout_closed:
+        return EXIT_BROKEN_PIPE
     for rt in engine.agents.values():
         if rt.status in (ev.FAILED, ev.CANCELLED):
             return 1

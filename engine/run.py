@@ -20,11 +20,12 @@ from engine.brains.base import BrainError, Peer
 from engine.brains.claude_errors import api_key_problem
 from engine.budget import BudgetKeeper
 from engine.bus import EventBus
-from engine.config import AgentConfig, TeamConfig
+from engine.config import ALL, AgentConfig, TeamConfig
 from engine.interrupts import InterruptError, InterruptQueue
 from engine.messaging import USER, MessageError, PostOffice
 from engine.pricing import price_problems
 from memory.store import Store, StoreError
+from memory.text_safety import clean_value, has_surrogates
 from sandboxes import SandboxError, SandboxSpec, create_sandbox
 from sandboxes.base import DEFAULT_IMAGE, DEFAULT_MAX_OUTPUT
 from sandboxes.workspace_disk import parse_size
@@ -105,6 +106,8 @@ class Engine:
         self.backends: dict[str, str] = {}
         self.status = "pending"
         self.finished = asyncio.Event()
+        #: set once the agents run (or the run ended without starting): control waits for it
+        self.started = asyncio.Event()
         self._stopping = False
         self._abort_task: asyncio.Task | None = None
         #: set by the CLI for --resume: the RunState (engine.resume) to continue from
@@ -130,9 +133,13 @@ class Engine:
                 await store.room()
             except StoreError as exc:
                 raise RunAborted(str(exc)) from None
+        encoded = _encode(data)
+        if has_surrogates(encoded):  # a bad string from outside: never unencodable
+            data = clean_value(data)
+            encoded = _encode(data)
         self.seq += 1
         event = ev.Event(type, self.run_id, self.seq, self.clock(), agent, data)
-        store.append_event(self.run_id, event.seq, event.ts, type, agent, _encode(data),
+        store.append_event(self.run_id, event.seq, event.ts, type, agent, encoded,
                            with_sql, event)
         return event
 
@@ -316,6 +323,7 @@ class Engine:
 
             prepare_agents(self, self.pending_resume)
         self.status = "running"
+        self.started.set()
         for rt in self.agents.values():
             if self._should_run(rt.agent_id):
                 rt.task = asyncio.create_task(rt.run(), name=f"agent-{rt.agent_id}")
@@ -384,6 +392,7 @@ class Engine:
                 await self._end_unrecorded(summary)
         finally:
             self.finished.set()
+            self.started.set()
             await self.bus.close()
 
     async def _end_unrecorded(self, summary: dict[str, str]) -> None:
@@ -436,7 +445,8 @@ class Engine:
             raise ControlError(str(exc)) from None
 
     async def send_user_message(self, to: str, text: str) -> str:
-        self._agent(to)
+        if to != ALL:  # a broadcast goes to every agent
+            self._agent(to)
         try:
             env = await self.post.send(USER, to, text)
         except MessageError as exc:

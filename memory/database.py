@@ -12,6 +12,8 @@ import os
 import sqlite3
 from pathlib import Path
 
+from memory.text_safety import clean_value
+
 #: how long a write waits for another process's lock before the run stops
 BUSY_TIMEOUT_MS = 5000
 
@@ -153,6 +155,13 @@ def commit(conn: sqlite3.Connection, plan: Plan, path: Path, identity: Identity)
     """One transaction (in the store's thread).  Raises the original error, never the
     failed ROLLBACK's (SQLite rolls back by itself on a full disk, for one)."""
     check_file(path, identity)
+    try:
+        _transaction(conn, plan)
+    except UnicodeEncodeError:  # a lone surrogate slipped through: store U+FFFD instead
+        _transaction(conn, [(sql, [clean_value(p) for p in params]) for sql, params in plan])
+
+
+def _transaction(conn: sqlite3.Connection, plan: Plan) -> None:
     conn.execute("BEGIN IMMEDIATE")
     try:
         for sql, params in plan:
