@@ -40,6 +40,15 @@ _NEEDS_WORK = re.compile(
 )
 
 
+_LINE_PICTURES = {**_PICTURES, 0x09: "\u2409", 0x0A: "\u240a"}  # ␉ ␊
+
+
+def visible_line(text: str) -> str:
+    """Like `visible_controls`, for text that must be read as one line (a line of a
+    command to approve, a path): tabs and line breaks are made visible too."""
+    return text.translate(_LINE_PICTURES)
+
+
 def has_controls(text: str) -> bool:
     """Whether ``text`` holds anything `visible_controls` would replace (a fast check)."""
     return _NEEDS_WORK.search(text) is not None

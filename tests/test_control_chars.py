@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from engine.control_chars import clean_output, strip_escape_sequences, visible_controls
+from engine.control_chars import clean_output, strip_escape_sequences, visible_controls, visible_line
 from tui.safe_text import safe_text
 
 
@@ -53,3 +53,7 @@ def test_safe_text_is_never_markup() -> None:
         assert not text.spans
     assert safe_text("\x1b]0;x\x07").plain == "␛]0;x␇"
     assert safe_text(42).plain == "42"
+
+
+def test_a_line_to_approve_shows_its_tabs_and_breaks_too() -> None:
+    assert visible_line("rm\t-rf\n/\x1b[2J\x9b") == "rm␉-rf␊/␛[2J␛["

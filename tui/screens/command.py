@@ -11,6 +11,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.reactive import reactive
 from textual.widgets import Input, Label, Static
 
+from engine.control_chars import visible_line as visible
 from tui.decisions import Decision
 from tui.screens.dialog import InterruptDialog
 from tui.state import InterruptView
@@ -18,16 +19,6 @@ from tui.state import InterruptView
 VIEW_HINT = "a approve · r reject with a reason · ↑↓ PgUp PgDn scroll · Esc later"
 REJECT_HINT = "Enter reject · Esc back"
 NEWLINE_MARK = "⏎"
-_C1 = {c: f"\\x{c:02x}" for c in range(0x80, 0xA0)}
-#: control characters as visible pictures (␛ for ESC, ␉ for a tab, ␍ for a carriage return)
-_VISIBLE = {c: chr(0x2400 + c) for c in range(0x20)} | {0x7F: "␡"} | _C1
-
-
-def visible(text: str) -> str:
-    """``text`` with every control character replaced by a visible placeholder."""
-    return text.translate(_VISIBLE)
-
-
 def numbered_lines(text: str) -> Text:
     """One row per line: its number, then the line; ⏎ ends every line a break follows."""
     lines = text.split("\n")
