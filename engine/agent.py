@@ -89,9 +89,17 @@ class AgentRuntime:
         return sql or None
 
     def take_messages(self) -> list[InboxMessage]:
-        msgs = self.engine.post.inboxes[self.agent_id].take_all()
+        """The oldest inbox messages, as many as one turn may hold (`limits:`)."""
+        limits = self.engine.team.limits
+        msgs = self.engine.post.inboxes[self.agent_id].take_upto(
+            limits.inbox_per_turn, limits.inbox_bytes_per_turn)
         self.engine.post.consume(self.agent_id, msgs)
         return msgs
+
+    @property
+    def messages_waiting(self) -> int:
+        """Messages still unread in the inbox."""
+        return len(self.engine.post.inboxes[self.agent_id].items)
 
     async def record_usage(self, usage: Usage) -> None:
         await self.engine.budget.charge(self, usage)

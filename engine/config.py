@@ -82,6 +82,24 @@ class Budget(Strict):
     """Total cost allowed, in US dollars."""
 
 
+class Limits(Strict):
+    """Bounds that keep a flood of messages or reports from a runaway agent in check."""
+
+    message_bytes: int = Field(default=65_536, gt=0, le=16 * 1024 * 1024)
+    """Largest message, in bytes of UTF-8 (send_message, reply, the person's messages)."""
+    inbox_messages: int = Field(default=100, gt=0, le=100_000)
+    """Messages that may wait unread in one agent's inbox; past it send_message fails
+    with an error the sender sees."""
+    pending_interrupts: int = Field(default=20, gt=0, le=10_000)
+    """Progress reports of one agent that may wait for the person; past it the newest
+    ones fold into one (a question parks its agent, so there is one at a time)."""
+    inbox_per_turn: int = Field(default=20, gt=0, le=10_000)
+    """Inbox messages a Claude agent reads per turn (the rest stay queued, and it is told
+    how many wait)."""
+    inbox_bytes_per_turn: int = Field(default=262_144, gt=0, le=64 * 1024 * 1024)
+    """Bytes of inbox messages a Claude agent reads per turn (at least one message)."""
+
+
 class ModelPrice(Strict):
     """Prices in dollars per million tokens."""
 
@@ -241,6 +259,7 @@ class TeamConfig(Strict):
     This trusts the program AND what it loads from the workspace (conftest.py, Makefile)."""
     """Overrides of the price table, by model name."""
     anthropic: AnthropicConfig = Field(default_factory=AnthropicConfig)
+    limits: Limits = Field(default_factory=Limits)
     agents: list[AgentConfig] = Field(min_length=1)
 
     #: directory of the YAML file (for relative paths); not part of the schema

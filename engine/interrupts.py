@@ -1,4 +1,11 @@
-"""Interrupts: what waits for the person.  Durable, answered exactly once."""
+"""Interrupts: what waits for the person.  Durable, answered exactly once.
+
+Bounded: a blocking interrupt parks its agent, so an agent has at most one at a time.
+Non-blocking ones (progress reports) are capped per agent at `limits.pending_interrupts`:
+past it, a new report takes the place of the agent's newest pending one, which is
+withdrawn as ``folded_into`` the new one (whose ``folded`` counts the reports it stands
+for).  Answered interrupts leave memory (the store keeps them).
+"""
 
 from __future__ import annotations
 
@@ -55,7 +62,8 @@ class Interrupt:
 class InterruptQueue:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self.items: dict[str, Interrupt] = {}
+        self.items: dict[str, Interrupt] = {}  # the pending ones
+        self._answered: set[str] = set()
         self._counter = 0
 
     def pending(self) -> list[Interrupt]:
@@ -70,6 +78,9 @@ class InterruptQueue:
         rt = self.engine.agents.get(agent)
         if rt is not None and rt.current_call_id is not None:
             extra.setdefault("call_id", rt.current_call_id)
+        folded = None if blocking else self._to_fold(agent)
+        if folded is not None:
+            extra["folded"] = folded.extra.get("folded", 1) + 1
         intr = Interrupt(self._next_id(), agent, kind, prompt, blocking, self.engine.now(),
                          {k: v for k, v in extra.items() if v is not None})
         intr.future = asyncio.get_running_loop().create_future()
@@ -80,16 +91,30 @@ class InterruptQueue:
                       (self.engine.run_id, intr.id, agent, kind, json.dumps(intr.payload()),
                        int(blocking), intr.created))
         await self.engine.emit(ev.INTERRUPT, agent, **intr.payload())
+        if folded is not None and folded.pending:  # nobody waits on a report: no durable()
+            await self._record(folded, {"withdrawn": True, "folded_into": intr.id,
+                                        "text": f"folded into {intr.id}"})
+            if folded.future is not None and not folded.future.done():
+                folded.future.set_result(folded.answer)
         if self.engine.auto_approve and kind in APPROVAL_KINDS:
             await self.answer(intr.id, {"approved": True, "by": "auto-approve"})
         return intr
+
+    def _to_fold(self, agent: str) -> Interrupt | None:
+        """The agent's newest pending report, when it has as many as the limit allows."""
+        mine = [i for i in self.items.values() if i.agent == agent and not i.blocking]
+        if len(mine) < self.engine.team.limits.pending_interrupts:
+            return None
+        return max(mine, key=lambda i: (i.created, int(i.id[1:]) if i.id[1:].isdigit() else 0))
 
     def restore(self, intr: Interrupt) -> None:
         """Put back an interrupt recorded by an earlier process (resume)."""
         intr.future = asyncio.get_running_loop().create_future()
         if intr.answer is not None:
             intr.future.set_result(intr.answer)
-        self.items[intr.id] = intr
+            self._answered.add(intr.id)
+        else:
+            self.items[intr.id] = intr
         if intr.id[1:].isdigit():
             self._counter = max(self._counter, int(intr.id[1:]))
 
@@ -100,21 +125,26 @@ class InterruptQueue:
     async def answer(self, interrupt_id: str, answer: dict[str, Any]) -> Interrupt:
         intr = self.items.get(interrupt_id)
         if intr is None:
+            if interrupt_id in self._answered:
+                raise InterruptError(f"interrupt {interrupt_id} was already answered")
             known = ", ".join(i.id for i in self.pending()) or "none pending"
             raise InterruptError(f"no interrupt {interrupt_id!r} in this run ({known})")
-        if not intr.pending:
-            raise InterruptError(f"interrupt {interrupt_id} was already answered")
         _validate(intr, answer)
+        await self._record(intr, answer)
+        await self.engine.durable()  # recorded before the agent acts on it
+        if intr.future is not None and not intr.future.done():
+            intr.future.set_result(answer)
+        return intr
+
+    async def _record(self, intr: Interrupt, answer: dict[str, Any]) -> None:
         intr.answer = answer
+        del self.items[intr.id]
+        self._answered.add(intr.id)
         self.engine.store.execute(
             "UPDATE interrupts SET answer=?, answered=? WHERE run_id=? AND id=?",
             (json.dumps(answer), self.engine.now(), self.engine.run_id, intr.id))
         await self.engine.emit(ev.INTERRUPT_ANSWERED, intr.agent, id=intr.id, kind=intr.kind,
                                answer=answer)
-        await self.engine.durable()  # recorded before the agent acts on it
-        if intr.future is not None and not intr.future.done():
-            intr.future.set_result(answer)
-        return intr
 
     async def withdraw_for(self, agent: str, reason: str) -> None:
         """An agent was cancelled: its pending interrupts no longer need an answer."""

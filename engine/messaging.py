@@ -4,6 +4,12 @@ Replies: a message gets at most one reply.  A request (``wait_reply``) may be an
 whatever the topology; any other message (a notify, a broadcast, a reply) only if the
 replier may message its sender (``direct_communication``); a reply to the person is
 always allowed.  So an agent that may message nobody cannot talk through replies.
+
+Bounds (`limits:` in the team file): a message is at most ``message_bytes`` of UTF-8, and
+at most ``inbox_messages`` may wait unread in one inbox; past either, the send fails with
+an error the sender sees and nothing is recorded.  A reply that a sync sender is waiting
+for goes straight to it, so it never counts against a full inbox.  The log of sent
+messages keeps no bodies (the store has them).
 """
 
 from __future__ import annotations
@@ -23,7 +29,6 @@ if TYPE_CHECKING:
     from engine.run import Engine
 
 USER = "user"
-MAX_MESSAGE_CHARS = 64 * 1024
 REQUEST, REPLY, NOTIFY, BROADCAST = "request", "reply", "notify", "broadcast"
 
 
@@ -58,6 +63,17 @@ class Inbox:
     def take_all(self) -> list[InboxMessage]:
         out = list(self.items)
         self.items.clear()
+        return out
+
+    def take_upto(self, count: int, max_bytes: int) -> list[InboxMessage]:
+        """The oldest messages, at most ``count`` and ``max_bytes`` (at least one)."""
+        out: list[InboxMessage] = []
+        size = 0
+        while self.items and len(out) < count:
+            size += utf8_size(self.items[0].text)
+            if out and size > max_bytes:
+                break
+            out.append(self.items.popleft())
         return out
 
     async def get(self, timeout: float | None) -> InboxMessage | None:
@@ -102,17 +118,19 @@ class PostOffice:
                    reply_to: str | None = None) -> Envelope:
         if not isinstance(body, str) or not body.strip():
             raise MessageError("the message text is empty")
-        if len(body) > MAX_MESSAGE_CHARS:
-            raise MessageError(f"the message is {len(body)} characters; the limit is "
-                               f"{MAX_MESSAGE_CHARS}. Write it to a file and send the path")
+        limit = self.engine.team.limits.message_bytes
+        if len(body) > limit or (len(body) * 4 > limit and utf8_size(body) > limit):
+            raise MessageError(f"the message is {utf8_size(body):,} bytes; the limit is "
+                               f"{limit:,} bytes (limits.message_bytes). Write it to a file "
+                               "and send the path")
         if kind == REPLY:
             self._check_reply(sender, to, reply_to)
         recipients = self._recipients(sender, to, kind)
+        if not (kind == REPLY and reply_to in self._waiting):
+            self._check_room(recipients)
         env = Envelope(self.next_id(), sender, to, tuple(recipients),
                        BROADCAST if to == ALL else kind, body, reply_to, self.engine.now())
-        self.log[env.id] = env
-        if kind == REPLY and reply_to is not None:
-            self.replied[reply_to] = env.id
+        self.remember(env)
         for r in recipients:
             self.engine.store.execute(
                 "INSERT OR REPLACE INTO messages VALUES (?,?,?,?,?,?,?,?,?)",
@@ -141,8 +159,20 @@ class PostOffice:
                                f"may not message {to} (direct_communication); only a request "
                                "can be answered against the topology")
 
-    def restore_reply(self, env: Envelope) -> None:
-        """Resume: ``env`` (a recorded reply) has used up its message's one reply."""
+    def _check_room(self, recipients: list[str]) -> None:
+        limit = self.engine.team.limits.inbox_messages
+        full = [r for r in recipients if len(self.inboxes[r].items) >= limit]
+        if full:
+            who = ", ".join(full)
+            raise MessageError(
+                f"the inbox of {who} is full ({limit} unread messages, limits.inbox_messages); "
+                f"nothing was sent. Send again once {who} has read its messages (e.g. wait "
+                "for an answer with wait_for_message)")
+
+    def remember(self, env: Envelope) -> None:
+        """Keep what replies need to know of ``env`` (never its body) for the run."""
+        self.log.setdefault(env.id, Envelope(env.id, env.sender, env.to, env.recipients,
+                                             env.kind, "", env.reply_to, env.ts))
         if env.kind == REPLY and env.reply_to is not None:
             self.replied.setdefault(env.reply_to, env.id)
 
@@ -214,6 +244,10 @@ class PostOffice:
 
     def restore_counter(self, last: int) -> None:
         self._counter = max(self._counter, last)
+
+
+def utf8_size(text: str) -> int:
+    return len(text.encode("utf-8", "surrogatepass"))
 
 
 def message_json(msg: InboxMessage) -> str:

@@ -276,8 +276,7 @@ def apply_run_state(engine: Engine, state: RunState) -> None:
         engine.interrupts.restore(intr)
     numbers = [0]
     for env, recipient, msg_state in state.messages:
-        engine.post.log.setdefault(env.id, env)
-        engine.post.restore_reply(env)
+        engine.post.remember(env)
         if env.id[1:].isdigit():
             numbers.append(int(env.id[1:]))
         if msg_state == "queued" and recipient in engine.post.inboxes:

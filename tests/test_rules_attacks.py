@@ -11,14 +11,18 @@ import json
 import os
 import subprocess
 import sys
+import threading
 
 import pytest
 from engine_support import make_team, start, step
 from fake_anthropic import Turn, claude_agent, fake_api_fixture, tool
 
+from engine.brains.base import InboxMessage
 from engine.budget import USAGE_CEILING
 from engine.loader import load_team
+from engine.messaging import Inbox
 from engine.pricing import PriceTable
+from engine.run import ControlError
 
 api = fake_api_fixture()
 
@@ -365,3 +369,106 @@ async def test_tool_timeouts_must_be_finite_and_in_range(tmp_path, timeout):
     assert result["is_error"] and result["result"]["error"] == (
         "run_command: argument 'timeout' must be a positive finite number, at most 86,400")
     await store.close()
+
+
+# -- bounds: message bytes, inboxes, pending reports, what a Claude turn takes ---------------
+EMOJI = "\N{GRINNING FACE}"
+
+
+async def test_the_message_limit_counts_utf8_bytes(tmp_path):
+    team = make_team(tmp_path, [
+        {"id": "a", "direct_communication": ["b"], "script": [
+            step("send_message", to="b", text=EMOJI * 65_536),
+            step("send_message", to="b", text=EMOJI * 16_385),
+            step("send_message", to="b", text=EMOJI * 16_384)]},
+        {"id": "b", "script": []}])
+    engine, w, store = await start(team, tmp_path)
+    await asyncio.wait_for(engine.wait(), 30)
+    huge, over, at = w.results("a")
+    assert huge["result"]["error"] == (
+        "the message is 262,144 bytes; the limit is 65,536 bytes (limits.message_bytes). "
+        "Write it to a file and send the path")
+    assert over["is_error"] and "65,540 bytes" in over["result"]["error"]
+    assert not at["is_error"]
+    assert len(w.find("message", "a")) == 1
+    await store.close()
+
+
+async def test_a_full_inbox_refuses_the_sender_with_a_clear_error(tmp_path):
+    team = make_team(tmp_path, [
+        {"id": "a", "direct_communication": ["b"], "script": [
+            step("send_message", to="b", text=f"note {n}") for n in range(7)]},
+        {"id": "b", "script": []}], limits={"inbox_messages": 5})
+    engine, w, store = await start(team, tmp_path)
+    await asyncio.wait_for(engine.wait(), 30)
+    results = w.results("a")
+    assert [r["is_error"] for r in results] == [False] * 5 + [True] * 2
+    assert results[5]["result"]["error"] == (
+        "the inbox of b is full (5 unread messages, limits.inbox_messages); nothing was sent. "
+        "Send again once b has read its messages (e.g. wait for an answer with "
+        "wait_for_message)")
+    assert len(engine.post.inboxes["b"].items) == 5
+    with pytest.raises(ControlError, match="the inbox of b is full"):
+        await engine.send_user_message("b", "and one from the person")
+    await store.close()
+
+
+async def test_progress_reports_past_the_limit_fold_into_one(tmp_path):
+    team = make_team(tmp_path, [
+        {"id": "a", "script": [step("report_progress", text=f"report {n}") for n in range(10)]},
+        {"id": "b", "script": [step("ask_user", question="and me?")]}],
+        limits={"pending_interrupts": 3})
+    engine, w, store = await start(team, tmp_path)
+    await w.wait_for("agent_status", "a", status="done")
+    await w.wait_for("interrupt", "b")
+    mine = [i for i in engine.interrupts.pending() if i.agent == "a"]
+    assert [i.prompt for i in mine] == ["report 0", "report 1", "report 9"]
+    assert mine[-1].extra["folded"] == 8  # reports 2..9
+    folded = [e.data for e in w.find("interrupt_answered", "a")]
+    assert len(folded) == 7 and all(f["answer"]["withdrawn"] for f in folded)
+    assert folded[-1]["answer"]["folded_into"] == mine[-1].id
+    assert [i.agent for i in engine.interrupts.pending() if i.blocking] == ["b"]
+    await engine.acknowledge(mine[0].id)
+    with pytest.raises(ControlError, match="already answered"):
+        await engine.acknowledge(mine[0].id)
+    await engine.stop()
+    await store.close()
+
+
+async def test_a_claude_agent_reads_a_bounded_part_of_its_inbox_per_turn(api, tmp_path):
+    hold = threading.Event()  # the first request waits until all 5 notes are queued
+    api.push("a", *[Turn([tool("report_progress", text=f"turn {n}")], wait=hold if n == 0 else None)
+                    for n in range(4)], Turn([tool("finish", summary="done")]))
+    team = make_team(tmp_path, [
+        claude_agent("a"),
+        {"id": "b", "direct_communication": ["a"], "script": [
+            step("send_message", to="a", text=f"note {n}") for n in range(5)]}],
+        limits={"inbox_per_turn": 2})
+    engine, w, store = await start(team, tmp_path)
+    await w.wait_for("agent_status", "b", status="done")
+    hold.set()
+    await asyncio.wait_for(engine.wait(), 30)
+
+    turns = []
+    for request in api.requests_of("a"):
+        texts = [b["text"] for b in request.body["messages"][-1]["content"]
+                 if b["type"] == "text"]
+        notes = [t.splitlines()[-1] for t in texts if t.startswith("[message ")]
+        hints = [t for t in texts if t.startswith("[") and "more messages wait" in t]
+        turns.append((notes, hints))
+    assert all(len(notes) <= 2 for notes, _ in turns)
+    assert [n for notes, _ in turns for n in notes] == [f"note {n}" for n in range(5)]
+    first = len(turns[0][0])
+    assert len(turns[1][0]) == 2  # after the hold: a full turn, and the rest told
+    assert turns[1][1] == [f"[{3 - first} more messages wait in your inbox; they come with "
+                           "your next turns, or call wait_for_message to read the next one now]"]
+    await store.close()
+
+
+def test_a_turn_takes_messages_up_to_its_byte_budget():
+    inbox = Inbox()
+    for n, size in enumerate([10, 10, 100, 10]):
+        inbox.put(InboxMessage(f"m{n}", "b", "x" * size, "notify"))
+    assert [m.id for m in inbox.take_upto(10, 25)] == ["m0", "m1"]
+    assert [m.id for m in inbox.take_upto(10, 25)] == ["m2"]  # at least one, even if larger
+    assert [m.id for m in inbox.take_upto(10, 25)] == ["m3"]

@@ -101,7 +101,11 @@ class BrainContext(Protocol):
         """Record and publish an event for this agent (e.g. ``assistant_text``)."""
 
     def take_messages(self) -> list[InboxMessage]:
-        """Remove and return every message waiting in the inbox (non-blocking)."""
+        """Remove and return the oldest inbox messages, as many as a turn may hold."""
+
+    @property
+    def messages_waiting(self) -> int:
+        """Messages left in the inbox after take_messages."""
 
     async def record_usage(self, usage: Usage) -> None:
         """Account tokens/cost; may block while the agent is paused on a budget interrupt."""

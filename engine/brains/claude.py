@@ -31,6 +31,7 @@ from engine.brains import claude_errors as errors
 from engine.brains.base import Brain, BrainContext, BrainError, ToolCall, ToolResult
 from engine.brains.claude_prompt import (
     CUT_OFF,
+    MORE_WAITING,
     NUDGE,
     RESUMED,
     first_turn,
@@ -129,8 +130,13 @@ class ClaudeBrain(Brain):
         if self.messages[-1]["role"] == "assistant":  # resumed after a text-only reply
             self._append_user([{"type": "text", "text": RESUMED}])
 
-    def _append_user(self, blocks: list[dict[str, Any]]) -> None:
-        inbox = [{"type": "text", "text": inbox_text(m)} for m in self.ctx.take_messages()]
+    def _append_user(self, blocks: list[dict[str, Any]], take_inbox: bool = False) -> None:
+        """Add to the user turn; the inbox is read once per request (a bounded part)."""
+        msgs = self.ctx.take_messages() if take_inbox else []
+        inbox = [{"type": "text", "text": inbox_text(m)} for m in msgs]
+        if inbox and self.ctx.messages_waiting:
+            inbox.append({"type": "text", "text": MORE_WAITING.format(
+                count=self.ctx.messages_waiting)})
         blocks = blocks + inbox
         if not blocks:
             return
@@ -145,7 +151,7 @@ class ClaudeBrain(Brain):
         """One streamed request; transient stream errors are retried, the rest asked about."""
         stream_failures = 0
         while True:
-            self._append_user([])  # messages that arrived while we waited
+            self._append_user([], take_inbox=True)  # what arrived while we waited
             if self._unsaved:  # inbox messages are consumed with the conversation that holds
                 # them; tool results need no save here (resume pairs them from the events)
                 await self.ctx.save_conversation(self.messages)

@@ -18,6 +18,9 @@ NUDGE = ("You ended your turn without calling a tool, and your work only ends wh
 
 RESUMED = "The run was resumed after a stop. Go on with your work from where you were."
 
+MORE_WAITING = ("[{count} more messages wait in your inbox; they come with your next turns, "
+                "or call wait_for_message to read the next one now]")
+
 CUT_OFF = ("Your reply was cut off at the max_tokens limit ({max_tokens} tokens). Go on, in "
            "smaller steps (e.g. write large files in parts).")
 
