@@ -368,3 +368,27 @@ def test_a_resumed_run_still_knows_which_scripts_the_agent_wrote(tmp_path):
     assert ask["files"] == [{"path": "cleanup.sh", "content": "rm -rf keep\n"}]
     again.send({"type": "reject", "interrupt": ask["id"], "text": "no"})
     again.finish()
+
+
+@pytest.mark.docker
+async def test_in_a_container_the_script_shown_is_the_one_that_runs(tmp_path):
+    from docker_support import require_docker
+
+    from sandboxes.docker import TEST_IMAGE
+
+    require_docker()
+    team = make_team(tmp_path, [{"id": "a", "approval": "risky", "script": [
+        step("write_file", path="tools/cleanup.sh", content="echo cleaned\n"),
+        step("run_command", command="cd /workspace/tools && sh cleanup.sh"),
+        step("run_command", command="ls /workspace/tools"),
+    ]}], sandbox={"backend": "docker", "image": TEST_IMAGE})
+    engine, w, store = await start(team, tmp_path)
+    ask = await w.wait_for("interrupt", "a", kind="command_approval", timeout=60)
+    assert ask.data["reason"] == "runs a script the agent wrote: tools/cleanup.sh"
+    assert ask.data["files"] == [{"path": "tools/cleanup.sh", "content": "echo cleaned\n"}]
+    await engine.approve(ask.data["id"])
+    await asyncio.wait_for(engine.wait(), 60)
+    ran, listed = w.results("a")[1:]
+    assert ran["result"]["output"] == "cleaned\n" and listed["result"]["output"] == "cleanup.sh\n"
+    assert len(w.find("interrupt")) == 1  # `ls` did not ask
+    await store.close()
