@@ -4,6 +4,7 @@ any workspace file the command runs (what a person approves is what runs)."""
 
 from __future__ import annotations
 
+import asyncio
 import posixpath
 from typing import TYPE_CHECKING, Any
 
@@ -77,7 +78,8 @@ async def command_request(agent: AgentRuntime, command: str) -> dict[str, Any] |
     mode = agent.config.command_approval
     if mode == "never":
         return None
-    verdict = assess(command, agent.engine.team.safe_commands, agent.written_paths)
+    verdict = await asyncio.to_thread(  # a long command takes the parser a while
+        assess, command, agent.engine.team.safe_commands, frozenset(agent.written_paths))
     if mode == "risky" and verdict.safe:
         return None
     reasons = ["approval: always"] if mode == "always" else []
