@@ -394,3 +394,36 @@ async def test_in_a_container_the_script_shown_is_the_one_that_runs(tmp_path):
     assert ran["result"]["output"] == "cleaned\n" and listed["result"]["output"] == "cleanup.sh\n"
     assert len(w.find("interrupt")) == 1  # `ls` did not ask
     await store.close()
+
+
+async def test_in_the_tui_a_write_is_approved_in_its_dialog_and_a_long_command_can_be_read(
+        tmp_path, monkeypatch):
+    from conftest_tui import app_for, pending, wait_until, write_team
+    from textual.containers import VerticalScroll
+
+    from tui.widgets.interrupts_panel import InterruptsPanel
+
+    monkeypatch.chdir(tmp_path)
+    long_command = "echo building" + "\n" * 60 + "rm -rf ~/project"
+    team = {"name": "t", "agents": [{"id": "a", "approval": "risky", "sandbox_path": "ws", "script": [
+        {"tool": "write_file", "args": {"path": ".git/hooks/pre-commit", "content": "exit 0\n"}},
+        {"tool": "run_command", "args": {"command": long_command}}]}]}
+    app = app_for(write_team(tmp_path, team), tmp_path)
+    async with app.run_test(size=(110, 32)) as pilot:
+        await wait_until(pilot, pending("command_approval"))
+        app.query_one(InterruptsPanel).focus()
+        await pilot.press("enter")
+        await pilot.pause()
+        await pilot.press("a")
+        await wait_until(pilot, lambda s: any(i.command for i in s.interrupts.values()))
+        assert (tmp_path / "ws" / ".git" / "hooks" / "pre-commit").read_text() == "exit 0\n"
+        app.query_one(InterruptsPanel).focus()
+        await pilot.press("enter")
+        await pilot.pause()
+        box = app.screen.query_one("#command-box", VerticalScroll)
+        assert box.has_focus and box.max_scroll_y > 0
+        await pilot.press("end")
+        await pilot.pause()
+        assert box.scroll_y == box.max_scroll_y
+        await pilot.press("r", *"no", "enter")
+        await wait_until(pilot, lambda s: not s.interrupts)
