@@ -178,9 +178,10 @@ class AgentRuntime:
     # -- the loop ------------------------------------------------------------------
     async def run(self) -> None:
         from engine.run import RunAborted
-        from engine.toolbox import execute
 
         try:
+            from engine.toolbox import execute  # here: a broken install fails the agent loudly
+
             await self.set_status(ev.STARTING, "starting")
             await self.brain.start(self)
             await self.set_status(ev.PLANNING if not self.plan_approved else ev.RUNNING, "")

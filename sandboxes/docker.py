@@ -72,14 +72,11 @@ from sandboxes.docker_client import (
     docker_available,
 )
 from sandboxes.docker_exec import (
-    _KILLER,
     _OOM_PROBE,
-    _WRAPPER,
     WORKDIR,
-    _ContainerStopped,
-    _Exec,
-    exit_code_of,
-    send_stdin,
+    ContainerStopped,
+    exec_once,
+    file_op_sync,
 )
 from sandboxes.docker_files import (
     FILE_TIMEOUT,
@@ -90,10 +87,11 @@ from sandboxes.docker_files import (
     read_error,
     write_error,
 )
+from sandboxes.docker_setup import command_env, install_supervisor, prepare_workspace, workspace_volume
 from sandboxes.paths import MAX_FILE_BYTES
 from sandboxes.processes import proc_start_time
 from sandboxes.session import DockerExecSession, ExecSession, SessionDied
-from sandboxes.supervisor import CONTAINER_PATH, SupervisorUnavailable, supervisor_binary
+from sandboxes.supervisor import SupervisorUnavailable
 from sandboxes.workspace_disk import full_message, mount_limited, mounted_usage
 
 __all__ = [
@@ -119,8 +117,6 @@ FALLBACK_UID = 1000
 FALLBACK_GID = 1000
 TMPFS_SIZE = "256m"
 LOG_MAX_SIZE = "1m"
-#: After a kill, how long to wait for the rest of the output before dropping the stream.
-KILL_GRACE = 5.0
 
 OOM_NOTE = (
     "\n[agentorch: the command was killed because the sandbox ran out of memory "
@@ -137,44 +133,8 @@ def _slug(text: str, limit: int) -> str:
     return slug[:limit]
 
 
-def _prepare_workspace(workspace: Path) -> tuple[int, int]:
-    """Create the workspace if needed; the uid:gid commands run as.
-
-    Commands run as the workspace owner, or as 1000:1000 when root owns it.  As
-    root on the host we then give the workspace directory itself (never anything
-    inside it, never by path) to that user, through a descriptor opened without
-    following symlinks, so that the sandbox user can write it.
-    """
-    workspace.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(workspace, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
-    except OSError as exc:
-        raise SandboxError(f"workspace {workspace} is not a plain directory ({exc.strerror}); "
-                           "point sandbox_path at a directory") from None
-    try:
-        st = os.fstat(fd)
-        if st.st_uid != 0:
-            return st.st_uid, st.st_gid
-        if os.geteuid() == 0:
-            os.fchown(fd, FALLBACK_UID, FALLBACK_GID)
-        return FALLBACK_UID, FALLBACK_GID
-    finally:
-        os.close(fd)
-
-
-#: Run as root in the container once after it starts: /tmp writable for the sandbox
-#: user whatever the image's mode (dockerd 20.10 ignores the tmpfs mode option), and
-#: the supervisor (read from stdin) in a root-owned directory the agent cannot change.
-_PREPARE = r"""chmod 1777 /tmp || exit 1
-d=${1%/*}
-mkdir -p "$d" && chmod 0755 "$d" || exit 1
-cat >"$1.new" && chmod 0755 "$1.new" && mv -f "$1.new" "$1"
-"""
-
 #: Without its own file system, a workspace's size is measured at most this often (s).
 DISK_CHECK_EVERY = 1.0
-
-_BASE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 def _parse_oom_kills(text: str) -> int | None:
@@ -228,10 +188,10 @@ class DockerSandbox(Sandbox):
         if spec.remote:
             # the daemon is on another machine: the workspace is a named volume there
             # (kept when the container goes, like a host directory), never a bind mount
-            workspace_source = self._workspace_volume(client.api)
+            workspace_source = workspace_volume(client.api, self.volume_name, spec.run_id, spec.agent_id)
         else:
             workspace = Path(os.path.realpath(spec.workspace))
-            self._uid, self._gid = _prepare_workspace(workspace)
+            self._uid, self._gid = prepare_workspace(workspace, FALLBACK_UID, FALLBACK_GID)
             if spec.disk:
                 self._disk_mounted = mount_limited(workspace, spec.disk, self._uid, self._gid)
             workspace_source = str(workspace)
@@ -251,7 +211,7 @@ class DockerSandbox(Sandbox):
         if start_time:
             labels[LABEL_PID_START] = start_time
         env = {"HOME": "/tmp", **spec.env, "AGENTORCH_AGENT": spec.agent_id}
-        self._env = self._command_env(client.api, env)
+        self._env = command_env(client.api, spec.image, env)
         api = client.api
         host_config = api.create_host_config(
             binds={workspace_source: {"bind": WORKDIR, "mode": "rw"}},
@@ -307,48 +267,12 @@ class DockerSandbox(Sandbox):
     def volume_name(self) -> str:
         return f"agentorch-ws-{_slug(self.spec.run_id, 60)}-{_slug(self.spec.agent_id, 60)}"
 
-    def _workspace_volume(self, api) -> str:
-        """The run's named volume for this agent's workspace (created once, found on resume)."""
-        name = self.volume_name
-        docker = _docker_module()
-        try:
-            api.inspect_volume(name)
-        except docker.errors.NotFound:
-            api.create_volume(name, labels={LABEL_RUN: self.spec.run_id, LABEL_AGENT: self.spec.agent_id})
-        return name
-
-    def _command_env(self, api, env: dict[str, str]) -> dict[str, str]:
-        """The fixed environment every command starts from: the image's, then ours."""
-        try:
-            image_env = api.inspect_image(self.spec.image).get("Config", {}).get("Env") or []
-        except Exception:  # noqa: BLE001 - the image check reports a missing image
-            image_env = []
-        base = {"PATH": _BASE_PATH}
-        for item in image_env:
-            key, _, value = item.partition("=")
-            base[key] = value
-        return {**base, **env}
-
     def _prepare_sync(self) -> None:
         """As root in the container: fix /tmp and install the supervisor (or note why not)."""
         self._exempt = None
-        try:
-            binary = supervisor_binary()
-        except SupervisorUnavailable as exc:
-            self._fallback = str(exc)
-            binary = b""
-        api, cid = self._api, self.container_id
-        exec_id = api.exec_create(cid, ["sh", "-c", _PREPARE, "agentorch-prepare", CONTAINER_PATH],
-                                  stdin=True, stdout=True, stderr=True, user="0:0", workdir="/")["Id"]
-        try:
-            send_stdin(api, exec_id, binary)
-        except OSError as exc:
-            self._fallback = f"could not install the supervisor ({exc})"
-            return
-        code = exit_code_of(api, exec_id)
-        if code != 0 and self._fallback is None:
-            self._fallback = (f"could not install the supervisor in image {self.spec.image} "
-                              f"(exit {code}; it needs sh, chmod, mkdir, cat and mv)")
+        problem = install_supervisor(self._api, self._require(), self.spec.image)
+        if problem is not None and self._fallback is None:
+            self._fallback = problem
 
     async def stop(self) -> None:
         session, self._session = self._session, None
@@ -446,7 +370,7 @@ class DockerSandbox(Sandbox):
             except Exception as exc:  # noqa: BLE001 - docker-py errors
                 await session.close()
                 error = self._exec_error(exc)
-                if isinstance(error, _ContainerStopped):
+                if isinstance(error, ContainerStopped):
                     await self._restart()
                     return await self._reopen_after_restart()
                 raise error from None
@@ -486,11 +410,11 @@ class DockerSandbox(Sandbox):
                 await on_output(note)
         try:
             return await self._exec_once(command, timeout, on_output)
-        except _ContainerStopped:
+        except ContainerStopped:
             await self._restart()
             try:
                 return await self._exec_once(command, timeout, on_output)
-            except _ContainerStopped:
+            except ContainerStopped:
                 raise SandboxError(
                     f"the container of agent {self.spec.agent_id} keeps stopping; "
                     "check its image and memory limit"
@@ -499,62 +423,12 @@ class DockerSandbox(Sandbox):
     async def _exec_once(
         self, command: str, timeout: float, on_output: OutputCallback | None
     ) -> ExecResult:
-        cid = self._require()
-        loop = asyncio.get_running_loop()
-        token = secrets.token_hex(8)
-        run = _Exec(self._api, cid, ["sh", "-c", _WRAPPER, "agentorch", command, token],
-                    self.user, loop)
         collector = OutputCollector(self.spec.max_output_bytes)
-        decoder = codecs.getincrementaldecoder("utf-8")("replace")
-        timed_out = False
-        exit_code = -1
-        run.start()
-        try:
-            async with asyncio.timeout(timeout):
-                exit_code = await self._pump(run, collector, decoder, on_output)
-        except TimeoutError:
-            timed_out = True
-            await self._kill(run, token)
-            with contextlib.suppress(Exception):
-                async with asyncio.timeout(KILL_GRACE):
-                    await self._pump(run, collector, decoder, None)
-            run.abort()
-            exit_code = TIMEOUT_EXIT_CODE
-        except asyncio.CancelledError:
-            # kill first (the awaiting task is being cancelled: shield the kill)
-            killer = asyncio.ensure_future(self._kill(run, token, abort_after=KILL_GRACE))
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await asyncio.shield(killer)
-            raise
-        finally:
-            if not run.done and not timed_out:
-                run.abort()  # never leave a reader thread holding a stream
-        note = ""
+        exit_code, timed_out = await exec_once(self._api, self._require(), self.user, command,
+                                               timeout, collector, on_output, self._exec_error)
         if exit_code == 137 and not timed_out:
-            note = await self._kill_note()
-        if note:
-            collector.add(note.encode())
-            if on_output is not None:
-                await on_output(note)
+            await self._note(collector, on_output, await self._kill_note())
         return ExecResult(exit_code, collector.text(), collector.truncated, timed_out)
-
-    async def _pump(self, run: _Exec, collector, decoder, on_output) -> int:
-        while True:
-            kind, payload = await run.get()
-            if kind == _Exec.DATA:
-                collector.add(payload)
-                if on_output is not None:
-                    text = decoder.decode(payload)
-                    if text:
-                        await on_output(text)
-            elif kind == _Exec.END:
-                if on_output is not None:
-                    tail = decoder.decode(b"", final=True)
-                    if tail:
-                        await on_output(tail)
-                return payload
-            else:
-                raise self._exec_error(payload)
 
     def _exec_error(self, exc: BaseException) -> BaseException:
         docker = _docker_module()
@@ -563,7 +437,7 @@ class DockerSandbox(Sandbox):
             and exc.status_code == 409
             and "not running" in str(exc.explanation or exc)
         ):
-            return _ContainerStopped()
+            return ContainerStopped()
         if isinstance(exc, docker.errors.NotFound):
             return SandboxError(
                 f"the container of agent {self.spec.agent_id} is gone (removed outside "
@@ -577,36 +451,6 @@ class DockerSandbox(Sandbox):
         if isinstance(exc, (docker.errors.DockerException, OSError)):
             return _no_daemon_error(exc)
         return exc
-
-    async def _kill(self, run: _Exec, token: str, abort_after: float | None = None) -> None:
-        """SIGKILL the command's process group from a second exec; retried while the
-        container is out of pids (a fork bomb)."""
-        api, cid, user = run.api, run.container_id, run.user
-
-        def kill() -> None:
-            deadline = time.monotonic() + 10
-            while True:
-                try:
-                    exec_id = api.exec_create(
-                        cid, ["sh", "-c", _KILLER, "agentorch-kill", token],
-                        stdout=True, stderr=True, user=user, workdir="/",
-                    )["Id"]
-                    api.exec_start(exec_id)
-                    if api.exec_inspect(exec_id).get("ExitCode") == 0:
-                        return
-                except Exception:  # noqa: BLE001 - container gone or out of pids: retry
-                    pass
-                if time.monotonic() > deadline:
-                    return
-                time.sleep(0.1)
-
-        await _in_thread(kill)
-        if abort_after is not None:
-            with contextlib.suppress(Exception):
-                async with asyncio.timeout(abort_after):
-                    while not run.done:
-                        await run.get()
-            run.abort()
 
     async def _probe(self, command: str) -> tuple[int, str]:
         api, cid, user = self._api, self._require(), self.user
@@ -681,7 +525,7 @@ class DockerSandbox(Sandbox):
             (out if kind == "O" else err).extend(data)
 
         if session is None:
-            return await self._file_op_fallback(script, args, stdin)
+            return await _in_thread(file_op_sync, self._api, self._require(), self.user, script, args, stdin)
         try:
             done = await session.run(["/bin/sh", "-c", script, "agentorch-file", *args], on_data,
                                      env=self._env, cwd=WORKDIR, timeout=FILE_TIMEOUT,
@@ -690,23 +534,6 @@ class DockerSandbox(Sandbox):
             raise SandboxError(f"the sandbox session ended during a file operation ({exc}); try again") from None
         code = TIMEOUT_EXIT_CODE if done.timed_out else done.code
         return code, bytes(out), err.decode("utf-8", "replace")
-
-    async def _file_op_fallback(self, script: str, args: list[str],
-                                stdin: bytes | None) -> tuple[int, bytes, str]:
-        """One exec with stdin attached, in a thread (no supervisor in this container)."""
-        api, cid, user = self._api, self._require(), self.user
-
-        def run() -> tuple[int, bytes, str]:
-            exec_id = api.exec_create(cid, ["sh", "-c", script, "agentorch-file", *args],
-                                      stdin=stdin is not None, user=user, workdir=WORKDIR)["Id"]
-            if stdin is None:
-                out, err = api.exec_start(exec_id, demux=True)
-            else:
-                send_stdin(api, exec_id, stdin)
-                out, err = b"", b""
-            return exit_code_of(api, exec_id), out or b"", (err or b"").decode("utf-8", "replace")
-
-        return await _in_thread(run)
 
     async def read_file(self, path: str) -> str:
         target = container_path(self.spec.workspace, path)

@@ -1,19 +1,33 @@
-"""One streaming exec in a container: the wrapper scripts and the reader thread."""
+"""One ``docker exec`` per command: the path commands take when a container has no exec
+session (no C compiler to build the supervisor, a TLS or ssh daemon connection).
+
+A wrapper script runs the command under ``setsid`` and records its process group
+in ``/tmp`` (made writable at container start); a timeout or cancel kills that
+group from a second exec.  A reader thread per exec feeds a bounded queue on the
+loop, so a command that prints gigabytes neither blocks the loop nor grows memory.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import codecs
 import contextlib
 import os
+import secrets
 import socket
 import threading
 import time
+from collections.abc import Callable
 
 from sandboxes import paths
+from sandboxes.base import TIMEOUT_EXIT_CODE, OutputCallback, OutputCollector
+from sandboxes.docker_client import _in_thread
 
 WORKDIR = paths.CONTAINER_WORKSPACE
 #: In-flight output chunks between the reader thread and the loop (each <= 32 KiB).
 QUEUE_SLOTS = 32
+#: After a kill, how long to wait for the rest of the output before dropping the stream.
+KILL_GRACE = 5.0
 
 # The wrapper every command runs under.  $1 is the command, $2 a random token.
 # The command gets its own session and process group (setsid without a fork,
@@ -77,7 +91,7 @@ def send_stdin(api, exec_id: str, data: bytes, timeout: float = 60) -> bytes:
     return b"".join(chunks)
 
 
-class _ContainerStopped(Exception):
+class ContainerStopped(Exception):
     """The container is not running (its main process died)."""
 
 
@@ -161,3 +175,102 @@ class _Exec:
         self.slots.release()
 
 
+
+
+async def exec_once(api, container_id: str, user: str, command: str, timeout: float,
+                    collector: OutputCollector, on_output: OutputCallback | None,
+                    error_of: Callable[[BaseException], BaseException]) -> tuple[int, bool]:
+    """Run ``command`` in its own exec; (exit code, timed out).  Output goes to
+    ``collector`` and ``on_output``; a docker error is raised as ``error_of(exc)``."""
+    loop = asyncio.get_running_loop()
+    token = secrets.token_hex(8)
+    run = _Exec(api, container_id, ["sh", "-c", _WRAPPER, "agentorch", command, token], user, loop)
+    decoder = codecs.getincrementaldecoder("utf-8")("replace")
+    timed_out = False
+    exit_code = -1
+    run.start()
+    try:
+        async with asyncio.timeout(timeout):
+            exit_code = await _pump(run, collector, decoder, on_output, error_of)
+    except TimeoutError:
+        timed_out = True
+        await _kill(run, token)
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(KILL_GRACE):
+                await _pump(run, collector, decoder, None, error_of)
+        run.abort()
+        exit_code = TIMEOUT_EXIT_CODE
+    except asyncio.CancelledError:
+        # kill first (the awaiting task is being cancelled: shield the kill)
+        killer = asyncio.ensure_future(_kill(run, token, abort_after=KILL_GRACE))
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await asyncio.shield(killer)
+        raise
+    finally:
+        if not run.done and not timed_out:
+            run.abort()  # never leave a reader thread holding a stream
+    return exit_code, timed_out
+
+
+async def _pump(run: _Exec, collector: OutputCollector, decoder, on_output: OutputCallback | None,
+                error_of: Callable[[BaseException], BaseException]) -> int:
+    while True:
+        kind, payload = await run.get()
+        if kind == _Exec.DATA:
+            collector.add(payload)
+            if on_output is not None:
+                text = decoder.decode(payload)
+                if text:
+                    await on_output(text)
+        elif kind == _Exec.END:
+            if on_output is not None:
+                tail = decoder.decode(b"", final=True)
+                if tail:
+                    await on_output(tail)
+            return payload
+        else:
+            raise error_of(payload)
+
+
+async def _kill(run: _Exec, token: str, abort_after: float | None = None) -> None:
+    """SIGKILL the command's process group from a second exec; retried while the
+    container is out of pids (a fork bomb)."""
+    api, cid, user = run.api, run.container_id, run.user
+
+    def kill() -> None:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                exec_id = api.exec_create(
+                    cid, ["sh", "-c", _KILLER, "agentorch-kill", token],
+                    stdout=True, stderr=True, user=user, workdir="/",
+                )["Id"]
+                api.exec_start(exec_id)
+                if api.exec_inspect(exec_id).get("ExitCode") == 0:
+                    return
+            except Exception:  # noqa: BLE001 - container gone or out of pids: retry
+                pass
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.1)
+
+    await _in_thread(kill)
+    if abort_after is not None:
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(abort_after):
+                while not run.done:
+                    await run.get()
+        run.abort()
+
+
+def file_op_sync(api, container_id: str, user: str, script: str, args: list[str],
+                 stdin: bytes | None) -> tuple[int, bytes, str]:
+    """A file tool's script in its own exec (stdin attached when given); blocking."""
+    exec_id = api.exec_create(container_id, ["sh", "-c", script, "agentorch-file", *args],
+                              stdin=stdin is not None, user=user, workdir=WORKDIR)["Id"]
+    if stdin is None:
+        out, err = api.exec_start(exec_id, demux=True)
+    else:
+        send_stdin(api, exec_id, stdin)
+        out, err = b"", b""
+    return exit_code_of(api, exec_id), out or b"", (err or b"").decode("utf-8", "replace")

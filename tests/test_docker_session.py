@@ -17,7 +17,7 @@ from tests.docker_support import TMP755_IMAGE, make_spec, require_docker, starte
 
 pytestmark = pytest.mark.docker
 
-LEFTOVER_PROBE = "for d in /proc/[0-9]*; do tr '\\0' ' ' < $d/cmdline 2>/dev/null; echo; done"
+LEFTOVER_PROBE = "for d in /proc/[0-9]*; do { tr '\\0' ' ' < $d/cmdline; } 2>/dev/null; echo; done"
 
 
 @pytest.fixture(scope="module")

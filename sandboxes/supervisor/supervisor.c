@@ -218,23 +218,40 @@ static void sweep_descendants(void) {
     }
 }
 
-/* No command runs: kill every process we may signal but our own machinery. */
+/* Alive and not a zombie (a zombie is dead: its parent just has not reaped it yet). */
+static int running(long pid) {
+    char path[64], stat[512];
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    ssize_t n = read(fd, stat, sizeof stat - 1);
+    close(fd);
+    if (n <= 0) return 0;
+    stat[n] = 0;
+    char *paren = strrchr(stat, ')');
+    return paren && paren[1] == ' ' && paren[2] != 'Z' && paren[2] != 'X';
+}
+
+/* No command runs: kill every process we may signal but our own machinery, and wait
+ * (briefly) until they are gone, so the next command never sees them. */
 static void sweep(void) {
     if (subreaper) { sweep_descendants(); return; }
-    for (int round = 0; round < 4; round++) {
+    for (int round = 0; round < 50; round++) {
         DIR *d = opendir("/proc");
         if (!d) return;
-        int killed = 0;
+        int alive = 0;
         struct dirent *e;
         while ((e = readdir(d))) {
             char *end;
             long pid = strtol(e->d_name, &end, 10);
             if (*end || pid <= 0 || is_exempt((pid_t)pid)) continue;
-            if (kill((pid_t)pid, SIGKILL) == 0) killed++;
+            if (kill((pid_t)pid, SIGKILL) == 0 && running(pid)) alive++;
         }
         closedir(d);
-        if (!killed) return;
-        /* a fork in flight may have created new processes: look again */
+        if (!alive) return;
+        /* dying, or a fork in flight made new ones: look again in 2 ms (at most ~100 ms) */
+        struct timespec ts = {0, 2000000};
+        nanosleep(&ts, NULL);
     }
 }
 
@@ -250,16 +267,19 @@ static void finish(struct cmd *c) {
     else if (WIFSIGNALED(c->status)) code = 128 + WTERMSIG(c->status);
     else code = -1;
     if (c->flags & F_NOSTART) code = 127;
-    put32(p, (uint32_t)code);
-    p[4] = (unsigned char)c->flags;
-    frame('X', c->id, p, 5);
+    uint32_t id = c->id;
+    int flags = c->flags;
     close_fd(&c->out_fd);
     close_fd(&c->err_fd);
     close_fd(&c->in_fd);
     free(c->in.data);
     memset(c, 0, sizeof *c);
     c->out_fd = c->err_fd = c->in_fd = -1;
+    /* the last command ended: what it left dies before anyone hears it ended */
     if (!active_count()) sweep();
+    put32(p, (uint32_t)code);
+    p[4] = (unsigned char)flags;
+    frame('X', id, p, 5);
 }
 
 static void kill_cmd(struct cmd *c, int flag) {

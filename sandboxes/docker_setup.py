@@ -1,0 +1,95 @@
+"""Getting a container ready: its workspace on the host (or a volume on a remote daemon),
+the fixed environment of its commands, and the supervisor installed inside it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from sandboxes.base import SandboxError
+from sandboxes.docker_client import _docker_module
+from sandboxes.docker_exec import exit_code_of, send_stdin
+from sandboxes.supervisor import CONTAINER_PATH, SupervisorUnavailable, supervisor_binary
+
+#: Run as root in the container once after it starts: /tmp writable for the sandbox
+#: user whatever the image's mode (dockerd 20.10 ignores the tmpfs mode option), and
+#: the supervisor (read from stdin) in a root-owned directory the agent cannot change.
+_PREPARE = r"""chmod 1777 /tmp || exit 1
+d=${1%/*}
+mkdir -p "$d" && chmod 0755 "$d" || exit 1
+cat >"$1.new" && chmod 0755 "$1.new" && mv -f "$1.new" "$1"
+"""
+
+_BASE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def prepare_workspace(workspace: Path, fallback_uid: int, fallback_gid: int) -> tuple[int, int]:
+    """Create the workspace if needed; the uid:gid commands run as.
+
+    Commands run as the workspace owner, or as the fallback user when root owns it.
+    As root on the host we then give the workspace directory itself (never anything
+    inside it, never by path) to that user, through a descriptor opened without
+    following symlinks, so that the sandbox user can write it.
+    """
+    workspace.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(workspace, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except OSError as exc:
+        raise SandboxError(f"workspace {workspace} is not a plain directory ({exc.strerror}); "
+                           "point sandbox_path at a directory") from None
+    try:
+        st = os.fstat(fd)
+        if st.st_uid != 0:
+            return st.st_uid, st.st_gid
+        if os.geteuid() == 0:
+            os.fchown(fd, fallback_uid, fallback_gid)
+        return fallback_uid, fallback_gid
+    finally:
+        os.close(fd)
+
+
+def workspace_volume(api, name: str, run_id: str, agent_id: str) -> str:
+    """The run's named volume for an agent's workspace on a remote daemon (created once,
+    found again on resume)."""
+    from sandboxes.docker_cleanup import LABEL_AGENT, LABEL_RUN
+
+    docker = _docker_module()
+    try:
+        api.inspect_volume(name)
+    except docker.errors.NotFound:
+        api.create_volume(name, labels={LABEL_RUN: run_id, LABEL_AGENT: agent_id})
+    return name
+
+
+def command_env(api, image: str, env: dict[str, str]) -> dict[str, str]:
+    """The fixed environment every command starts from: the image's, then ours."""
+    try:
+        image_env = api.inspect_image(image).get("Config", {}).get("Env") or []
+    except Exception:  # noqa: BLE001 - the image check reports a missing image
+        image_env = []
+    base = {"PATH": _BASE_PATH}
+    for item in image_env:
+        key, _, value = item.partition("=")
+        base[key] = value
+    return {**base, **env}
+
+
+def install_supervisor(api, container_id: str, image: str) -> str | None:
+    """As root in the container: make /tmp writable and copy the supervisor in.  Returns
+    why commands must use one exec each instead, or None."""
+    problem = None
+    try:
+        binary = supervisor_binary()
+    except SupervisorUnavailable as exc:
+        problem, binary = str(exc), b""
+    exec_id = api.exec_create(container_id, ["sh", "-c", _PREPARE, "agentorch-prepare", CONTAINER_PATH],
+                              stdin=True, stdout=True, stderr=True, user="0:0", workdir="/")["Id"]
+    try:
+        send_stdin(api, exec_id, binary)
+    except OSError as exc:
+        return problem or f"could not install the supervisor ({exc})"
+    code = exit_code_of(api, exec_id)
+    if code != 0:
+        return problem or (f"could not install the supervisor in image {image} "
+                           f"(exit {code}; it needs sh, chmod, mkdir, cat and mv)")
+    return problem
