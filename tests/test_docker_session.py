@@ -155,3 +155,12 @@ async def test_written_content_round_trips_byte_for_byte(sandbox):
     await sandbox.write_file("blob.txt", blob)
     r = await sandbox.exec("sha256sum blob.txt", 20)
     assert r.output.split()[0] == hashlib.sha256(blob.encode()).hexdigest()
+
+
+async def test_what_ran_under_a_killed_supervisor_is_gone_before_the_next_command(sandbox):
+    await sandbox.exec("true", 10)
+    pid = sandbox._session.pid
+    r = await sandbox.exec(f"(setsid sleep 1009 &); kill -9 {pid}; sleep 5", 20)
+    assert r.interrupted
+    # the probe is the new session's first command: the detached sleep must already be gone
+    assert await leftovers(sandbox) == []

@@ -444,8 +444,12 @@ int main(int argc, char **argv) {
         subreaper = 1;
         prctl(PR_SET_CHILD_SUBREAPER, 1);
     } else if (argc > 1 && strcmp(argv[1], "auto") == 0) exempt_children_of_init();
-    else
+    else {
         for (int i = 1; i < argc && n_exempt < MAX_EXEMPT; i++) exempt[n_exempt++] = (pid_t)atoi(argv[i]);
+        /* a session after one that died: what ran under the old one goes now, not after
+         * our first command */
+        sweep();
+    }
     for (int i = 0; i < MAX_CMDS; i++) cmds[i].out_fd = cmds[i].err_fd = cmds[i].in_fd = -1;
     if (pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK) < 0) die("pipe");
     struct sigaction sa;
