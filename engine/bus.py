@@ -12,8 +12,10 @@ from engine.events import Event
 class Subscription:
     """A bounded queue of events for one consumer (the TUI bridge, headless, a test).
 
-    A deque plus two futures rather than asyncio.Queue: every event of the run
-    passes through here, and this is several times cheaper per item.
+    A deque plus futures rather than asyncio.Queue: every event of the run
+    passes through here, and this is several times cheaper per item.  Producers
+    waiting for space wait in a FIFO line; each item taken wakes the next one, so
+    no producer's wake-up is ever lost to another's.
     """
 
     def __init__(self, bus: EventBus, maxsize: int, types: Iterable[str] | None) -> None:
@@ -22,7 +24,8 @@ class Subscription:
         self.types = frozenset(types) if types else None
         self._items: collections.deque[Event | None] = collections.deque()
         self._getter: asyncio.Future[None] | None = None
-        self._space: asyncio.Future[None] | None = None
+        self._space: collections.deque[asyncio.Future[None]] = collections.deque()
+        self._closed = False
 
     def wants(self, event: Event) -> bool:
         return self.types is None or event.type in self.types
@@ -31,23 +34,49 @@ class Subscription:
         return len(self._items) >= self.maxsize
 
     def push(self, item: Event | None) -> None:
+        if self._closed:
+            return
         self._items.append(item)
         getter = self._getter
         if getter is not None and not getter.done():
             getter.set_result(None)
 
     async def wait_for_space(self) -> None:
-        while self.full():
-            self._space = asyncio.get_running_loop().create_future()
+        """Wait for a free slot, in turn with every other waiting producer."""
+        if not self.full() and not self._space:
+            return
+        loop = asyncio.get_running_loop()
+        again = False
+        while True:
+            fut = loop.create_future()
+            if again:  # woken, but the slot went again: stay first in line
+                self._space.appendleft(fut)
+            else:
+                self._space.append(fut)
             try:
-                await self._space
-            finally:
-                self._space = None
+                await fut
+            except asyncio.CancelledError:
+                self._space.remove(fut)
+                self._wake_next()  # hand a wake-up we may hold to the next producer
+                raise
+            self._space.remove(fut)
+            if not self.full() or self._closed:
+                return
+            again = True
+
+    def _wake_next(self) -> None:
+        """One free slot per waiting producer, oldest first."""
+        free = self.maxsize - len(self._items)
+        for fut in self._space:
+            if free <= 0:
+                break
+            if not fut.done():
+                fut.set_result(None)
+            free -= 1  # a producer woken but not yet run also takes a slot
 
     def _taken(self) -> None:
-        space = self._space
-        if space is not None and not space.done() and not self.full():
-            space.set_result(None)
+        if self._space:
+            self._wake_next()
 
     async def get(self) -> Event | None:
         """The next event, or None once the bus is closed."""
@@ -85,7 +114,17 @@ class Subscription:
         return event
 
     def close(self) -> None:
+        """Leave the bus: nothing more is queued, and no producer waits for this queue."""
         self._bus.unsubscribe(self)
+        self._closed = True
+        self._items.clear()
+        self._items.append(None)  # a later get() returns None at once
+        getter = self._getter
+        if getter is not None and not getter.done():
+            getter.set_result(None)
+        for fut in self._space:
+            if not fut.done():
+                fut.set_result(None)
 
 
 class EventBus:
