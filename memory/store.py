@@ -16,7 +16,8 @@ Two rules the engine builds on:
   keeps the original error in ``failure``, drops what was not committed, fails
   every ``flush()`` and calls ``on_failure`` once; the engine then stops the run.
 
-The queue is bounded: ``room()`` waits while ``MAX_PENDING`` writes wait.
+The queue is bounded: ``room()`` waits while ``MAX_PENDING`` writes, or events of
+``MAX_PENDING_CHARS`` characters, wait (a flood of large events must not fill memory).
 This module knows nothing of the engine's types: it stores rows.
 """
 
@@ -40,6 +41,8 @@ DEFAULT_DB = Path(".agentorch/state.db")
 BATCH_LIMIT = 5000
 #: writes waiting for the writer before producers wait for room (back-pressure)
 MAX_PENDING = 20_000
+#: characters of event data waiting (and taken into one transaction) at most
+MAX_PENDING_CHARS = 4 * 1024 * 1024
 
 __all__ = ["DEFAULT_DB", "Store", "StoreError", "run_lookup"]
 
@@ -85,6 +88,7 @@ class Store:
         # a plain deque plus a wake-up event: appending is the hot path of every
         # event, and asyncio.Queue costs several times more per item
         self._pending: collections.deque[tuple] = collections.deque()
+        self._pending_chars = 0  # of the event data in _pending
         self._wake = asyncio.Event()
         self._room: collections.deque[asyncio.Future[None]] = collections.deque()
         #: called with the tokens of each committed transaction, in order (may
@@ -122,6 +126,7 @@ class Store:
         if self.failure is None:
             self._pending.append(("event", (run_id, seq, ts, type, agent, data), with_sql,
                                   token))
+            self._pending_chars += len(data)
             if not self._wake.is_set():
                 self._wake.set()
 
@@ -134,7 +139,7 @@ class Store:
 
     @property
     def backlogged(self) -> bool:
-        return len(self._pending) >= MAX_PENDING
+        return len(self._pending) >= MAX_PENDING or self._pending_chars >= MAX_PENDING_CHARS
 
     async def room(self) -> None:
         """Wait while the queue is full; raises the StoreError once writing failed."""
@@ -173,7 +178,7 @@ class Store:
             while not pending:
                 self._wake.clear()
                 await self._wake.wait()
-            batch = [pending.popleft() for _ in range(min(len(pending), BATCH_LIMIT))]
+            batch = self._take_batch()
             self._wake_room()
             try:
                 await self._commit(batch)
@@ -195,6 +200,17 @@ class Store:
                     stop = True
             if stop:
                 return
+
+    def _take_batch(self) -> list[tuple]:
+        """The next transaction: at most BATCH_LIMIT writes and MAX_PENDING_CHARS of events."""
+        pending, batch, chars = self._pending, [], 0
+        while pending and len(batch) < BATCH_LIMIT and chars < MAX_PENDING_CHARS:
+            op = pending.popleft()
+            batch.append(op)
+            if op[0] == "event":
+                chars += len(op[1][5])
+        self._pending_chars -= chars
+        return batch
 
     def _wake_room(self) -> None:
         while self._room and not self.backlogged:
@@ -228,6 +244,7 @@ class Store:
             if op[0] == "flush" and not op[1].done():
                 op[1].set_exception(error)
         self._pending.clear()
+        self._pending_chars = 0
         while self._room:
             fut = self._room.popleft()
             if not fut.done():

@@ -23,6 +23,7 @@ from engine.loader import load_team
 from engine.messaging import Inbox
 from engine.pricing import PriceTable
 from engine.run import ControlError
+from memory.store import MAX_PENDING_CHARS, Store
 
 api = fake_api_fixture()
 
@@ -472,3 +473,17 @@ def test_a_turn_takes_messages_up_to_its_byte_budget():
     assert [m.id for m in inbox.take_upto(10, 25)] == ["m0", "m1"]
     assert [m.id for m in inbox.take_upto(10, 25)] == ["m2"]  # at least one, even if larger
     assert [m.id for m in inbox.take_upto(10, 25)] == ["m3"]
+
+
+async def test_the_store_queue_is_bounded_by_the_size_of_events_not_only_their_count(tmp_path):
+    store = await Store.open(tmp_path / "state.db")
+    big = json.dumps({"text": "x" * (MAX_PENDING_CHARS // 4)})
+    store.create_run("r", "t", None, ["a"], {})
+    for seq in range(1, 6):  # five events: far below MAX_PENDING, above the characters
+        store.append_event("r", seq, 0.0, "notice", None, big)
+    assert store.backlogged
+    await asyncio.wait_for(store.room(), 30)  # the writer makes room
+    await store.flush()
+    assert not store.backlogged
+    assert len(await store.query("SELECT seq FROM events WHERE run_id='r'")) == 5
+    await store.close()
