@@ -34,8 +34,11 @@ _HEADER = struct.Struct(">cII")  # type, id, length
 _MUX = struct.Struct(">BxxxI")  # Docker: stream, size
 #: A command's output waits here for its consumer; beyond this the reader stops reading.
 HIGH_WATER = 64
-#: Extra time past a command's own timeout before we stop trusting the supervisor.
-GRACE = 10.0
+#: Extra time past a command's own timeout before we stop trusting the supervisor
+#: (it kills at the deadline itself and answers within milliseconds; this is for a
+#: loaded machine), and how long it then gets to answer a kill.
+GRACE = 5.0
+KILL_WAIT = 2.0
 IN_CHUNK = 256 * 1024
 
 F_TIMED_OUT, F_KILLED, F_NOSTART = 1, 2, 4
@@ -182,8 +185,13 @@ class ExecSession:
             except TimeoutError:
                 # the supervisor should have killed it at its deadline: ask again, once
                 self.kill(ident)
-                async with asyncio.timeout(GRACE):
-                    return await self._collect(ident, running, None)
+                try:
+                    async with asyncio.timeout(KILL_WAIT):
+                        return await self._collect(ident, running, None)
+                except TimeoutError:
+                    # it no longer answers: this session is done, the sandbox opens another
+                    await self.close()
+                    raise SessionDied("the sandbox supervisor stopped answering") from None
         except asyncio.CancelledError:
             self.kill(ident)
             with contextlib.suppress(BaseException):
@@ -284,7 +292,11 @@ class DockerExecSession(ExecSession):
             user=self.user, workdir="/",
         )["Id"]
         raw = self.api.exec_start(exec_id, socket=True)
-        if not hasattr(raw, "fileno") or "ssl" in type(raw).__module__.lower():
+        # a plain byte stream only: Unix sockets and plain TCP come as SocketIO; TLS (an
+        # SSLSocket) and ssh (a paramiko channel, whose fileno is only a wake-up pipe) do not
+        plain = isinstance(raw, socket.SocketIO) or (
+            isinstance(raw, socket.socket) and type(raw).__module__ == "socket")
+        if not plain:
             with contextlib.suppress(Exception):
                 raw.close()
             raise SupervisorUnavailable("the Docker connection is not a plain socket (TLS or ssh)")

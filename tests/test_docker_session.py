@@ -164,3 +164,16 @@ async def test_what_ran_under_a_killed_supervisor_is_gone_before_the_next_comman
     assert r.interrupted
     # the probe is the new session's first command: the detached sleep must already be gone
     assert await leftovers(sandbox) == []
+
+
+@pytest.mark.timeout(60)
+async def test_a_supervisor_stopped_from_inside_is_replaced(sandbox):
+    """kill -STOP of the supervisor (same uid) freezes it: the command is reported
+    interrupted once its timeout and a grace period pass, and a new session takes over."""
+    await sandbox.exec("true", 10)
+    pid = sandbox._session.pid
+    r = await sandbox.exec(f"kill -STOP {pid}; echo stopped", 1)
+    assert r.interrupted and "stopped answering" in r.output
+    r = await sandbox.exec("echo fresh", 10)
+    assert r.output == "fresh\n" and sandbox._session.pid != pid
+    assert await leftovers(sandbox) == []
