@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import asyncio
 import posixpath
+import shlex
 from typing import TYPE_CHECKING, Any
 
-from engine.command_policy import assess, workspace_path
+from engine.command_policy import WORKSPACE, assess, workspace_path
 from sandboxes import SandboxError
 
 if TYPE_CHECKING:
     from engine.agent import AgentRuntime
 
+PROBE_TIMEOUT = 10.0
 #: characters of a file shown in an approval prompt; the rest is cut with a marker
 SHOWN_CHARS = 4000
 #: directories whose files run code (hooks, CI, editor tasks, the engine's own state)
@@ -88,19 +90,49 @@ async def command_request(agent: AgentRuntime, command: str) -> dict[str, Any] |
     return {"command": command, "reason": reason, "files": files or None}
 
 
-def write_request(agent: AgentRuntime, path: str, content: str) -> dict[str, Any] | None:
+#: prints the first symlink on the way to $1 (relative to the workspace), if any: a write
+#: through `g/hooks/x` with `g -> .git` must ask like one to `.git/hooks/x`
+SYMLINK_PROBE = r"""set -f; IFS=/; cur=$1; shift
+for c in $1; do
+  [ -n "$c" ] || continue
+  cur=$cur/$c
+  if [ -L "$cur" ]; then printf '%s' "$cur"; exit 0; fi
+  [ -e "$cur" ] || exit 0
+done"""
+
+
+async def write_request(agent: AgentRuntime, path: str, content: str) -> dict[str, Any] | None:
     """The fields of a command_approval interrupt for writing ``path``, or None."""
     mode = agent.config.command_approval
     if mode == "always":
         reason: str | None = "approval: always"
     elif mode == "risky":
-        reason = protected_reason(path, config_names(agent))
+        reason = protected_reason(path, config_names(agent)) or await _through_symlink(agent, path)
     else:
         reason = None
     if reason is None:
         return None
     return {"path": path, "reason": reason,
             "files": [{"path": path, "content": bounded(content)}]}
+
+
+async def _through_symlink(agent: AgentRuntime, path: str) -> str | None:
+    """Why a write to ``path`` asks because it passes a symlink (which may lead to a
+    protected path), or None.  Checked inside the sandbox, as the sandbox user."""
+    root = WORKSPACE if agent.sandbox.kind == "docker" else "."
+    rel = workspace_path(path)
+    command = f"sh -c {shlex.quote(SYMLINK_PROBE)} agentorch-probe {shlex.quote(root)} {shlex.quote(rel)}"
+    try:
+        result = await agent.sandbox.exec(command, PROBE_TIMEOUT)
+    except SandboxError:
+        result = None
+    if result is None or result.exit_code != 0:
+        return f"could not check {path} for symlinks"
+    link = result.output.strip()
+    if not link:
+        return None
+    shown = link[len(root) + 1:] if link.startswith(root + "/") else link
+    return f"writes through a symlink, which may lead to a protected path: {shown}"
 
 
 def remember_write(agent: AgentRuntime, path: str) -> None:

@@ -90,7 +90,7 @@ async def read_file(agent: AgentRuntime, path: str) -> dict:
 
 
 async def write_file(agent: AgentRuntime, path: str, content: str) -> dict:
-    request = write_request(agent, path, content)
+    request = await write_request(agent, path, content)
     if request:
         await _approval(agent, f"approve write: {path[:60]}",
                         f"{agent.agent_id} wants to write: {path}", "write", request)

@@ -5,6 +5,7 @@ real SQLite) against a workspace of files that must survive."""
 from __future__ import annotations
 
 import asyncio
+import os
 
 import pytest
 from engine_support import make_team, run_to_end, start, step
@@ -427,3 +428,42 @@ async def test_in_the_tui_a_write_is_approved_in_its_dialog_and_a_long_command_c
         assert box.scroll_y == box.max_scroll_y
         await pilot.press("r", *"no", "enter")
         await wait_until(pilot, lambda s: not s.interrupts)
+
+
+async def _symlinked_writes(tmp_path, sandbox):
+    ws = tmp_path / "ws"
+    (ws / ".git" / "hooks").mkdir(parents=True)
+    (ws / "src").mkdir()
+    os.symlink(".git", ws / "g")
+    os.symlink("../.git/hooks", ws / "src" / "h")
+    for path in [tmp_path, *ws.rglob("*")]:
+        os.lchown(path, 1000, 1000)  # the container's user owns its workspace
+    team = make_team(tmp_path, [{"id": "a", "approval": "risky", "sandbox_path": "ws", "script": [
+        step("write_file", path="g/hooks/post-checkout", content="x\n"),
+        step("write_file", path="src/h/pre-commit", content="x\n"),
+        step("write_file", path="src/a b*[x].txt", content="plain\n"),
+    ]}], sandbox=sandbox)
+    engine, w, store = await start(team, tmp_path)
+    for n, link in ((1, "g"), (2, "src/h")):
+        ask = await w.wait_for("interrupt", "a", kind="command_approval", id=f"i{n}", timeout=60)
+        assert ask.data["reason"] == \
+            f"writes through a symlink, which may lead to a protected path: {link}"
+        await engine.reject(ask.data["id"], "no")
+    await asyncio.wait_for(engine.wait(), 60)
+    assert os.listdir(ws / ".git" / "hooks") == []
+    assert (ws / "src" / "a b*[x].txt").read_text() == "plain\n" and len(w.find("interrupt")) == 2
+    await store.close()
+
+
+async def test_a_write_through_a_symlink_asks_under_risky(tmp_path):
+    await _symlinked_writes(tmp_path, {"backend": "local"})
+
+
+@pytest.mark.docker
+async def test_in_a_container_a_write_through_a_symlink_asks_under_risky(tmp_path):
+    from docker_support import require_docker
+
+    from sandboxes.docker import TEST_IMAGE
+
+    require_docker()
+    await _symlinked_writes(tmp_path, {"backend": "docker", "image": TEST_IMAGE})
