@@ -18,6 +18,7 @@ from pathlib import Path
 
 from engine.control_chars import visible_controls
 from engine.loader import ConfigError, load_team, summary
+from memory.run_lock import RunLock, RunLocked, held_runs
 from memory.store import DEFAULT_DB, Store, StoreError, run_lookup
 from sandboxes import SandboxError
 from sandboxes.docker_client import ImageMissingError
@@ -167,6 +168,15 @@ async def open_engine(team, config_path: str, args):
                     backend=args.backend, run_id=state.run["id"] if state else None,
                     image=getattr(args, "image", None), demo=bool(getattr(args, "demo", False)))
     engine.pending_resume = state
+    try:  # one writer per run: a second resume of it is refused, naming the holder
+        engine.run_lock = RunLock.acquire(args.db, engine.run_id)
+    except (RunLocked, OSError) as exc:
+        await store.close()
+        from engine.resume import ResumeError
+
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ResumeError(reason if isinstance(exc, RunLocked) else
+                          f"cannot lock run {engine.run_id} next to {args.db}: {reason}") from None
     return engine, store
 
 
@@ -208,6 +218,7 @@ async def cleanup_stale(store: Store) -> None:
     if not await docker_answers():
         return
     live = {r["id"] for r in await store.query("SELECT id FROM runs WHERE status='running'")}
+    live |= held_runs(store.path)  # a resume of it is starting in another process
     try:
         removed = await cleanup_stale_containers(lambda run_id: run_id in live)
     except SandboxError as exc:

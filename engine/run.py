@@ -24,6 +24,7 @@ from engine.config import ALL, AgentConfig, TeamConfig
 from engine.interrupts import InterruptError, InterruptQueue
 from engine.messaging import USER, MessageError, PostOffice
 from engine.pricing import price_problems
+from memory.run_lock import RunLock
 from memory.store import Store, StoreError
 from memory.text_safety import clean_value, has_surrogates
 from sandboxes import SandboxError, SandboxSpec, create_sandbox
@@ -110,6 +111,8 @@ class Engine:
         self.started = asyncio.Event()
         self._stopping = False
         self._abort_task: asyncio.Task | None = None
+        #: the OS lock that makes this process the run's only writer (set by the CLI)
+        self.run_lock: RunLock | None = None
         #: set by the CLI for --resume: the RunState (engine.resume) to continue from
         self.pending_resume: Any = None
 
@@ -391,6 +394,8 @@ class Engine:
             if self.store.failure is not None:
                 await self._end_unrecorded(summary)
         finally:
+            if self.run_lock is not None:
+                self.run_lock.release()
             self.finished.set()
             self.started.set()
             await self.bus.close()
