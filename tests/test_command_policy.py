@@ -467,3 +467,24 @@ async def test_in_a_container_a_write_through_a_symlink_asks_under_risky(tmp_pat
 
     require_docker()
     await _symlinked_writes(tmp_path, {"backend": "docker", "image": TEST_IMAGE})
+
+
+async def test_a_command_the_list_cannot_show_whole_is_not_approved_from_the_list(tmp_path, monkeypatch):
+    from conftest_tui import app_for, pending, wait_until, write_team
+
+    from tui.screens.command import CommandScreen
+    from tui.widgets.interrupts_panel import InterruptsPanel
+
+    monkeypatch.chdir(tmp_path)
+    team = {"name": "t", "agents": [{"id": "a", "approval": "risky", "sandbox_path": "ws", "script": [
+        {"tool": "run_command", "args": {"command": "echo building" + "\n" * 60 + "touch gone"}}]}]}
+    app = app_for(write_team(tmp_path, team), tmp_path)
+    async with app.run_test(size=(110, 32)) as pilot:
+        await wait_until(pilot, pending("command_approval"))
+        app.query_one(InterruptsPanel).focus()
+        await pilot.press("a")  # from the list: opens the dialog, approves nothing
+        await pilot.pause()
+        assert isinstance(app.screen, CommandScreen) and app.state.interrupts
+        await pilot.press("a")  # in the dialog, with the whole command on screen
+        await wait_until(pilot, lambda s: s.finished)
+        assert (tmp_path / "ws" / "gone").exists()

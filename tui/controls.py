@@ -15,6 +15,7 @@ from engine import events as ev
 from tui.decisions import Decision, carry_out
 from tui.presentation import interrupt_kind
 from tui.screens.agent_detail import AgentDetail, AgentDetailScreen
+from tui.screens.command import fully_shown_in_the_list
 from tui.screens.compose import ComposeScreen
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.error import StartFailedScreen
@@ -59,9 +60,12 @@ class Controls(_Base):
 
     # -- interrupts ------------------------------------------------------------------------
     def open_interrupt(self, intr: InterruptView, action: str = "open") -> None:
-        if action == "approve":
+        if action == "approve" and fully_shown_in_the_list(intr):
             self.run_worker(self._decided(Decision(intr.id, "approve"), intr))
             return
+        if action == "approve":
+            self.notify("Read all of it first: press a in the dialog to approve.",
+                        severity="warning")
         mode = "reject" if action == "reject" else "view"
 
         async def decided(decision: Decision | None) -> None:

@@ -41,6 +41,19 @@ def multiline_warning(command: str) -> Text | None:
                 style="bold red")
 
 
+#: a command longer than this is not approved from the list: its row shows only a part
+LIST_APPROVAL_CHARS = 60
+
+
+def fully_shown_in_the_list(intr: InterruptView) -> bool:
+    """Whether the Interrupts row shows everything the person approves (a short one-line
+    command, no file); otherwise `a` on the row opens this dialog instead of approving."""
+    if intr.kind != "command_approval":
+        return True
+    return not intr.files and not intr.path and "\n" not in intr.command \
+        and len(intr.command) <= LIST_APPROVAL_CHARS and intr.command.isprintable()
+
+
 class CommandScreen(InterruptDialog):
     AUTO_FOCUS = "#command-box"  # arrows and PgUp/PgDn scroll the command; a/r still act
     BINDINGS = [
