@@ -32,7 +32,7 @@ WRAPPERS = frozenset({
     "xargs", "env", "exec", "command", "builtin", "nohup", "timeout", "nice", "ionice",
     "setsid", "sudo", "doas", "su", "runuser", "watch", "time", "strace", "ltrace", "chroot",
     "flock", "stdbuf", "unbuffer", "parallel", "script", "nsenter", "unshare", "taskset"})
-SHELL_STATE = frozenset({"export", "set", "unset", "readonly", "declare", "typeset", "local",
+SHELL_STATE = frozenset({"export", "unset", "readonly", "declare", "typeset", "local",
                          "shopt", "enable", "hash", "ulimit", "umask", "trap"})
 #: longer commands ask without being parsed (bashlex takes ~0.1 ms per word)
 MAX_CHECKED = 16_000

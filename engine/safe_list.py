@@ -8,6 +8,7 @@ pytest *and* the conftest.py the agent writes).  Everything else asks.
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Callable, Sequence
 from fnmatch import fnmatchcase
@@ -20,7 +21,10 @@ READ_ONLY = frozenset({
     "df", "basename", "dirname", "realpath", "readlink", "whoami", "id", "uname", "nproc",
     "cut", "tr", "nl", "rev", "tac", "od", "hexdump", "strings", "fold", "sleep", "cd",
     "which", "md5sum", "sha1sum", "sha256sum", "sha512sum", "cksum", "date", "sort", "uniq",
+    "exit", "set",
 })
+#: `set` options that only change how errors and tracing behave
+SET_OPTIONS = re.compile(r"[-+][euxv]+|[-+]o|pipefail|errexit|nounset|xtrace|verbose")
 
 #: find's actions that delete, write files or run commands
 FIND_ACTIONS = frozenset({"-exec", "-execdir", "-ok", "-okdir", "-delete", "-fprint",
@@ -84,11 +88,17 @@ def _printf(args: Sequence[str]) -> str | None:
     return "`printf -v` sets a variable" if any(a.startswith("-v") for a in args) else None
 
 
+def _set(args: Sequence[str]) -> str | None:
+    if all(SET_OPTIONS.fullmatch(a) for a in args):
+        return None
+    return "`set` changes the shell's state beyond -e, -u, -x and -o pipefail"
+
+
 #: per-command checks of the options that write or run something; arguments of these
 #: commands may not carry an unquoted glob or variable (it could expand to such an option)
 OPTION_CHECKS: dict[str, Callable[[Sequence[str]], str | None]] = {
     "find": _find, "file": _file, "sort": _sort, "uniq": _uniq, "date": _date,
-    "test": _test, "[": _test, "printf": _printf,
+    "test": _test, "[": _test, "printf": _printf, "set": _set,
 }
 
 

@@ -110,6 +110,7 @@ SAFE = [
     "date +%s", "sort a.txt", "basename /x/y", "cat < a.txt", "cmp a.txt a.txt",
     "sha256sum a.txt", "tr a-z A-Z < a.txt", "cut -c1-3 a.txt", "sleep 0", "uname -a",
     "ls\nwc -c a.txt", "if test -f a.txt; then cat a.txt; fi", "grep -c x a.txt || true",
+    "set -eux; ls | wc -l; exit 0",
 ]
 
 
@@ -269,6 +270,8 @@ async def test_the_agents_timeout_cannot_exceed_the_teams_command_timeout(tmp_pa
     ("echo ${X:-$HOME}", "a parameter expansion the policy cannot see through: ${X:-$HOME}"),
     ("echo $'\\x72m'", "a parameter expansion the policy cannot see through: $"),
     ("export PATH=.", "`export` changes the shell's state"),
+    ("set -o posix; ls", "`set` changes the shell's state beyond -e, -u, -x and -o pipefail"),
+    ("set -- -delete", "`set` changes the shell's state beyond -e, -u, -x and -o pipefail"),
     ("for f in *; do test -v \"$f\"; done", "`test -v` can run code hidden in a variable's name"),
     ("for f in *; do [ $f a ]; done", "an unquoted pattern or variable could expand to an option of `[`"),
     ("printf -v PATH .; ls", "`printf -v` sets a variable"),
