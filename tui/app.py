@@ -26,7 +26,7 @@ from engine.control_chars import visible_controls
 from tui.bridge import FLUSH_INTERVAL, ConsoleLinesReady, EngineBridge, EventsApplied, RunEnded
 from tui.console_buffers import DEFAULT_SCROLLBACK, ConsoleBuffers
 from tui.controls import Controls
-from tui.presentation import finished_text, interrupt_kind
+from tui.presentation import finished_text
 from tui.state import RunState
 from tui.widgets.agents_panel import AgentsPanel
 from tui.widgets.console_panel import ConsolePanel
@@ -53,6 +53,7 @@ class ControlCenter(Controls, App[int]):
         Binding("p", "pause_resume", "Pause/Resume"),
         Binding("x", "cancel_agent", "Cancel"),
         Binding("d", "detail", "Detail"),
+        Binding("n", "next_interrupt", "Next waiting"),
         Binding("i", "focus_interrupts", "Interrupts", show=False),
     ]
     selected_agent: reactive[str | None] = reactive(None)
@@ -197,10 +198,11 @@ class ControlCenter(Controls, App[int]):
                 if intr is not None:
                     interrupts.add_interrupt(intr)
                     if intr.blocking and self.live and not message.history:
-                        self.notify(f"{intr.agent} waits for you: {interrupt_kind(intr.kind)}"
-                                    " (i, then Enter)", severity="warning", timeout=4)
+                        self.announce_blocked(intr)
             elif event.type == ev.INTERRUPT_ANSWERED:
                 interrupts.remove_interrupt(event.data.get("id", ""))
+                if not message.history:
+                    self.close_dialog_of(event.data.get("id", ""), event.data.get("answer"))
             elif event.type == ev.RUN_STARTED:  # also a resumed run going on after a stop
                 touched.update(state.agents)
                 self.query_one("#banner", Static).remove_class("-shown", "-bad")
@@ -267,6 +269,16 @@ class ControlCenter(Controls, App[int]):
 
     def action_focus_interrupts(self) -> None:
         self.query_one(InterruptsPanel).focus()
+
+    def action_next_interrupt(self) -> None:
+        """Highlight the oldest interrupt an agent is blocked on (the next one on repeat)."""
+        panel = self.query_one(InterruptsPanel)
+        intr = panel.next_blocking()
+        panel.focus()
+        if intr is None:
+            self.notify("No agent waits for you.", timeout=3)
+            return
+        panel.select(intr.id)
 
     # -- command palette --------------------------------------------------------------
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:

@@ -18,6 +18,7 @@ from tui.screens.agent_detail import AgentDetail, AgentDetailScreen
 from tui.screens.command import fully_shown_in_the_list
 from tui.screens.compose import ComposeScreen
 from tui.screens.confirm import ConfirmScreen
+from tui.screens.dialog import InterruptDialog
 from tui.screens.error import StartFailedScreen
 from tui.screens.help import HelpScreen
 from tui.screens.message import MessageScreen
@@ -74,6 +75,32 @@ class Controls(_Base):
 
         self.push_screen(screen_for(intr, mode), decided)
 
+    def announce_blocked(self, intr: InterruptView) -> None:
+        """A toast naming the interrupt and the key that reaches it."""
+        waiting = sum(1 for i in self.state.interrupts.values() if i.blocking) if self.state else 1
+        more = f" ({waiting} waiting)" if waiting > 1 else ""
+        self.notify(f"{intr.agent} waits for you: {interrupt_kind(intr.kind)} {intr.id}{more}. "
+                    "Press n to go to the oldest waiting, then Enter.",
+                    severity="warning", timeout=6)
+
+    def close_dialog_of(self, interrupt_id: str, answer: object) -> None:
+        """The interrupt of the open dialog was answered elsewhere, expired or was
+        withdrawn: close the dialog, say why, and offer what was typed as a message."""
+        screen = self.screen
+        if not isinstance(screen, InterruptDialog) or screen.interrupt.id != interrupt_id:
+            return
+        intr = screen.interrupt
+        typed = screen.typed_text()
+        screen.dismiss(None)
+        why = _why_gone(answer if isinstance(answer, dict) else {})
+        self.notify(f"{intr.id} ({intr.agent}'s {interrupt_kind(intr.kind)}) {why}; "
+                    "its dialog was closed." + (" What you typed is kept as a message." if typed else ""),
+                    severity="warning", timeout=8)
+        if typed and intr.agent in (self.state.agents if self.state else {}):
+            self.action_message(intr.agent, typed,
+                                f"{intr.id} {why}: send what you typed to {intr.agent} "
+                                "as a message?")
+
     async def _decided(self, decision: Decision, intr: InterruptView) -> None:
         assert self.engine is not None
         await self._control(carry_out(self.engine, decision),
@@ -83,7 +110,7 @@ class Controls(_Base):
         self.push_screen(MessageScreen(msg))
 
     # -- agent actions ---------------------------------------------------------------------
-    def action_message(self, agent: str | None = None) -> None:
+    def action_message(self, agent: str | None = None, text: str = "", note: str = "") -> None:
         target = agent or self._target()
         if target is None:
             return
@@ -93,7 +120,7 @@ class Controls(_Base):
                 await self._control(self.engine.send_user_message(target, text),
                                     f"Sent to {target}.")
 
-        self.push_screen(ComposeScreen(target), send)
+        self.push_screen(ComposeScreen(target, text, note), send)
 
     async def action_pause_resume(self, agent: str | None = None) -> None:
         target = agent or self._target()
@@ -196,3 +223,12 @@ class Controls(_Base):
     async def action_quit(self) -> None:
         """Textual's own quit (palette, ctrl+q) goes through the same clean path."""
         await self.action_request_quit()
+
+
+def _why_gone(answer: dict) -> str:
+    if answer.get("expired"):
+        return "expired"
+    if answer.get("withdrawn"):
+        return "was withdrawn"
+    by = answer.get("by")
+    return f"was answered by {by}" if by and by != "user" else "was answered"

@@ -12,14 +12,18 @@ from tui.screens.dialog import Dialog
 
 
 class ComposeScreen(Dialog[str | None]):
-    def __init__(self, agent: str) -> None:
+    def __init__(self, agent: str, text: str = "", note: str = "") -> None:
         super().__init__()
         self.agent = agent
+        self.text = text
+        self.note = note
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog") as box:
             box.border_title = safe_text(f"Message to {self.agent}")
-            yield Input(placeholder=visible_controls(f"Write to {self.agent}; Enter sends"),
+            if self.note:
+                yield Label(safe_text(self.note), id="prompt")
+            yield Input(self.text, placeholder=visible_controls(f"Write to {self.agent}; Enter sends"),
                         id="text")
             yield Label(safe_text(f"It arrives in {self.agent}'s inbox from `user` · Esc cancel"),
                         classes="hint")

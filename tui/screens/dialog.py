@@ -36,3 +36,18 @@ class InterruptDialog(Dialog["Decision | None"]):
     def __init__(self, interrupt: InterruptView) -> None:
         super().__init__()
         self.interrupt = interrupt
+
+    def typed_text(self) -> str:
+        """What the person typed so far (every text field of the dialog), to keep it
+        when the interrupt goes away while the dialog is open."""
+        from textual.widgets import Input, TextArea
+
+        parts = [w.value.strip() for w in self.query(Input) if w.display and w.value.strip()]
+        parts += [w.text.strip() for w in self.query(TextArea)
+                  if w.display and not w.read_only and w.text.strip()
+                  and w.text.strip() != self.initial_text(w)]
+        return "\n".join(parts)
+
+    def initial_text(self, area: object) -> str:
+        """The text an editor started with (unchanged, it is not something typed)."""
+        return ""

@@ -105,6 +105,14 @@ class PlanScreen(InterruptDialog):
             return
         self.dismiss(Decision(self.interrupt.id, "approve", steps=steps))
 
+    def initial_text(self, area: object) -> str:
+        return visible_controls("\n".join(self.interrupt.steps)).strip()
+
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        self.dismiss(Decision(self.interrupt.id, "reject", event.value.strip()))
+        feedback = event.value.strip()
+        if not feedback:  # the agent re-plans from the feedback: an empty one helps nobody
+            self.notify("Say what should change: the agent re-plans from your feedback "
+                        "(Esc goes back).", severity="warning")
+            return
+        self.dismiss(Decision(self.interrupt.id, "reject", feedback))

@@ -1,12 +1,19 @@
-"""Interrupts: what waits for the person, oldest first, blocking ones marked."""
+"""Interrupts: what waits for the person, oldest first, blocking ones marked.
+
+The highlighted row is kept by interrupt id: rows added or removed around it never
+move the cursor to another interrupt.  If the highlighted interrupt itself goes
+(answered elsewhere, expired, withdrawn), the next Enter, `a` or `r` says so and acts
+on nothing; pressed again, it acts on the row now highlighted.
+"""
 
 from __future__ import annotations
 
 from textual.binding import Binding
+from textual.coordinate import Coordinate
 from textual.message import Message
 from textual.widgets import DataTable
 
-from tui.presentation import interrupt_row, interrupts_title
+from tui.presentation import interrupt_kind, interrupt_row, interrupts_title
 from tui.state import InterruptView
 from tui.widgets.flex_table import FlexTable
 
@@ -38,6 +45,8 @@ class InterruptsPanel(FlexTable):
         super().__init__(**kwargs)
         self.border_title = interrupts_title(0)
         self._items: dict[str, InterruptView] = {}
+        self.selected_id: str | None = None  #: the interrupt the cursor is on
+        self._gone: str | None = None  #: the highlighted interrupt that went away
 
     @property
     def count(self) -> int:
@@ -49,16 +58,68 @@ class InterruptsPanel(FlexTable):
         self._items[intr.id] = intr
         self.put_row(intr.id, interrupt_row(intr))
         self._retitle()
+        if self.selected_id is None:
+            self.selected_id = self._key_at_cursor()
         if not self.has_focus:
             self.add_class("-attention")
 
     def remove_interrupt(self, interrupt_id: str) -> None:
         if self._items.pop(interrupt_id, None) is None:
             return
+        selected = self.selected_id
         self.drop_row(interrupt_id)
+        if selected == interrupt_id:
+            self._gone = interrupt_id
+            self.selected_id = self._key_at_cursor()
+        elif selected in self._items:
+            self.select(selected)
         self._retitle()
         if not self._items:
             self.remove_class("-attention")
+
+    def select(self, interrupt_id: str) -> bool:
+        """Highlight ``interrupt_id``; False when it is not in the panel."""
+        if interrupt_id not in self._items or self._narrow is None:
+            return False
+        self.move_cursor(row=self.get_row_index(interrupt_id), animate=False)
+        self.selected_id = interrupt_id
+        return True
+
+    def next_blocking(self) -> InterruptView | None:
+        """The oldest blocking interrupt, or the one after the highlighted one when the
+        cursor is already on a blocking interrupt (repeat to go through them all)."""
+        blocking = [i for i in self._items.values() if i.blocking]
+        if not blocking:
+            return None
+        ids = [i.id for i in blocking]
+        if self.selected_id in ids and self._gone is None:
+            return blocking[(ids.index(self.selected_id) + 1) % len(blocking)]
+        return blocking[0]
+
+    def watch_cursor_coordinate(self, old: Coordinate, new: Coordinate) -> None:
+        super().watch_cursor_coordinate(old, new)
+        key = self._key_at_cursor()
+        if key is not None and key != self.selected_id:
+            self.selected_id = key
+            self._gone = None
+
+    def move_cursor(self, *args, **kwargs) -> None:  # type: ignore[override]
+        self._gone = None  # the person (or a test) chose a row: that one it is
+        super().move_cursor(*args, **kwargs)
+
+    def action_cursor_up(self) -> None:
+        self._gone = None
+        super().action_cursor_up()
+
+    def action_cursor_down(self) -> None:
+        self._gone = None
+        super().action_cursor_down()
+
+    def _key_at_cursor(self) -> str | None:
+        if not self.row_count:
+            return None
+        row = min(self.cursor_coordinate.row, self.row_count - 1)
+        return self.coordinate_to_cell_key(Coordinate(row, 0)).row_key.value
 
     def _retitle(self) -> None:
         self.border_title = interrupts_title(self.count)
@@ -67,23 +128,32 @@ class InterruptsPanel(FlexTable):
         self.remove_class("-attention")
 
     def current(self) -> InterruptView | None:
-        if not self.row_count:
+        """The highlighted interrupt, or None (with a notice) when it just went away."""
+        if self._gone is not None:
+            gone, self._gone = self._gone, None
+            now = self._items.get(self.selected_id or "")
+            then = f"; the cursor is on {now.id} ({now.agent}'s {interrupt_kind(now.kind)}) " \
+                   "now: press again to act on it" if now else ""
+            self.notify(f"{gone} no longer waits (answered, expired or withdrawn){then}.",
+                        severity="warning")
             return None
-        key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
-        return self._items.get(key or "")
+        return self._items.get(self.selected_id or "")
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
-        intr = self._items.get(event.row_key.value or "")
+        intr = self.current()
         if intr is not None:
             self.post_message(self.InterruptOpened(intr))
 
     def _act(self, action: str) -> None:
+        if not self._items and self._gone is None:
+            self.notify("Nothing waits for you.", severity="information")
+            return
         intr = self.current()
         if intr is None:
-            self.notify("Nothing waits for you.", severity="information")
-        elif intr.kind not in APPROVABLE:
-            self.notify(f"{intr.id} is a {intr.kind.replace('_', ' ')}: press Enter to answer it.",
+            return
+        if intr.kind not in APPROVABLE:
+            self.notify(f"{intr.id} is a {interrupt_kind(intr.kind)}: press Enter to answer it.",
                         severity="warning")
         else:
             self.post_message(self.InterruptOpened(intr, action))
