@@ -18,7 +18,8 @@ from pathlib import Path
 
 from engine.control_chars import visible_controls
 from engine.loader import ConfigError, load_team, summary
-from memory.run_lock import RunLock, RunLocked, held_runs
+from engine.stale_runs import cleanup_stale
+from memory.run_lock import RunLock, RunLocked
 from memory.store import DEFAULT_DB, Store, StoreError, run_lookup
 from sandboxes import SandboxError
 from sandboxes.docker_client import ImageMissingError
@@ -63,27 +64,46 @@ def build_run_parser() -> argparse.ArgumentParser:
 
 
 def find_run_sync(db: str, ref: str) -> dict | None:
-    """Look a run up without an event loop (the TUI needs the team before it starts)."""
+    """Look a run up without an event loop (the TUI needs the team before it starts).
+
+    None when there is no such run; StoreError when the file cannot be read.
+    """
     import sqlite3
+
+    from memory.database import BUSY_TIMEOUT_MS, advice
 
     if not Path(db).is_file():
         return None
-    conn = sqlite3.connect(db)
-    conn.row_factory = sqlite3.Row
+    conn = None
     try:
+        conn = sqlite3.connect(db, timeout=BUSY_TIMEOUT_MS / 1000)
+        conn.row_factory = sqlite3.Row
         row = conn.execute(*run_lookup(ref)).fetchone()
-    except sqlite3.Error:
-        return None
+    except sqlite3.Error as exc:
+        if "no such table" in str(exc):  # an empty or foreign database: no runs in it
+            return None
+        raise StoreError(f"cannot read the state database {db}: {exc}; "
+                         f"{advice(exc).replace('FILE', db)}") from None
     finally:
-        conn.close()
+        if conn is not None:
+            conn.close()
     return dict(row) if row else None
 
 
 def team_for_resume(args, ask_reload: Callable[[str], bool] | None = None
                     ) -> tuple[object, str] | int:
-    run = find_run_sync(args.db, args.resume)
+    try:
+        run = find_run_sync(args.db, args.resume)
+    except StoreError as exc:
+        err(str(exc))
+        return EXIT_FAILED
     if run is None:
-        err(f"no run {args.resume!r} in {args.db}; `agentorch-tui runs` lists the runs")
+        if not Path(args.db).is_file():
+            err(f"no state database at {args.db}, so no run to resume; pass --db")
+        elif args.resume == "last":
+            err(f"there are no runs in {args.db} yet, so none to resume")
+        else:
+            err(f"no run {args.resume!r} in {args.db}; `agentorch-tui runs` lists the runs")
         return EXIT_FAILED
     if run["status"] == "running" and pid_alive(run["pid"]) and run["pid"] != os.getpid():
         err(f"run {run['id']} is still running (process {run['pid']}); stop it first")
@@ -116,6 +136,23 @@ def team_for_resume(args, ask_reload: Callable[[str], bool] | None = None
 def main(argv: list[str] | None = None, tui_runner: Callable | None = None,
          replay_runner: Callable | None = None,
          ask_reload: Callable[[str], bool] | None = None) -> int:
+    """The command line; a closed stdout or an unreadable database ends it in one line."""
+    from engine.pipes import EXIT_BROKEN_PIPE, stdout_gone
+
+    try:
+        code = _main(argv, tui_runner, replay_runner, ask_reload)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        stdout_gone()
+        return EXIT_BROKEN_PIPE
+    except StoreError as exc:  # e.g. a damaged page met after the file opened
+        err(str(exc))
+        return EXIT_FAILED
+    return code
+
+
+def _main(argv: list[str] | None, tui_runner: Callable | None,
+          replay_runner: Callable | None, ask_reload: Callable[[str], bool] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in SUBCOMMANDS:
         return run_subcommand(argv, replay_runner)
@@ -153,7 +190,7 @@ async def open_engine(team, config_path: str, args):
     tune_gc()
 
     store = await Store.open(args.db)
-    await cleanup_stale(store)
+    await cleanup_stale(store, err)
     state = None
     if getattr(args, "resume", None):
         from engine.resume import ResumeError, load_run_state
@@ -200,32 +237,6 @@ async def _headless(team, config_path: str, args) -> int:
         return EXIT_FAILED
     finally:
         await store.close()
-
-
-async def cleanup_stale(store: Store) -> None:
-    """Remove containers of dead runs; mark dead runs as crashed in the store."""
-    rows = await store.query("SELECT id, pid, host FROM runs WHERE status='running'")
-    import socket
-
-    host = socket.gethostname()
-    for row in rows:
-        if row["host"] == host and not pid_alive(row["pid"]):
-            store.execute("UPDATE runs SET status='crashed' WHERE id=?", (row["id"],))
-    await store.flush()
-    from sandboxes.docker import cleanup_stale_containers
-    from sandboxes.docker_client import docker_answers
-
-    if not await docker_answers():
-        return
-    live = {r["id"] for r in await store.query("SELECT id FROM runs WHERE status='running'")}
-    live |= held_runs(store.path)  # a resume of it is starting in another process
-    try:
-        removed = await cleanup_stale_containers(lambda run_id: run_id in live)
-    except SandboxError as exc:
-        err(f"could not clean up stale containers: {exc}")
-        return
-    if removed:
-        err(f"removed {len(removed)} container(s) left by crashed runs")
 
 
 # -- subcommands ---------------------------------------------------------------------

@@ -20,13 +20,12 @@ from typing import Any, TextIO
 from engine import events as ev
 from engine.control_chars import visible_controls
 from engine.numbers import NumberError, parse_command
+from engine.pipes import EXIT_BROKEN_PIPE, stdout_gone
 from engine.run import ControlError, Engine, RunAborted
 from memory.text_safety import clean_value, decode
 
 #: a longer stdin line is refused (and skipped to its end), never held in memory
 MAX_LINE_BYTES = 1024 * 1024
-#: the exit status of a process whose stdout reader went away (128 + SIGPIPE)
-EXIT_BROKEN_PIPE = 141
 TOO_LONG = object()  # marks a line over MAX_LINE_BYTES
 
 
@@ -89,17 +88,6 @@ def read_command(line: str) -> Any:
         raise
     except ValueError as exc:
         raise ValueError(f"malformed command line ({exc})") from None
-
-
-def stdout_gone() -> None:
-    """stdout's reader went away (``| head``): point it at /dev/null, so that nothing
-    more (not even the interpreter's last flush) fails on it."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
-    except (OSError, ValueError):
-        pass
 
 
 class Headless:
