@@ -230,6 +230,11 @@ async def request_debug(agent: AgentRuntime, text: str, timeout: float | None = 
 
 async def report_progress(agent: AgentRuntime, text: str) -> dict:
     intr = await _interrupt(agent, ik.PROGRESS_REPORT, text, blocking=False)
+    folded = intr.extra.get("folded")
+    if folded:  # past limits.pending_interrupts: say so, so the agent can slow down
+        return {"reported": intr.id, "note": (
+            f"the person has not read your earlier reports yet; this one replaced your newest "
+            f"unread one and stands for {folded} reports")}
     return {"reported": intr.id}
 
 

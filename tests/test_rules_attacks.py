@@ -429,6 +429,7 @@ async def test_progress_reports_past_the_limit_fold_into_one(tmp_path):
     assert len(folded) == 7 and all(f["answer"]["withdrawn"] for f in folded)
     assert folded[-1]["answer"]["folded_into"] == mine[-1].id
     assert [i.agent for i in engine.interrupts.pending() if i.blocking] == ["b"]
+    assert w.results("a")[-1]["result"]["note"].endswith("stands for 8 reports")
     await engine.acknowledge(mine[0].id)
     with pytest.raises(ControlError, match="already answered"):
         await engine.acknowledge(mine[0].id)
