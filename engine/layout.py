@@ -30,32 +30,45 @@ def contains(outer: Path, inner: Path) -> bool:
     return i == o or i.startswith(o if o.endswith("/") else o + "/")
 
 
+def spellings(path: Path | str) -> tuple[Path, ...]:
+    """The path as written (absolute) and as resolved: a symlink on the way that sits in a
+    workspace could be repointed by its agent, so both must stay out of every workspace."""
+    return tuple(dict.fromkeys((Path(os.path.abspath(path)), real(path))))
+
+
 @dataclass(frozen=True)
 class _File:
-    path: Path
+    path: Path  # resolved
     what: str  # e.g. "the memory_file of agent 'a'"
     loc: tuple[str | int, ...]
+    ways: tuple[Path, ...] = ()  # every spelling (see :func:`spellings`)
+
+    def inside(self, ws: Path) -> Path | None:
+        """The spelling of this file that lies in workspace ``ws``, if any."""
+        return next((p for p in self.ways or (self.path,) if contains(ws, p)), None)
 
 
 def layout_problems(team: TeamConfig, team_file: Path, db: Path) -> list[LayoutProblem]:
     """Every overlap between workspaces, agents' files, the team file and the database."""
     problems: list[LayoutProblem] = []
-    team_file, db = real(team_file), real(db)
-    guarded = [(team_file, f"the team file {team_file}"), (db, f"the database {db}"),
-               (db.parent, f"the database's folder {db.parent}")]
+    db_dir = Path(os.path.abspath(db)).parent
+    guarded = [_File(real(team_file), f"the team file {real(team_file)}", (), spellings(team_file)),
+               _File(real(db), f"the database {real(db)}", (), spellings(db)),
+               _File(real(db_dir), f"the database's folder {real(db_dir)}", (), spellings(db_dir))]
     files: list[_File] = []
     for i, agent in enumerate(team.agents):
         for field in ("rules_file", "memory_file"):
             rel = getattr(agent, field)
             if rel:
-                files.append(_File(real(team.resolve(rel) or rel), f"the {field} of agent {agent.id!r}",
-                                   ("agents", i, field)))
+                path = team.resolve(rel) or Path(rel)
+                files.append(_File(real(path), f"the {field} of agent {agent.id!r}",
+                                   ("agents", i, field), spellings(path)))
     workspaces = [(i, a.id, real(team.workspace_of(a))) for i, a in enumerate(team.agents)]
     for i, agent_id, ws in workspaces:
         loc = ("agents", i, "sandbox_path")
-        for path, what in guarded:
-            if contains(ws, path):
-                problems.append((loc, f"the workspace {ws} contains {what}, which the agent could "
+        for g in guarded:
+            if g.inside(ws) is not None:
+                problems.append((loc, f"the workspace {ws} contains {g.what}, which the agent could "
                                       "then rewrite; use a folder of its own, e.g. "
                                       f"workspaces/{agent_id}"))
                 break
@@ -69,20 +82,21 @@ def layout_problems(team: TeamConfig, team_file: Path, db: Path) -> list[LayoutP
                                       f"({inner!r}'s is inside {outer!r}'s); give each agent a "
                                       "separate folder"))
         for f in files:
-            if contains(ws, f.path):
-                problems.append((f.loc, f"{f.path} is inside agent {agent_id!r}'s workspace {ws}, "
+            where = f.inside(ws)
+            if where is not None:
+                problems.append((f.loc, f"{where} is inside agent {agent_id!r}'s workspace {ws}, "
                                         "where that agent could rewrite it; keep rules and memory "
                                         "files outside every workspace"))
     problems += _file_problems(files, guarded[:2])
     return problems
 
 
-def _file_problems(files: list[_File], guarded: list[tuple[Path, str]]) -> list[LayoutProblem]:
+def _file_problems(files: list[_File], guarded: list[_File]) -> list[LayoutProblem]:
     problems: list[LayoutProblem] = []
     for n, f in enumerate(files):
-        for path, what in guarded:
-            if f.path == path:
-                problems.append((f.loc, f"is {what}; use a file of its own"))
+        for g in guarded:
+            if f.path == g.path:
+                problems.append((f.loc, f"is {g.what}; use a file of its own"))
         for earlier in files[:n]:
             if earlier.path != f.path:
                 continue

@@ -262,3 +262,20 @@ def test_a_symlinked_or_special_rules_or_memory_file_is_a_config_problem(tmp_pat
                in p for p in found), found
     assert any(":5: agents[0].memory_file: cannot be read: 'mem.md' is not a regular file"
                in p for p in found), found
+
+
+def test_a_team_file_reached_through_a_symlink_in_a_workspace_is_refused(tmp_path):
+    """The agent could repoint the link: the path as written must stay out of workspaces too."""
+    (tmp_path / "real").mkdir()
+    (tmp_path / "ws").mkdir()
+    (tmp_path / "real" / "rules.md").write_text("rules\n")
+    write(tmp_path / "real", LAYOUT_HEAD + "  - id: a\n    sandbox_path: ../ws\n"
+                             "    rules_file: ../ws/rules-link/rules.md\n")
+    os.symlink(tmp_path / "real" / "agents.yaml", tmp_path / "ws" / "agents.yaml")
+    os.symlink(tmp_path / "real", tmp_path / "ws" / "rules-link")
+    with pytest.raises(ConfigError) as exc:
+        load_team(tmp_path / "ws" / "agents.yaml", db=tmp_path / "state" / "s.db")
+    found = [str(p) for p in exc.value.problems]
+    assert any("sandbox_path: the workspace" in p and "contains the team file" in p
+               for p in found), found
+    assert any("rules_file:" in p and "inside agent 'a''s workspace" in p for p in found), found
