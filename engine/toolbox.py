@@ -71,9 +71,9 @@ async def run_command(agent: AgentRuntime, command: str, timeout: float | None =
             pass
 
     result = await agent.sandbox.exec(command, limit, on_output)
-    await _check_disk(agent)
     await agent.emit(ev.CONSOLE, kind="exit", exit_code=result.exit_code,
                      timed_out=result.timed_out, truncated=result.truncated)
+    await _check_disk(agent)
     return result.as_dict()
 
 
