@@ -261,6 +261,13 @@ class TeamConfig(Strict):
     anthropic: AnthropicConfig = Field(default_factory=AnthropicConfig)
     limits: Limits = Field(default_factory=Limits)
     agents: list[AgentConfig] = Field(min_length=1)
+    repo: str | None = None
+    """A git repository the agents work on (relative to this file, e.g. `.`): each agent
+    gets its own clone on branch `agentorch/<run>/<agent>`, checkpointed after every
+    change; `diff` and `merge` bring the work back. Default: none (empty workspaces)."""
+    base: str | None = Field(default=None, pattern=r"^[^\s~^:?*\[\\]+$")
+    """The branch of `repo` the agents start from and merge into (default: the branch
+    checked out in `repo`)."""
 
     #: directory of the YAML file (for relative paths); not part of the schema
     base_dir: Path = Field(default=Path("."), exclude=True)
@@ -298,8 +305,11 @@ class TeamConfig(Strict):
         team = getattr(self.sandbox.resources, name)
         return team if team is not None else default
 
-    def workspace_of(self, agent: AgentConfig) -> Path:
+    def workspace_of(self, agent: AgentConfig, run_id: str | None = None) -> Path:
+        """The agent's workspace; with `repo:` each run clones into its own folder."""
         rel = agent.sandbox_path or f".agentorch/workspaces/{agent.id}"
+        if self.repo and run_id and not agent.sandbox_path:
+            rel = f".agentorch/workspaces/{run_id}/{agent.id}"
         path = self.resolve(rel)
         assert path is not None
         return path.resolve()

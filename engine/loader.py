@@ -132,6 +132,13 @@ def load_team(path: str | Path, base_dir: Path | None = None,
     except ValidationError as exc:
         raise ConfigError(_validation_problems(exc, name, lines)) from None
     problems = _team_problems(team, name, lines) + _price_problems(team, name, lines)
+    if team.repo is not None:
+        from sandboxes.workspaces.repo import repo_problem
+
+        problem = repo_problem(team.resolve(team.repo) or Path(team.repo), team.base)
+        if problem:
+            field = "base" if team.base and "branch" in problem else "repo"
+            problems.append(ConfigProblem(name, lines.line((field,)), field, problem))
     for loc, message in layout_problems(team, path, Path(db or DEFAULT_DB)):
         line = lines.line(loc if _own_field(data, loc) else ("defaults", loc[-1]))
         problems.append(ConfigProblem(name, line, _field_name(loc), message))

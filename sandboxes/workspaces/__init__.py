@@ -1,0 +1,1 @@
+"""Agents working on the user's git repository: the engine's repository, clones, checkpoints."""
