@@ -159,9 +159,12 @@ class ControlCenter(Controls, App[int]):
 
     def _install_signal_handlers(self) -> None:
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGHUP):
+        from tui.hangup import hang_up
+
+        handlers = {signal.SIGTERM: self.quit_now, signal.SIGHUP: lambda: hang_up(self)}
+        for sig, handler in handlers.items():
             try:
-                loop.add_signal_handler(sig, lambda: asyncio.ensure_future(self.quit_now()))
+                loop.add_signal_handler(sig, lambda h=handler: asyncio.ensure_future(h()))
             except (NotImplementedError, RuntimeError, ValueError):
                 pass
 
