@@ -71,6 +71,7 @@ class AgentRuntime:
         self._running.set()
         self._since_yield = 0
         self._status_before_pause = ev.RUNNING
+        self._activity_before_pause = ""
         self.resume_results: list[ToolResult] = []
         #: the tool call being run (linked from message/interrupt events, for resume)
         self.current_call_id: str | None = None
@@ -129,7 +130,7 @@ class AgentRuntime:
     async def set_status(self, status: str, activity: str = "", **extra: Any) -> None:
         if self.paused and status not in ev.TERMINAL_STATUSES and status != ev.PAUSED:
             self._status_before_pause = status
-            self.activity = activity
+            self._activity_before_pause = activity  # shown again on resume
             return
         self.status = status
         self.activity = activity
@@ -176,6 +177,7 @@ class AgentRuntime:
         if self.finished or self.paused:
             return
         self._status_before_pause = self.status
+        self._activity_before_pause = self.activity
         await self.set_status(ev.PAUSED, "paused by you")
         self._running.clear()
 
@@ -183,7 +185,7 @@ class AgentRuntime:
         if not self.paused:
             return
         self._running.set()
-        await self.set_status(self._status_before_pause, self.activity)
+        await self.set_status(self._status_before_pause, self._activity_before_pause)
 
     # -- the loop ------------------------------------------------------------------
     async def run(self) -> None:

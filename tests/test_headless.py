@@ -99,12 +99,17 @@ def test_headless_control_commands_pause_message_and_reject(tmp_path):
     send(proc, {"type": "message", "to": "a", "text": "hello"})
     read_until(proc, lambda e: e["type"] == "message" and e["from"] == "user", seen)
     send(proc, {"type": "resume", "agent": "a"})
+    # a rejected scripted agent does not go on with the plan's work: it re-plans
+    revised = read_until(proc, lambda e: e["type"] == "interrupt", seen)
+    assert revised["steps"] == ["one", "Address the feedback: needs more"]
+    send(proc, {"type": "approve", "interrupt": revised["id"]})
     last = read_until(proc, lambda e: e["type"] == "run_finished", seen)
     assert proc.wait(timeout=30) == 0, proc.stderr.read()
     results = [e for e in seen if e["type"] == "tool_result"]
     assert results[0]["result"] == {"approved": False, "feedback": "needs more"}
     assert results[1]["result"]["text"] == "hello"
-    assert "no plan of yours is approved" in results[2]["result"]["error"]
+    assert results[2]["result"]["approved"] is True
+    assert not results[3]["is_error"] and results[3]["tool"] == "run_command"
     assert last["status"] == "finished"
 
 

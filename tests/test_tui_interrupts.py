@@ -82,7 +82,7 @@ async def test_the_highlight_stays_on_its_interrupt_when_another_goes(tui_env: P
 async def test_an_interrupt_expiring_under_the_cursor_is_not_replaced_by_its_neighbour(
         tui_env: Path) -> None:
     debugger = {"id": "debugger", "script": [
-        {"tool": "request_debug", "args": {"text": "stuck?", "timeout": 1}}, WAIT]}
+        {"tool": "request_debug", "args": {"text": "stuck?", "timeout": 5}}, WAIT]}
     app = app_for(write_team(tui_env, team(debugger, PLANNER)), tui_env)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_until(pilot, lambda s: len(s.interrupts) == 2)
@@ -104,7 +104,7 @@ async def test_an_interrupt_expiring_under_the_cursor_is_not_replaced_by_its_nei
 async def test_a_dialog_whose_interrupt_expires_closes_and_keeps_the_typed_text(
         tui_env: Path) -> None:
     debugger = {"id": "debugger", "script": [
-        {"tool": "request_debug", "args": {"text": "stuck?", "timeout": 2}}, WAIT]}
+        {"tool": "request_debug", "args": {"text": "stuck?", "timeout": 4}}, WAIT]}
     app = app_for(write_team(tui_env, team(debugger)), tui_env)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_until(pilot, pending("debug_request"))

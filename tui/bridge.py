@@ -114,6 +114,8 @@ class EngineBridge:
             else:
                 state_apply(event)
                 changed.append(event)
+                if event.type == ev.TOOL_RESULT and event.data.get("is_error"):
+                    console_apply(event)  # the reason a call was refused, in the console
         if changed:
             self.target.post_message(EventsApplied(changed, history))
         if self.on_batch is not None:

@@ -14,7 +14,8 @@ from collections import deque
 from itertools import islice
 
 from engine import events as ev
-from engine.control_chars import clean_output, has_controls, visible_controls
+from engine.control_chars import clean_output, has_controls, visible_controls, visible_line
+from tui.state import error_reason
 
 DEFAULT_SCROLLBACK = 10_000
 MAX_PARTIAL = 4096  # an unterminated line longer than this is shown anyway
@@ -22,6 +23,7 @@ MAX_PARTIAL = 4096  # an unterminated line longer than this is shown anyway
 COMMAND_PREFIX = "$ "
 EXIT_PREFIX = "[exit "
 SAID_PREFIX = "› "  # what the model says (assistant_text), between its commands
+ERROR_PREFIX = "✖ "  # a refused or failed tool call and its reason
 SAID_WIDTH = 100  # a streamed paragraph is shown in lines of at most this many characters
 
 
@@ -119,7 +121,11 @@ class ConsoleBuffers:
         console = self.of(event.agent)
         before = console.total
         kind = event.data.get("kind")
-        if event.type == ev.ASSISTANT_TEXT:
+        if event.type == ev.TOOL_RESULT:
+            console.end_line()
+            reason = visible_line(visible_controls(error_reason(event.data.get("result"))))
+            console.add_lines([f"{ERROR_PREFIX}{event.data.get('tool', '')}: {reason}"])
+        elif event.type == ev.ASSISTANT_TEXT:
             console.say(event.data.get("text", ""), bool(event.data.get("final")))
         elif kind == "output":
             console.feed(event.data.get("text", ""))

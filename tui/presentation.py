@@ -12,6 +12,7 @@ import time
 from rich.text import Text
 
 from engine import events as ev
+from engine.control_chars import visible_controls, visible_line
 from tui.safe_text import safe_text
 from tui.state import AgentView, InterruptView, MessageView, RunState, ToolCallView
 
@@ -22,10 +23,10 @@ STATUS_LOOK: dict[str, tuple[str, str]] = {
     ev.PENDING: ("·", "dim"),
     ev.STARTING: ("◌", "cyan"),
     ev.PLANNING: ("✎", "cyan"),
-    ev.AWAITING_APPROVAL: ("⏸", "bold yellow"),
+    ev.AWAITING_APPROVAL: ("◆", "bold yellow"),
     ev.RUNNING: ("▶", "bold green"),
     ev.WAITING_REPLY: ("⇄", "blue"),
-    ev.WAITING_MESSAGE: ("✉", "blue"),
+    ev.WAITING_MESSAGE: ("⇠", "blue"),
     ev.WAITING_USER: ("?", "bold yellow"),
     ev.PAUSED: ("‖", "magenta"),
     ev.DONE: ("✔", "green"),
@@ -90,7 +91,7 @@ def cost_text(cost: float) -> str:
 
 def sandbox_text(agent: AgentView) -> Text:
     if agent.backend == "local" or agent.sandbox == "LOCAL":
-        return Text("⚠ LOCAL", style="bold red")
+        return Text("▲ LOCAL", style="bold red")
     return safe_text(agent.sandbox or agent.backend or "…", style="dim" if not agent.sandbox else "")
 
 
@@ -200,7 +201,7 @@ def status_bar_text(state: RunState, width: int = 120) -> Text:
     out = Text.assemble((" agentorch ", "bold reverse"), " ", safe_text(fold(state.team, 40), "bold"),
                         sep)
     if state.unsandboxed:
-        out.append(" ⚠ LOCAL · UNSANDBOXED ", style="bold white on red")
+        out.append(" ▲ LOCAL · UNSANDBOXED ", style="bold white on red")
     else:
         backends = {a.backend for a in state.agents.values() if a.backend}
         out.append(", ".join(sorted(backends)) or "…", style="green")
@@ -226,9 +227,23 @@ def finished_text(state: RunState) -> Text:
 
 
 def tool_call_text(call: ToolCallView, width: int = 70) -> Text:
+    """One call: mark, tool, arguments; a refused or failed call's reason below it."""
     mark = ("…", "dim") if call.is_error is None else (("✖", "red") if call.is_error else ("✔", "green"))
     args = ", ".join(f"{k}={_short(v)}" for k, v in call.args.items())
-    return Text.assemble(mark, " ", safe_text(call.tool, "bold"), " ", safe_text(fold(args, width)))
+    out = Text.assemble(mark, " ", safe_text(call.tool, "bold"), " ", safe_text(fold(args, width)))
+    if call.is_error and call.error:
+        reason = visible_line(visible_controls(call.error))
+        out.append_text(Text.assemble("\n  ", safe_text(f"✖ {call.tool}: {reason}", "red")))
+    return out
+
+
+def plan_text(agent: AgentView) -> Text:
+    """The plan the person approved (as edited), or the verdict on the last one."""
+    if not agent.plan and not agent.plan_note:
+        return Text("no plan approved", style="dim")
+    lines = [safe_text(agent.plan_note, "bold" if agent.plan else "red")]
+    lines += [safe_text(f"  {i}. {step}") for i, step in enumerate(agent.plan, 1)]
+    return Text("\n").join(lines)
 
 
 def _short(value: object) -> str:

@@ -21,6 +21,14 @@ class ToolCallView:
     tool: str
     args: dict[str, Any]
     is_error: bool | None = None  # None while it runs
+    error: str = ""  # why it was refused or failed (the tool result's error text)
+
+
+def error_reason(result: object) -> str:
+    """The reason of an error tool result (``{"error": text}`` or any other shape)."""
+    if isinstance(result, dict) and "error" in result:
+        return str(result["error"])
+    return result if isinstance(result, str) else str(result or "")
 
 
 @dataclass
@@ -34,6 +42,8 @@ class AgentView:
     cost: float = 0.0
     backend: str = ""
     sandbox: str = ""  # container short id or LOCAL, known once the engine started
+    plan: list[str] = field(default_factory=list)  # the approved plan, as edited
+    plan_note: str = ""  # "approved", "approved as edited", "rejected: feedback"
     last_calls: deque[ToolCallView] = field(default_factory=lambda: deque(maxlen=LAST_TOOL_CALLS))
 
     @property
@@ -186,6 +196,7 @@ class RunState:
         for call in reversed(view.last_calls):
             if call.call_id == e.data.get("call_id"):
                 call.is_error = bool(e.data.get("is_error"))
+                call.error = error_reason(e.data.get("result")) if call.is_error else ""
                 break
 
     def _message(self, e: ev.Event) -> None:
@@ -211,7 +222,18 @@ class RunState:
              if isinstance(f, dict)])
 
     def _interrupt_answered(self, e: ev.Event) -> None:
-        self.interrupts.pop(e.data.get("id", ""), None)
+        intr = self.interrupts.pop(e.data.get("id", ""), None)
+        answer = e.data.get("answer") or {}
+        if intr is None or intr.kind != "plan_approval" or not isinstance(answer, dict):
+            return
+        view = self._agent(intr.agent)
+        assert view is not None
+        if answer.get("approved"):
+            edited = answer.get("steps")
+            view.plan = [str(s) for s in edited] if isinstance(edited, list) else intr.steps
+            view.plan_note = "approved as edited" if isinstance(edited, list) else "approved"
+        elif not answer.get("withdrawn"):
+            view.plan_note = f"rejected: {answer.get('text') or 'no feedback'}"
 
     def _usage(self, e: ev.Event) -> None:
         view = self._agent(e.agent)

@@ -1,13 +1,18 @@
 """The scripted brain: plays a fixed list of tool calls through the normal loop.
 
 Used by the offline demo, the tests and the benchmarks.  A tool error does not
-stop it: the next step is played anyway, as the engine-core issue asks.
+stop it: the next step is played anyway, as the engine-core issue asks.  One
+exception: after the person rejected its plan, a scripted agent does not go on
+with the plan's work (a step that needs an approved plan): it proposes the plan
+again, revised by the feedback, until one is approved.
 """
 
 from __future__ import annotations
 
 from engine.brains.base import Brain, ToolCall, ToolResult
 from engine.config import ScriptStep
+
+REVISION = "Address the feedback: "
 
 
 class ScriptedBrain(Brain):
@@ -16,11 +21,34 @@ class ScriptedBrain(Brain):
         self.script = script
         self.position = start_at
         self.results: list[ToolResult] = []
+        self._plan: list[str] = []  # the steps of the last plan proposed
+        self._rejected: str | None = None  # feedback on it, while it stands rejected
+        self._revisions = 0
 
     async def next_calls(self, results: list[ToolResult]) -> list[ToolCall]:
+        from engine.toolbox import PLAN_FREE_TOOLS
+
         self.results.extend(results)
+        for result in results:
+            if result.name == "propose_plan" and isinstance(result.content, dict):
+                approved = result.content.get("approved")
+                self._rejected = None if approved or approved is None else \
+                    str(result.content.get("feedback") or "")
         if self.position >= len(self.script):
             return []
         step = self.script[self.position]
+        if self._rejected is not None and self._plan and (
+                step.tool not in PLAN_FREE_TOOLS or step.tool == "finish"):
+            return [self._revised_plan()]
         self.position += 1
+        if step.tool == "propose_plan":
+            self._plan = [str(s) for s in step.args.get("steps") or []]
         return [ToolCall(f"{self.agent_id}-{self.position}", step.tool, dict(step.args))]
+
+    def _revised_plan(self) -> ToolCall:
+        feedback, self._rejected = self._rejected, None
+        self._plan = [s for s in self._plan if not s.startswith(REVISION)]
+        self._plan.append(REVISION + (feedback or "(none given)"))
+        self._revisions += 1
+        return ToolCall(f"{self.agent_id}-{self.position}-revised-{self._revisions}",
+                        "propose_plan", {"steps": list(self._plan)})

@@ -13,7 +13,14 @@ from textual.containers import VerticalScroll
 from textual.widgets import Label, Static
 
 from engine.config import AgentConfig
-from tui.presentation import cost_text, sandbox_text, status_text, tokens_text, tool_call_text
+from tui.presentation import (
+    cost_text,
+    plan_text,
+    sandbox_text,
+    status_text,
+    tokens_text,
+    tool_call_text,
+)
 from tui.safe_text import safe_text
 from tui.screens.dialog import Dialog
 from tui.state import AgentView
@@ -58,7 +65,9 @@ def detail_renderable(detail: AgentDetail) -> Group:
     memory = detail.memory_text.strip()
     if len(memory) > MEMORY_TAIL:
         memory = "…" + memory[-MEMORY_TAIL:]
-    return Group(facts, Text("\nLast tool calls", style="bold underline"), *calls,
+    plan = [Text("\nPlan", style="bold underline"), plan_text(view)] \
+        if "plan" in cfg.approval_text or view.plan or view.plan_note else []
+    return Group(facts, *plan, Text("\nLast tool calls", style="bold underline"), *calls,
                  Text("\nMemory", style="bold underline"),
                  safe_text(memory or "(empty)", style="" if memory else "dim"))
 

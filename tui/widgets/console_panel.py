@@ -6,7 +6,13 @@ from rich.highlighter import Highlighter
 from rich.text import Text
 from textual.widgets import Log
 
-from tui.console_buffers import COMMAND_PREFIX, DEFAULT_SCROLLBACK, EXIT_PREFIX, SAID_PREFIX
+from tui.console_buffers import (
+    COMMAND_PREFIX,
+    DEFAULT_SCROLLBACK,
+    ERROR_PREFIX,
+    EXIT_PREFIX,
+    SAID_PREFIX,
+)
 from tui.safe_text import safe_text
 
 
@@ -19,6 +25,8 @@ class ConsoleHighlighter(Highlighter):
         if plain.startswith(SAID_PREFIX):
             text.stylize("italic dim")
             text.stylize("not dim bold magenta", 0, len(SAID_PREFIX))
+        elif plain.startswith(ERROR_PREFIX):
+            text.stylize("bold red")
         elif plain.startswith(COMMAND_PREFIX):
             text.stylize("bold cyan")
         elif plain.startswith(EXIT_PREFIX):
