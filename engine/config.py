@@ -253,11 +253,11 @@ class TeamConfig(Strict):
     budget: Budget | None = None
     """Team-wide budget."""
     pricing: dict[str, ModelPrice] = Field(default_factory=dict)
+    """Overrides of the price table, by model name."""
     safe_commands: list[Annotated[str, AfterValidator(_command_pattern)]] = Field(default_factory=list)
     """Commands `approval: risky` runs without asking, besides the read-only ones, as
     word patterns: `pytest *` (pytest with any arguments), `make test` (only that).
     This trusts the program AND what it loads from the workspace (conftest.py, Makefile)."""
-    """Overrides of the price table, by model name."""
     anthropic: AnthropicConfig = Field(default_factory=AnthropicConfig)
     limits: Limits = Field(default_factory=Limits)
     agents: list[AgentConfig] = Field(min_length=1)
