@@ -221,6 +221,7 @@ async def _headless(team, config_path: str, args) -> int:
     from engine.brains.base import BrainError
     from engine.headless import run_headless
     from engine.resume import ResumeError
+    from engine.run import StartupConfigError
 
     try:
         engine, store = await open_engine(team, config_path, args)
@@ -229,7 +230,7 @@ async def _headless(team, config_path: str, args) -> int:
         return EXIT_FAILED
     try:
         return await run_headless(engine)
-    except ImageMissingError as exc:  # the daemon answers: a setup error, not a fall-back
+    except (ImageMissingError, StartupConfigError) as exc:  # setup errors, not fall-backs
         err(str(exc))
         return EXIT_CONFIG
     except (SandboxError, BrainError) as exc:

@@ -45,6 +45,11 @@ class RunAborted(ControlError):
     """
 
 
+class StartupConfigError(BrainError):
+    """The team cannot start as configured (no API key, an unknown price, an unreadable
+    rules or memory file): a configuration error, exit status 2."""
+
+
 _encode = json.JSONEncoder(ensure_ascii=False, default=str).encode  # one encoder, reused
 
 
@@ -257,6 +262,18 @@ class Engine:
         on where it stopped instead.  Raises SandboxError (or BrainError) with a
         clear message when the team cannot start; nothing is left running then.
         """
+        try:
+            await self._start()
+        except (RunAborted, SandboxError, BrainError):
+            raise
+        except Exception as exc:  # a bug while starting: leave nothing running, record it
+            self.log_exception(None, exc)
+            await self._stop_agents()
+            await self._fail_start(f"internal error while starting: {type(exc).__name__}: "
+                                   f"{exc}")
+            raise
+
+    async def _start(self) -> None:
         if self.resuming:
             from engine.resume import apply_run_state
 
@@ -287,10 +304,10 @@ class Engine:
         key_problem = api_key_problem(self.team) or "; ".join(
             msg for _, msg in price_problems(self.team))
         if key_problem:  # before any sandbox or agent starts
-            await self._finish("failed", key_problem)
-            raise BrainError(key_problem)
+            await self._fail_start(key_problem)
+            raise StartupConfigError(key_problem)
         if docker_problem is not None:
-            await self._finish("failed", str(docker_problem))
+            await self._fail_start(str(docker_problem))
             raise docker_problem
         if self.resuming:
             await self.budget.restore()
@@ -305,6 +322,7 @@ class Engine:
             await self.emit(ev.NOTICE, level="warning", text=text, unsandboxed=unsandboxed)
         sandboxes = {a.id: create_sandbox(self.sandbox_spec(a, self.backends[a.id]))
                      for a in self.team.agents}
+        await self._prepare_agents(sandboxes)  # what can fail, before any container starts
         live = [s for a, s in sandboxes.items() if self._should_run(a)]
         results = await asyncio.gather(*(s.start() for s in live), return_exceptions=True)
         errors = [r for r in results if isinstance(r, BaseException)]
@@ -315,16 +333,8 @@ class Engine:
             await asyncio.gather(*(s.stop() for s in live), return_exceptions=True)
             first = errors[0]
             msg = str(first) if isinstance(first, SandboxError) else f"{type(first).__name__}: {first}"
-            await self._finish("failed", msg)
+            await self._fail_start(msg)
             raise SandboxError(msg)
-        for agent in self.team.agents:
-            past = self.pending_resume.agents.get(agent.id) if self.resuming else None
-            brain = make_brain(agent, self.team, start_at=past.calls if past else 0)
-            self.agents[agent.id] = AgentRuntime(self, agent, sandboxes[agent.id], brain)
-        if self.resuming:
-            from engine.resume import prepare_agents
-
-            prepare_agents(self, self.pending_resume)
         self.status = "running"
         self.started.set()
         for rt in self.agents.values():
@@ -334,6 +344,34 @@ class Engine:
         if self.resuming:  # show again what still waits for the person
             for intr in self.interrupts.pending():
                 await self.emit(ev.INTERRUPT, intr.agent, restored=True, **intr.payload())
+
+    async def _fail_start(self, reason: str) -> None:
+        """The team could not start: every agent failed with ``reason`` (so the run is
+        not resumable: starting it again is a new run), and the run failed."""
+        for agent_id in self.team.agent_ids:
+            if self._should_run(agent_id):
+                self.store.execute("UPDATE agents SET status=? WHERE run_id=? AND id=?",
+                                   (ev.FAILED, self.run_id, agent_id))
+                await self.emit(ev.AGENT_STATUS, agent_id, status=ev.FAILED, activity=reason,
+                                reason=reason)
+        await self._finish("failed", reason)
+
+    async def _prepare_agents(self, sandboxes: dict[str, Any]) -> None:
+        """Brains and runtimes (rules and memory files read); a problem fails the run."""
+        try:
+            for agent in self.team.agents:
+                past = self.pending_resume.agents.get(agent.id) if self.resuming else None
+                brain = make_brain(agent, self.team, start_at=past.calls if past else 0)
+                self.agents[agent.id] = AgentRuntime(self, agent, sandboxes[agent.id], brain)
+        except (BrainError, OSError, ValueError) as exc:
+            msg = str(exc) if isinstance(exc, BrainError) else (
+                f"cannot prepare the agents: {exc.strerror if isinstance(exc, OSError) and exc.strerror else exc}")
+            await self._fail_start(msg)
+            raise StartupConfigError(msg) from None
+        if self.resuming:
+            from engine.resume import prepare_agents
+
+            prepare_agents(self, self.pending_resume)
 
     async def _watch(self) -> None:
         await asyncio.gather(*(rt.task for rt in self.agents.values() if rt.task),

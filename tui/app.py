@@ -139,6 +139,7 @@ class ControlCenter(Controls, App[int]):
 
     async def _start_engine(self) -> None:
         from engine.brains.base import BrainError
+        from engine.run import ControlError
         from sandboxes import SandboxError
 
         assert self.engine is not None and self.state is not None
@@ -146,6 +147,12 @@ class ControlCenter(Controls, App[int]):
             await self.engine.start()
         except (SandboxError, BrainError) as exc:
             self.start_error = str(exc)
+            self.push_screen(self.start_failed_screen(self.start_error))
+        except ControlError:  # the store failed while starting: its error event shows it
+            pass
+        except Exception as exc:  # a bug: never a screen that says `running` forever
+            self.engine.log_exception(None, exc)
+            self.start_error = f"internal error while starting: {type(exc).__name__}: {exc}"
             self.push_screen(self.start_failed_screen(self.start_error))
         else:
             agents = self.query_one(AgentsPanel)
