@@ -18,6 +18,7 @@ from engine.brains.base import (
 )
 from engine.config import AgentConfig
 from engine.tools import specs_for
+from engine.workspaces import CHANGES_FILES
 from memory.files import read_memory, read_rules
 from memory.text_safety import clean_value
 from sandboxes import Sandbox
@@ -265,6 +266,9 @@ class AgentRuntime:
             data["interrupted"] = True
         await self.engine.emit(ev.TOOL_RESULT, self.agent_id, with_sql=self.take_pending_sql(),
                                **data)
+        workspaces = self.engine.workspaces
+        if workspaces is not None and result.name in CHANGES_FILES and not result.is_error:
+            await workspaces.after_change(self.agent_id, self.sandbox, result.call_id)
 
     async def _end(self, status: str, reason: str) -> None:
         if self.finished:

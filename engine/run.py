@@ -24,6 +24,7 @@ from engine.config import ALL, AgentConfig, TeamConfig
 from engine.interrupts import InterruptError, InterruptQueue
 from engine.messaging import USER, MessageError, PostOffice
 from engine.pricing import price_problems
+from engine.workspaces import Workspaces
 from memory.run_lock import RunLock
 from memory.store import Store, StoreError
 from memory.text_safety import clean_value, has_surrogates
@@ -120,6 +121,8 @@ class Engine:
         self.run_lock: RunLock | None = None
         #: set by the CLI for --resume: the RunState (engine.resume) to continue from
         self.pending_resume: Any = None
+        #: the agents' clones and checkpoints when the team sets `repo:`
+        self.workspaces = Workspaces.of(self)
 
     @property
     def resuming(self) -> bool:
@@ -239,7 +242,7 @@ class Engine:
             return self.team.resource_of(agent, name, default)
 
         return SandboxSpec(
-            backend=backend, workspace=self.team.workspace_of(agent), run_id=self.run_id,
+            backend=backend, workspace=self.team.workspace_of(agent, self.run_id), run_id=self.run_id,
             agent_id=agent.id, image=self.image_of(agent),
             network=agent.network or self.team.sandbox.network,
             memory=pick("memory", "512m"), cpus=pick("cpus", 1.0), pids=pick("pids", 256),
@@ -320,6 +323,12 @@ class Engine:
             if fell_back:
                 text += f" `auto` fell back to local: {list(fell_back.values())[-1]}"
             await self.emit(ev.NOTICE, level="warning", text=text, unsandboxed=unsandboxed)
+        if self.workspaces is not None:  # the agents' clones of `repo:`, before any sandbox
+            try:
+                await self.workspaces.prepare(self.backends)
+            except SandboxError as exc:
+                await self._finish("failed", str(exc))
+                raise
         sandboxes = {a.id: create_sandbox(self.sandbox_spec(a, self.backends[a.id]))
                      for a in self.team.agents}
         await self._prepare_agents(sandboxes)  # what can fail, before any container starts
@@ -413,6 +422,9 @@ class Engine:
         await self._teardown()
 
     async def _teardown(self) -> None:
+        if self.workspaces is not None:
+            await self.workspaces.finish({a: rt.sandbox for a, rt in self.agents.items()
+                                          if self._should_run(a)})
         await asyncio.gather(*(rt.sandbox.stop() for rt in self.agents.values()
                                if self._should_run(rt.agent_id)), return_exceptions=True)
 
@@ -551,4 +563,4 @@ class Engine:
 
     # -- views -------------------------------------------------------------------------
     def workspace(self, agent_id: str) -> Path:
-        return self.team.workspace_of(self.team.agent(agent_id))
+        return self.team.workspace_of(self.team.agent(agent_id), self.run_id)

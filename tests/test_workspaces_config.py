@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from git_repos import make_repo, user_git
+
 from engine.cli import main
-from tests.git_repos import make_repo, user_git
 
 TEAM = """name: t
 repo: {repo}

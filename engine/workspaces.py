@@ -1,0 +1,163 @@
+"""A run's agents working on the user's repository (`repo:` in agents.yaml).
+
+Before the sandboxes start, each agent gets its own clone (sandboxes/workspaces/repo.py)
+on branch ``agentorch/<run>/<agent>``; after every tool call that can change files a
+checkpoint commit is taken from the workspace as data (sandboxes/workspaces/checkpoint.py)
+and a `checkpoint` event follows the tool's result; at the end of the run each agent's
+latest checkpoint is published to the user's repository as that branch (a fetch).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from engine import events as ev
+from sandboxes.base import SandboxError
+from sandboxes.workspaces.checkpoint import Checkpoint, Checkpointer
+from sandboxes.workspaces.git import GitError, owner_of, run_git
+from sandboxes.workspaces.repo import (
+    EngineRepo,
+    agent_branch,
+    base_ref,
+    checkpoint_ref,
+    resolve_base,
+)
+from sandboxes.workspaces.snapshot import docker_chunks, local_entries, tar_entries
+
+if TYPE_CHECKING:
+    from engine.run import Engine
+    from sandboxes.base import Sandbox
+
+#: tools after which the workspace may have changed
+CHANGES_FILES = frozenset({"write_file", "run_command"})
+#: uid of the sandbox user when root owns the workspace (sandboxes/docker.py)
+SANDBOX_UID = 1000
+
+
+def state_dir_of(db_path: str | Path) -> Path:
+    """The folder of the state database: the engine's repositories live in its `git/`."""
+    return Path(db_path).resolve().parent
+
+
+class Workspaces:
+    """The engine's repository of a run's project, and each agent's checkpoints."""
+
+    def __init__(self, engine: Engine) -> None:
+        team = engine.team
+        assert team.repo is not None
+        self.engine = engine
+        self.user_repo = (team.resolve(team.repo) or Path(team.repo)).resolve()
+        self.repo = EngineRepo.for_project(state_dir_of(engine.store.path), self.user_repo)
+        self.branch = team.base or ""
+        self._checkpointers: dict[str, Checkpointer] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    @classmethod
+    def of(cls, engine: Engine) -> Workspaces | None:
+        return cls(engine) if engine.team.repo is not None else None
+
+    # -- before the sandboxes start
+    async def prepare(self, backends: dict[str, str]) -> None:
+        """Fetch the base branch into the engine's repository and clone each agent's
+        workspace (kept as it is on resume).  SandboxError in one sentence if it fails."""
+        try:
+            made = await asyncio.to_thread(self._prepare_sync, backends)
+        except (GitError, OSError) as exc:
+            raise SandboxError(f"cannot prepare the agents' clones of {self.user_repo}: {exc}") from None
+        for agent_id, base in made.items():
+            await self.engine.emit(ev.WORKSPACE, agent_id, repo=str(self.user_repo),
+                                   branch=agent_branch(self.engine.run_id, agent_id),
+                                   base_branch=self.branch, base=base)
+
+    def _prepare_sync(self, backends: dict[str, str]) -> dict[str, str]:
+        engine = self.engine
+        user_git_dir, self.branch = resolve_base(self.user_repo, engine.team.base)
+        base_commit: str | None = None
+        made: dict[str, str] = {}
+        for agent in engine.team.agents:
+            workspace = engine.team.workspace_of(agent, engine.run_id)
+            if self.repo.ref(base_ref(engine.run_id, agent.id)) and workspace.is_dir():
+                continue  # resumed: the clone and its checkpoints stay as they are
+            if base_commit is None:
+                base_commit = self.repo.fetch_base(user_git_dir, self.branch)
+            uid = SANDBOX_UID if os.geteuid() == 0 and backends.get(agent.id) == "docker" else None
+            self.repo.clone_into(workspace, engine.run_id, agent.id, base_commit, uid)
+            made[agent.id] = base_commit
+        return made
+
+    # -- checkpoints
+    async def after_change(self, agent_id: str, sandbox: Sandbox, call_id: str | None) -> None:
+        """Checkpoint the workspace (after the tool's result was recorded) and emit a
+        `checkpoint` event when anything changed.  A failure is a warning, never fatal."""
+        lock = self._locks.setdefault(agent_id, asyncio.Lock())
+        async with lock:
+            try:
+                cp = await asyncio.to_thread(self._take, agent_id, sandbox, call_id)
+            except Exception as exc:  # noqa: BLE001 - a checkpoint never stops the agent
+                await self.engine.emit(ev.NOTICE, agent_id, level="warning",
+                                       text=f"checkpoint of {agent_id} failed: {exc}")
+                return
+            if cp is not None:
+                await self.engine.emit(ev.CHECKPOINT, agent_id, **checkpoint_data(cp, call_id))
+
+    def _take(self, agent_id: str, sandbox: Sandbox, call_id: str | None) -> Checkpoint | None:
+        cpr = self._checkpointers.get(agent_id)
+        if cpr is None:
+            cpr = self._checkpointers[agent_id] = Checkpointer(self.repo, self.engine.run_id, agent_id)
+        message = f"agentorch checkpoint of {agent_id}" + (f" after {call_id}" if call_id else "")
+        if sandbox.kind == "docker":
+            api = sandbox._api  # noqa: SLF001 - the archive API of the sandbox's own daemon
+            entries = tar_entries(docker_chunks(api, sandbox.container_id))
+        else:
+            entries = local_entries(str(sandbox.spec.workspace), cpr.known)
+        return cpr.take(entries, message)
+
+    # -- at the end of the run
+    async def finish(self, sandboxes: dict[str, Sandbox]) -> None:
+        """A last checkpoint of each agent (what a stop cut short), then publish."""
+        for agent_id, sandbox in sandboxes.items():
+            if getattr(sandbox, "container_id", True):
+                await self.after_change(agent_id, sandbox, None)
+        try:
+            published = await asyncio.to_thread(self.publish)
+        except (GitError, OSError) as exc:
+            await self.engine.emit(ev.NOTICE, level="warning",
+                                   text=f"could not publish the agents' branches to {self.user_repo}: {exc}")
+            return
+        if published:
+            await self.engine.emit(ev.NOTICE, level="info",
+                                   text=f"agent branches in {self.user_repo}: {', '.join(published)}")
+
+    def publish(self) -> list[str]:
+        """Each agent's latest checkpoint as branch `agentorch/<run>/<agent>` of the user's
+        repository: a fetch from the engine's repository, pure data."""
+        run_id = self.engine.run_id
+        refspecs, names = [], []
+        for agent_id in self.engine.team.agent_ids:
+            if self.repo.ref(checkpoint_ref(run_id, agent_id)):
+                branch = agent_branch(run_id, agent_id)
+                refspecs.append(f"+{checkpoint_ref(run_id, agent_id)}:refs/heads/{branch}")
+                names.append(branch)
+        for close in self._checkpointers.values():
+            close.close()
+        if refspecs:
+            publish_refs(self.user_repo, self.repo, refspecs)
+        return names
+
+
+def publish_refs(user_repo: Path, repo: EngineRepo, refspecs: list[str]) -> None:
+    from sandboxes.workspaces.repo import user_git_dir
+
+    run_git(["fetch", "-q", "--no-tags", "--no-write-fetch-head", "--no-recurse-submodules",
+             str(repo.git_dir), *refspecs], git_dir=user_git_dir(user_repo), owner=owner_of(user_repo))
+
+
+def checkpoint_data(cp: Checkpoint, call_id: str | None) -> dict[str, Any]:
+    data: dict[str, Any] = {"call_id": call_id, "commit": cp.commit, "changed": len(cp.changed),
+                            "files": cp.changed[:50]}
+    if cp.skipped:
+        data["skipped"] = cp.skipped[:50]
+    return data
