@@ -25,7 +25,7 @@ from sandboxes import SandboxError
 from sandboxes.docker_client import ImageMissingError
 from sandboxes.processes import pid_alive
 
-SUBCOMMANDS = ("check", "schema", "runs", "events", "export", "replay")
+SUBCOMMANDS = ("check", "schema", "runs", "events", "export", "replay", "diff", "merge")
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 
 
@@ -42,6 +42,7 @@ def build_run_parser() -> argparse.ArgumentParser:
         prog="agentorch-tui",
         description="A terminal control center for teams of AI agents.",
         epilog="subcommands: check FILE | schema | runs | events RUN_ID | export RUN_ID | "
+               "diff RUN_ID AGENT | merge RUN_ID AGENT | "
                "replay RUN_ID (agentorch-tui SUBCOMMAND -h for more)",
     )
     p.add_argument("config", nargs="?", default="agents.yaml",
@@ -265,7 +266,12 @@ def run_subcommand(argv: list[str], replay_runner: Callable | None = None) -> in
     y.add_argument("--speed", type=_speed, default=1.0,
                    help="playback speed, e.g. 0.5, 2, 8 (default 1; pauses over 1 s are cut)")
     y.add_argument("--paused", action="store_true", help="start paused (space plays)")
+    from engine import workspace_cli
+
+    workspace_cli.add_parsers(sub)
     args = p.parse_args(argv)
+    if args.cmd in workspace_cli.COMMANDS:
+        return workspace_cli.run_command(args)
     if args.cmd == "replay":
         return cmd_replay(args, replay_runner)
     if args.cmd == "export":

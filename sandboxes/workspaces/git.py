@@ -1,5 +1,8 @@
 """Every git command agentorch runs on the host goes through :func:`run_git`.
 
+:class:`UserGit` is the one exception: the user's own git and configuration (their
+identity) on their own repository, for `merge`; it too never runs in an agent's tree.
+
 Host git never runs inside a tree an agent wrote: it works on the engine's own bare
 repository (an explicit ``GIT_DIR``), on a fresh clone before its sandbox starts, or on
 the user's repository for `merge`.  Its configuration is pinned so that nothing in a
@@ -130,3 +133,36 @@ def owner_of(path: Path) -> Owner:
         return Owner()
     st = os.stat(path)
     return Owner() if st.st_uid == 0 else Owner(st.st_uid, st.st_gid)
+
+
+class UserGit:
+    """The user's own git on their repository (their config), as the repository's owner."""
+
+    def __init__(self, repo: Path) -> None:
+        self.repo = repo
+        self.owner: Owner = owner_of(repo)
+
+    def run(self, args: list[str], cwd: Path | None = None, check: bool = True) -> subprocess.CompletedProcess:
+        kwargs: dict = {}
+        if self.owner.uid is not None:
+            kwargs = {"user": self.owner.uid, "group": self.owner.gid, "extra_groups": []}
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+        done = subprocess.run(["git", *args], cwd=cwd or self.repo, capture_output=True,
+                              text=True, env=env, check=False, **kwargs)
+        if check and done.returncode != 0:
+            lines = (done.stderr or done.stdout).strip().splitlines()
+            raise GitError(f"git {args[0]} failed: {lines[-1] if lines else done.returncode}")
+        return done
+
+    def text(self, args: list[str], cwd: Path | None = None) -> str:
+        return self.run(args, cwd).stdout.strip()
+
+    def checked_out_at(self, branch: str) -> Path | None:
+        """The worktree where ``branch`` is checked out, if any."""
+        path: Path | None = None
+        for line in self.text(["worktree", "list", "--porcelain"]).splitlines():
+            if line.startswith("worktree "):
+                path = Path(line[len("worktree "):])
+            elif line == f"branch refs/heads/{branch}" and path is not None:
+                return path
+        return None
