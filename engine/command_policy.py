@@ -39,6 +39,8 @@ MAX_CHECKED = 16_000
 HARMLESS_TARGETS = frozenset({"/dev/null", "/dev/stdout", "/dev/stderr"})
 _LITERAL_NAME = re.compile(r"[A-Za-z0-9_./+-]+|\[|:")
 _PLAIN_PARAMETER = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*|[0-9?#@*$!-])|\$\{[A-Za-z_][A-Za-z0-9_]*\}")
+_FD_REDIRECT = re.compile(r"\d*[<>]&(\d+|-)")
+_WORD_END = ("", " ", "\t", "\n", ";", "|", "&", ")", "<", ">")
 _SKIPPABLE = re.compile(r"(?:\s|;|&|#[^\n]*)*")
 _HIDDEN = (("`", "command substitution (backquotes) runs a command inside the text"),
            ("$(", "command substitution runs a command inside the text"),
@@ -197,11 +199,15 @@ class _Walk:
         if r.type in ("<<", "<<-"):
             self.ask("a here-document (its text is not checked)")
             return
-        if not hasattr(target, "kind"):  # a file descriptor: 2>&1, >&2
+        if not hasattr(target, "kind"):  # a file descriptor: 2>&1, >&2, >&- (close)
+            after = self.command[r.pos[1]:r.pos[1] + 1]
+            if not _FD_REDIRECT.fullmatch(self.raw(r)) or after not in _WORD_END:
+                # busybox reads `>& -x` and `>&-x` as a file named -x
+                self.ask(f"a redirection the shells read differently: {_short(self.raw(r))}")
             return
         self.word(target)
         path = target.word
-        if r.type in (">&", "<&") and re.fullmatch(r"\d+-?|-", path):
+        if r.type in (">&", "<&") and re.fullmatch(r"\d+-?|-", path) and self.raw(target) == path:
             return
         if r.type in ("<", "<<<") and not path.startswith(("/dev/tcp/", "/dev/udp/")):
             return
