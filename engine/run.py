@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import secrets
 import sys
@@ -24,34 +23,18 @@ from engine.config import ALL, AgentConfig, TeamConfig
 from engine.interrupts import InterruptError, InterruptQueue
 from engine.messaging import USER, MessageError, PostOffice
 from engine.pricing import price_problems
+from engine.recording import ControlError, EventRecorder, RunAborted
 from engine.workspaces import Workspaces
 from memory.run_lock import RunLock
-from memory.store import Store, StoreError
-from memory.text_safety import clean_value, has_surrogates
+from memory.store import Store
 from sandboxes import SandboxError, SandboxSpec, create_sandbox
 from sandboxes.base import DEFAULT_IMAGE, DEFAULT_MAX_OUTPUT
 from sandboxes.workspace_disk import parse_size
 
 
-class ControlError(Exception):
-    """A control command (from a key or a headless line) that cannot be carried out."""
-
-
-class RunAborted(ControlError):
-    """The run stopped because its state database could not be written.
-
-    Raised by ``emit`` and ``durable`` once the store failed: an agent's task
-    ends at its next step without doing anything more, a control command is
-    refused with the store's error.
-    """
-
-
 class StartupConfigError(BrainError):
     """The team cannot start as configured (no API key, an unknown price, an unreadable
     rules or memory file): a configuration error, exit status 2."""
-
-
-_encode = json.JSONEncoder(ensure_ascii=False, default=str).encode  # one encoder, reused
 
 
 def requested_auto(requested: dict[str, str]) -> bool:
@@ -75,7 +58,7 @@ async def _image_problem(image: str, pull: bool) -> SandboxError | None:
     return None
 
 
-class Engine:
+class Engine(EventRecorder):
     def __init__(
         self,
         team: TeamConfig,
@@ -130,62 +113,6 @@ class Engine:
 
     def now(self) -> float:
         return self.clock()
-
-    # -- events -----------------------------------------------------------------
-    async def emit(self, type: str, agent: str | None = None, *,
-                   with_sql: list[tuple[str, tuple]] | None = None, **data: Any) -> ev.Event:
-        """Record one event (``with_sql`` commits atomically with it); subscribers get
-        it once it is committed.  Waits while the store's queue is full."""
-        store = self.store
-        if store.failure is not None:
-            raise RunAborted(str(store.failure))
-        if store.backlogged:  # back-pressure: the writer (or a subscriber) is behind
-            try:
-                await store.room()
-            except StoreError as exc:
-                raise RunAborted(str(exc)) from None
-        encoded = _encode(data)
-        if has_surrogates(encoded):  # a bad string from outside: never unencodable
-            data = clean_value(data)
-            encoded = _encode(data)
-        self.seq += 1
-        event = ev.Event(type, self.run_id, self.seq, self.clock(), agent, data)
-        store.append_event(self.run_id, event.seq, event.ts, type, agent, encoded,
-                           with_sql, event)
-        return event
-
-    async def durable(self) -> None:
-        """Wait until every event emitted so far is committed.  Called before an effect
-        outside the store (a command, a file write, an answer the agent acts on), so
-        that a crash never repeats it nor forgets it happened."""
-        try:
-            await self.store.flush()
-        except StoreError as exc:
-            raise RunAborted(str(exc)) from None
-
-    def _publish_committed(self, events: list[ev.Event]) -> Any:
-        bus = self.bus
-        for i, event in enumerate(events):
-            if not bus.try_publish(event):  # a full queue: wait (back-pressure)
-                return self._publish_waiting(events[i:])
-        return None
-
-    async def _publish_waiting(self, events: list[ev.Event]) -> None:
-        for event in events:
-            await self.bus.publish(event)
-
-    def _store_failed(self, error: StoreError) -> None:
-        """The store could not write: stop every agent; the run ends unrecorded."""
-        if not self.finished.is_set():
-            self._abort_task = asyncio.get_running_loop().create_task(
-                self._abort(), name="engine-abort")
-
-    def failure_text(self) -> str:
-        """What went wrong with the store and what to do, or ""."""
-        if self.store.failure is None:
-            return ""
-        return (f"{self.store.failure}. The run stopped at what was recorded; once that is "
-                f"fixed, continue it with `agentorch-tui --resume {self.run_id}`")
 
     def log_exception(self, agent: str | None, exc: BaseException) -> None:
         text = "".join(traceback.format_exception(exc))
@@ -449,18 +376,6 @@ class Engine:
             self.finished.set()
             self.started.set()
             await self.bus.close()
-
-    async def _end_unrecorded(self, summary: dict[str, str]) -> None:
-        """The store failed: tell every subscriber (never recorded, so never replayed);
-        the run stays `running` in the database and is resumed from what was committed."""
-        self.status = "failed"
-        text = self.failure_text()
-        for type, data in ((ev.ERROR, {"level": "error", "text": text, "fatal": True}),
-                           (ev.RUN_FINISHED, {"status": "failed", "reason": text,
-                                              "agents": summary})):
-            self.seq += 1
-            await self.bus.publish(ev.Event(type, self.run_id, self.seq, self.clock(), None,
-                                            {**data, "recorded": False}))
 
     # -- control API (keys in the TUI, JSON lines in headless) -------------------------
     def _agent(self, agent_id: str) -> AgentRuntime:

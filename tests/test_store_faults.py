@@ -84,7 +84,7 @@ def test_a_deleted_database_stops_the_run_and_says_so(tmp_path):
     first_result(run)
     saved = tmp_path / "saved"
     saved.mkdir()
-    for f in tmp_path.glob("state.db*"):  # what a backup would hold
+    for f in (p for p in tmp_path.glob("state.db*") if p.is_file()):  # a backup
         shutil.copy(f, saved / f.name)
     db.unlink()
     rc, events, stderr = ended(run)
@@ -168,7 +168,7 @@ def test_a_full_disk_stops_the_run_and_it_resumes_elsewhere(tmp_path, small_disk
     # moved to a bigger disk, the run goes on from what was committed
     moved = tmp_path / "moved"
     moved.mkdir()
-    for f in small_disk.glob("state.db*"):
+    for f in (p for p in small_disk.glob("state.db*") if p.is_file()):
         shutil.copy(f, moved / f.name)
     rc = resume_to_end(tmp_path, moved / "state.db")
     assert rc == 0
