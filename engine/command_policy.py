@@ -41,7 +41,7 @@ _LITERAL_NAME = re.compile(r"[A-Za-z0-9_./+-]+|\[|:")
 _PLAIN_PARAMETER = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*|[0-9?#@*$!-])|\$\{[A-Za-z_][A-Za-z0-9_]*\}")
 _FD_REDIRECT = re.compile(r"\d*[<>]&(\d+|-)")
 _WORD_END = ("", " ", "\t", "\n", ";", "|", "&", ")", "<", ">")
-_SKIPPABLE = re.compile(r"(?:\s|;|&|#[^\n]*)*")
+_SKIPPABLE = re.compile(r"(?:\s|\\\n|#[^\n]*)*")
 _HIDDEN = (("`", "command substitution (backquotes) runs a command inside the text"),
            ("$(", "command substitution runs a command inside the text"),
            ("<(", "process substitution runs a hidden command"),
@@ -143,12 +143,13 @@ class _Walk:
             self.ask("the command is nested too deeply to check")
 
     def _check_coverage(self, trees: list[Any]) -> None:
-        """Text between the parsed commands may only be blanks, separators or comments."""
+        """Every character is in a word, an operator or a redirection the walk sees, or
+        is a blank, a line continuation or a comment: nothing the parser skipped runs."""
         end = 0
-        for tree in sorted(trees, key=lambda t: t.pos[0]):
-            start, stop = tree.pos[0], _extent(tree)
-            if not _SKIPPABLE.fullmatch(self.command[end:start]):
+        for start, stop in sorted(span for tree in trees for span in _leaf_spans(tree)):
+            if start > end and not _SKIPPABLE.fullmatch(self.command[end:start]):
                 self.ask("part of the command is outside what the parser read")
+                return
             end = max(end, stop)
         if not _SKIPPABLE.fullmatch(self.command[end:]):
             self.ask("part of the command is outside what the parser read")
@@ -287,18 +288,21 @@ class _Walk:
         self.ask(f"runs a script the agent wrote: {_short(rel)}" if rel in self.written else reason)
 
 
-def _extent(node: Any) -> int:
-    """Where ``node`` and everything under it ends (a here-document's body lies past
-    the end of its command)."""
-    end = node.pos[1] if hasattr(node, "pos") else 0
+_LEAVES = frozenset({"word", "assignment", "operator", "pipe", "reservedword", "redirect"})
+
+
+def _leaf_spans(node: Any) -> list[tuple[int, int]]:
+    """The text spans of the leaves under ``node`` (a redirection covers its target and
+    a here-document's body; a word its substitutions)."""
+    if node.kind in _LEAVES:
+        spans = [node.pos]
+        heredoc = getattr(node, "heredoc", None)
+        return spans + [heredoc.pos] if hasattr(heredoc, "pos") else spans
+    spans = []
     for name in ("parts", "list", "redirects"):
         for child in getattr(node, name, None) or []:
-            end = max(end, _extent(child))
-    for name in ("command", "output", "heredoc"):
-        child = getattr(node, name, None)
-        if hasattr(child, "kind"):
-            end = max(end, _extent(child))
-    return end
+            spans += _leaf_spans(child)
+    return spans
 
 
 def _hidden_name(word: Any, raw: str) -> str:

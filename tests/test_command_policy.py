@@ -281,6 +281,7 @@ async def test_the_agents_timeout_cannot_exceed_the_teams_command_timeout(tmp_pa
     ("printf $X y", "an unquoted pattern or variable could expand to an option of `printf`"),
     ("[[ -f x ]]", "the shell parser cannot read it (unexpected token '-f' (position 3))"),
     ("ls\x00rm", "the command contains a NUL byte"),
+    ("ls ))", "the shell parser cannot read it (unexpected token ')' (position 3))"),
     ("echo " + "a " * 8000, "the command is too long to check (16005 characters)"),
     ("{ " * 2000 + "ls; " + "}; " * 2000, "the shell parser cannot read it (maximum recursion depth exceeded)"),
     ("ls\rrm x", "a control character in command position: ls\rrm"),
