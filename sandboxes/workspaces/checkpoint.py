@@ -139,12 +139,15 @@ class Checkpointer:
         if new == self.tree:
             return None
         changed = sorted({p for p in new.keys() | self.tree.keys() if new.get(p) != self.tree.get(p)})
-        commit = self._write(new, blobs, message, skipped)
+        commit = self._write(new, changed, blobs, message, skipped)
         self._known_blobs.update(blobs)
         self.tree, self.parent = new, commit
         return Checkpoint(commit, [_text(p) for p in changed], [_text(p) for p in skipped])
 
-    def _write(self, tree: Tree, blobs: dict[str, bytes], message: str, skipped: list[bytes]) -> str:
+    def _write(self, tree: Tree, changed: list[bytes], blobs: dict[str, bytes], message: str,
+               skipped: list[bytes]) -> str:
+        """One fast-import stream: the new blobs, then a commit on top of the parent that
+        names only the changed paths (so only their trees are rebuilt)."""
         out = bytearray()
         marks: dict[str, int] = {}
         for n, (sha, data) in enumerate(blobs.items(), start=1):
@@ -157,8 +160,13 @@ class Checkpointer:
         out += (f"commit {self.ref}\ncommitter {ENGINE_NAME} <{ENGINE_EMAIL}> "
                 f"{int(time.time())} +0000\n").encode()
         out += b"data %d\n" % len(msg) + msg + b"\n"
-        out += f"from {self.parent}\ndeleteall\n".encode()
-        for path in sorted(tree):
+        out += f"from {self.parent}\n".encode()
+        for path in changed:  # deletions first: a file may become a folder
+            if path not in tree:
+                out += b"D " + _quote(path) + b"\n"
+        for path in changed:
+            if path not in tree:
+                continue
             mode, sha = tree[path]
             ref = f":{marks[sha]}" if sha in marks else sha
             out += f"M {mode} {ref} ".encode() + _quote(path) + b"\n"

@@ -105,13 +105,16 @@ def local_entries(workspace: str, known: Callable[[bytes, tuple], bool],
 
 
 def _walk(dir_fd: int, prefix: bytes, known, max_bytes: int) -> Iterator[Entry]:
-    for name in sorted(os.listdir(dir_fd)):
+    with os.scandir(dir_fd) as listing:  # fstatat on the folder's descriptor, no path walk
+        found = list(listing)
+    for item in found:
+        name = item.name
         raw = os.fsencode(name)
         path = prefix + raw
         if raw == b".git":
             continue
         try:
-            st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+            st = item.stat(follow_symlinks=False)
         except FileNotFoundError:
             continue
         if stat.S_ISLNK(st.st_mode):
@@ -129,6 +132,11 @@ def _walk(dir_fd: int, prefix: bytes, known, max_bytes: int) -> Iterator[Entry]:
             finally:
                 os.close(fd)
         elif stat.S_ISREG(st.st_mode):
+            signature = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_mode)
+            if known(path, signature):  # unchanged since it was last read: not opened
+                mode = "100755" if st.st_mode & 0o111 else "100644"
+                yield Entry(path, mode, None, st.st_size, signature)
+                continue
             entry = _read_file(dir_fd, name, path, known, max_bytes)
             if entry is not None:
                 yield entry
