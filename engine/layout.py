@@ -4,7 +4,9 @@ A workspace is the agent's: whatever it contains, the agent can rewrite (or swap
 symlink).  So no workspace may contain the team file, a rules or memory file or the
 database (with its folder, which holds the WAL files), no workspace may contain another,
 and no memory file may be a file the engine reads as configuration.  Paths are
-compared as real paths (symlinks resolved), so a symlinked spelling changes nothing.
+compared as real paths (symlinks resolved), so a symlinked spelling changes nothing;
+a file must also stay out of workspaces as written, since a symlink on its way that
+lies in a workspace could be repointed by that agent.
 """
 
 from __future__ import annotations
