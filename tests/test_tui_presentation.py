@@ -11,11 +11,11 @@ from tui.presentation import (
     fold,
     interrupts_title,
     player_text,
-    status_bar_text,
     status_text,
     tokens_text,
 )
 from tui.state import RunState
+from tui.status_line import status_bar_text
 
 
 def event(type: str, agent: str | None = None, seq: int = 1, **data) -> ev.Event:
@@ -58,7 +58,8 @@ def test_a_finished_run_reports_final_statuses() -> None:
     s = state()
     s.apply(event(ev.RUN_FINISHED, status="finished", reason="every agent has ended",
                   agents={"a": ev.DONE, "b": ev.FAILED}))
-    assert s.finished and s.counts() == {"active": 0, "done": 1, "failed": 1, "cancelled": 0}
+    assert s.finished and s.counts() == {"active": 0, "done": 1, "failed": 1, "cancelled": 0,
+                                           "stopped": 0}
     assert s.agents_still_running() == []
 
 

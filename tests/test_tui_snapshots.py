@@ -169,6 +169,11 @@ def test_help_screen(snap_compare, tui_env: Path) -> None:
     assert snap_compare(app, terminal_size=(100, 34), run_before=run_before)
 
 
+def test_help_at_80x24_scrolls_with_its_close_hint_visible(snap_compare, tui_env: Path) -> None:
+    app, run_before = with_modals_team(tui_env, "question_mark")
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
 def test_agent_detail_view(snap_compare, tui_env: Path) -> None:
     app, run_before = with_modals_team(tui_env, "down", "down", "down", "d")
     assert snap_compare(app, terminal_size=(110, 34), run_before=run_before)

@@ -50,10 +50,10 @@ class ControlCenter(Controls, App[int]):
         Binding("ctrl+c", "request_quit", "Quit", show=False, priority=True),
         Binding("question_mark", "help", "Help"),
         Binding("m", "message", "Message"),
-        Binding("p", "pause_resume", "Pause/Resume"),
+        Binding("p", "pause_resume", "Pause"),
         Binding("x", "cancel_agent", "Cancel"),
         Binding("d", "detail", "Detail"),
-        Binding("n", "next_interrupt", "Next waiting"),
+        Binding("n", "next_interrupt", "Waiting"),
         Binding("i", "focus_interrupts", "Interrupts", show=False),
     ]
     selected_agent: reactive[str | None] = reactive(None)
@@ -221,6 +221,8 @@ class ControlCenter(Controls, App[int]):
                 self._show_finished()
             elif message.history:
                 continue
+            elif event.type == ev.NOTICE and event.data.get("unsandboxed"):
+                continue  # the status bar says LOCAL · UNSANDBOXED all along
             elif event.type in (ev.NOTICE, ev.BUDGET_WARNING, ev.ERROR):
                 level = event.data.get("level", "warning" if event.type != ev.ERROR else "error")
                 self.notify(str(event.data.get("text", event.type)),
@@ -236,7 +238,7 @@ class ControlCenter(Controls, App[int]):
             return
         console = self.query_one(ConsolePanel)
         if message.agent == console.agent:
-            console.append(message.lines)
+            console.append(message.lines, message.missed)
 
     def on_run_ended(self, message: RunEnded) -> None:
         if self.state is not None and not self._panels_gone():
@@ -254,7 +256,9 @@ class ControlCenter(Controls, App[int]):
     def watch_selected_agent(self, agent: str | None) -> None:
         if self.bridge is None:
             return
-        self.query_one(ConsolePanel).show_agent(agent, self.bridge.show(agent))
+        lines = self.bridge.show(agent)
+        total = self.consoles.of(agent).total if agent is not None else 0
+        self.query_one(ConsolePanel).show_agent(agent, lines, total)
         messages = self.query_one(MessagesPanel)
         if messages.filter_agent is not None and agent is not None:
             messages.set_filter(agent)

@@ -44,10 +44,11 @@ class EventsApplied(Message):
 class ConsoleLinesReady(Message):
     """New console lines of the visible agent, to write in one go."""
 
-    def __init__(self, agent: str, lines: list[str]) -> None:
+    def __init__(self, agent: str, lines: list[str], missed: int = 0) -> None:
         super().__init__()
         self.agent = agent
         self.lines = lines
+        self.missed = missed  # lines that left the scrollback before they were shown
 
 
 class RunEnded(Message):
@@ -130,7 +131,9 @@ class EngineBridge:
         agent = self.visible_agent
         if agent is None:
             return
-        lines, self.visible_seen = self.consoles.new_since(agent, self.visible_seen)
+        seen = self.visible_seen
+        lines, self.visible_seen = self.consoles.new_since(agent, seen)
         if lines:
             self.lines_posted += len(lines)
-            self.target.post_message(ConsoleLinesReady(agent, lines))
+            missed = self.visible_seen - seen - len(lines)
+            self.target.post_message(ConsoleLinesReady(agent, lines, missed))

@@ -173,57 +173,14 @@ def interrupts_title(count: int) -> str:
     return f"Interrupts ({count})" if count else "Interrupts"
 
 
-def run_counts_text(state: RunState) -> Text:
-    c = state.counts()
-    out = Text()
-    out.append(f"▶ {c['active']} active", style="green" if c["active"] else "dim")
-    out.append(" ")
-    out.append(f"✔ {c['done']} done", style="green" if c["done"] else "dim")
-    out.append(" ")
-    out.append(f"✖ {c['failed']} failed", style="bold red" if c["failed"] else "dim")
-    if c["cancelled"]:
-        out.append(f" ⊘ {c['cancelled']} cancelled", style="red")
-    return out
-
-
-def run_status_text(state: RunState) -> Text:
-    if state.run_status == "starting":
-        return Text("starting…", style="cyan")
-    if state.run_status == "running":
-        return Text("running", style="bold green")
-    style = "bold green" if state.run_status == "finished" else "bold red"
-    return safe_text(f"run {state.run_status}", style=style)
-
-
-def status_bar_text(state: RunState, width: int = 120) -> Text:
-    """The one-line header: team, run, backend, counts, totals."""
-    sep = (" │ ", "dim")
-    out = Text.assemble((" agentorch ", "bold reverse"), " ", safe_text(fold(state.team, 40), "bold"),
-                        sep)
-    if state.unsandboxed:
-        out.append(" ▲ LOCAL · UNSANDBOXED ", style="bold white on red")
-    else:
-        backends = {a.backend for a in state.agents.values() if a.backend}
-        out.append(", ".join(sorted(backends)) or "…", style="green")
-    out.append(sep[0], style=sep[1])
-    if state.run_status != "running":
-        out.append_text(Text.assemble(run_status_text(state), sep))
-    out.append_text(Text.assemble(run_counts_text(state), sep,
-                                  f"{tokens_text(state.team_tokens)} tok ",
-                                  cost_text(state.team_cost), sep,
-                                  safe_text(f"run {state.run_id}", "dim")))
-    out.no_wrap = True
-    out.overflow = "ellipsis"
-    return out
-
-
 def finished_text(state: RunState) -> Text:
     c = state.counts()
     style = "green" if state.run_status == "finished" and not c["failed"] else "red"
     return Text.assemble(safe_text(f"Run {state.run_status}", f"bold {style}"),
                          safe_text(f": {state.finish_reason}. " if state.finish_reason else ". "),
-                         f"{c['done']} done, {c['failed']} failed, {c['cancelled']} cancelled. "
-                         "Press q to quit.")
+                         f"{c['done']} done, {c['failed']} failed, {c['cancelled']} cancelled"
+                         + (f", {c['stopped']} stopped" if c["stopped"] else "")
+                         + ". Press q to quit.")
 
 
 def tool_call_text(call: ToolCallView, width: int = 70) -> Text:

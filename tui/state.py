@@ -115,7 +115,8 @@ class RunState:
         return [a.id for a in self.agents.values() if a.backend == "local"]
 
     def counts(self) -> dict[str, int]:
-        out = {"active": 0, "done": 0, "failed": 0, "cancelled": 0}
+        """Agents by outcome; once the run ended, one that never ended is `stopped`."""
+        out = {"active": 0, "done": 0, "failed": 0, "cancelled": 0, "stopped": 0}
         for a in self.agents.values():
             if a.status == ev.DONE:
                 out["done"] += 1
@@ -123,6 +124,8 @@ class RunState:
                 out["failed"] += 1
             elif a.status == ev.CANCELLED:
                 out["cancelled"] += 1
+            elif self.finished:
+                out["stopped"] += 1
             else:
                 out["active"] += 1
         return out

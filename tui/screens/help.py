@@ -19,6 +19,7 @@ KEYS: list[tuple[str, list[tuple[str, str]]]] = [
         ("p", "pause or resume the selected agent"),
         ("x", "cancel the selected agent (asks first)"),
         ("d", "details of the selected agent: config, memory, tool calls, usage"),
+        ("n", "go to the oldest interrupt an agent waits on (again: the next)"),
         ("i", "jump to the interrupts"),
         ("ctrl+p", "command palette: every action, searchable"),
         ("?", "this help"),
@@ -33,6 +34,7 @@ KEYS: list[tuple[str, list[tuple[str, str]]]] = [
                        ("e", "edit the steps, then ctrl+s to approve them")]),
     ("Messages", [("enter", "read the whole message"),
                   ("f", "only messages of the selected agent (again: all)")]),
+    ("Console", [("w", "wrap long lines or not"), ("← →", "scroll a page sideways (no wrap)")]),
 ]
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from textual.widgets import Static
 
-from tui.presentation import status_bar_text
 from tui.state import RunState
+from tui.status_line import status_bar_text
 
 
 class StatusBar(Static):
@@ -13,5 +13,12 @@ class StatusBar(Static):
     StatusBar { height: 1; background: $panel; color: $text; }
     """
 
+    _state: RunState | None = None
+
     def show(self, state: RunState) -> None:
-        self.update(status_bar_text(state))
+        self._state = state
+        self.update(status_bar_text(state, self.size.width or self.app.size.width))
+
+    def on_resize(self) -> None:
+        if self._state is not None:
+            self.show(self._state)
