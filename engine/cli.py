@@ -25,7 +25,7 @@ from sandboxes import SandboxError
 from sandboxes.docker_client import ImageMissingError
 from sandboxes.processes import pid_alive
 
-SUBCOMMANDS = ("check", "schema", "runs", "events", "export", "replay", "diff", "merge")
+SUBCOMMANDS = ("check", "schema", "runs", "events", "export", "replay", "diff", "merge", "rollback")
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 
 
@@ -42,7 +42,7 @@ def build_run_parser() -> argparse.ArgumentParser:
         prog="agentorch-tui",
         description="A terminal control center for teams of AI agents.",
         epilog="subcommands: check FILE | schema | runs | events RUN_ID | export RUN_ID | "
-               "diff RUN_ID AGENT | merge RUN_ID AGENT | "
+               "diff RUN_ID AGENT | merge RUN_ID AGENT | rollback RUN_ID AGENT CHECKPOINT | "
                "replay RUN_ID (agentorch-tui SUBCOMMAND -h for more)",
     )
     p.add_argument("config", nargs="?", default="agents.yaml",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,12 +14,13 @@ from engine import events as ev
 from engine.control_chars import visible_controls
 from engine.workspaces import publish_refs, state_dir_of
 from memory.store import DEFAULT_DB
+from sandboxes.processes import pid_alive
 from sandboxes.workspaces.git import GitError, run_git
 from sandboxes.workspaces.merge import MergeConflict, merge_agent
 from sandboxes.workspaces.repo import EngineRepo, agent_branch, base_ref, checkpoint_ref
 
 EXIT_OK, EXIT_FAILED = 0, 1
-COMMANDS = ("diff", "merge")
+COMMANDS = ("diff", "merge", "rollback")
 
 
 def add_parsers(sub) -> None:
@@ -33,6 +35,12 @@ def add_parsers(sub) -> None:
     m.add_argument("--squash", action="store_true", help="one new commit instead of the agent's history")
     m.add_argument("--into", metavar="BRANCH", help="the branch to merge into (default: the run's base)")
     m.add_argument("--db", default=str(DEFAULT_DB))
+    r = sub.add_parser("rollback", help="restore an agent's workspace to one of its checkpoints")
+    r.add_argument("run_id", help="a run id (or a prefix), or `last`")
+    r.add_argument("agent")
+    r.add_argument("checkpoint", help="a checkpoint's commit id (or a prefix), as the "
+                   "`checkpoint` events name it; `base` for where the agent started")
+    r.add_argument("--db", default=str(DEFAULT_DB))
 
 
 @dataclass
@@ -44,6 +52,8 @@ class AgentWork:
     repo: EngineRepo
     base: str
     head: str | None  # latest checkpoint, None when nothing changed
+    run: dict
+    backend: str  # where the agent ran
 
 
 def err(text: str) -> None:
@@ -58,6 +68,9 @@ async def find_work(db: str, run_ref: str, agent: str) -> AgentWork | None:
     if found is None:
         return None
     run, events = found
+    if agent not in json.loads(run["agents"] or "[]"):
+        err(f"run {run['id']} has no agent {agent!r}; agents: {', '.join(json.loads(run['agents']))}")
+        return None
     clone = next((e for e in events if e.type == ev.WORKSPACE and e.agent == agent), None)
     if clone is None:
         agents = sorted({e.agent for e in events if e.type == ev.WORKSPACE and e.agent})
@@ -71,8 +84,10 @@ async def find_work(db: str, run_ref: str, agent: str) -> AgentWork | None:
     if base is None:
         err(f"the engine's repository {repo.git_dir} has no record of {agent} in run {run['id']}")
         return None
+    started = next((e for e in events if e.type == ev.RUN_STARTED), None)
     return AgentWork(run["id"], agent, user_repo, clone.data["base_branch"], repo, base,
-                     repo.ref(checkpoint_ref(run["id"], agent)))
+                     repo.ref(checkpoint_ref(run["id"], agent)), run,
+                     (started.data.get("backends") or {}).get(agent, "local") if started else "local")
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -80,6 +95,8 @@ def run_command(args: argparse.Namespace) -> int:
     if work is None:
         return EXIT_FAILED
     try:
+        if args.cmd == "rollback":
+            return cmd_rollback(work, args)
         return cmd_diff(work, args.stat) if args.cmd == "diff" else cmd_merge(work, args)
     except MergeConflict as exc:
         err(f"merging {agent_branch(work.run_id, work.agent)} conflicts in "
@@ -123,4 +140,21 @@ def cmd_merge(work: AgentWork, args: argparse.Namespace) -> int:
         print(f"{target} already contains {branch}")
     else:
         print(f"merged {branch} into {target} ({result.how}): {result.commit[:12]}{where}")
+    return EXIT_OK
+
+
+def cmd_rollback(work: AgentWork, args: argparse.Namespace) -> int:
+    from engine.workspace_rollback import rollback, target_commit
+
+    if work.run["status"] == "running" and pid_alive(work.run["pid"]):
+        err(f"run {work.run_id} is still running; stop it first (rolling back a live agent "
+            "is not supported yet)")
+        return EXIT_FAILED
+    target = target_commit(work, args.checkpoint)
+    commit = asyncio.run(rollback(work, target, args.db))
+    if commit is None:
+        print(f"{work.agent}'s workspace already matches {target[:12]}")
+    else:
+        print(f"{work.agent}'s workspace is back at {target[:12]}; the rollback is checkpoint "
+              f"{commit[:12]} (undo: rollback to the one before it)")
     return EXIT_OK

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +26,7 @@ from sandboxes.workspaces.repo import (
     checkpoint_ref,
     resolve_base,
 )
-from sandboxes.workspaces.snapshot import docker_chunks, local_entries, tar_entries
+from sandboxes.workspaces.snapshot import Entry, docker_chunks, local_entries, tar_entries
 
 if TYPE_CHECKING:
     from engine.run import Engine
@@ -108,12 +109,7 @@ class Workspaces:
         if cpr is None:
             cpr = self._checkpointers[agent_id] = Checkpointer(self.repo, self.engine.run_id, agent_id)
         message = f"agentorch checkpoint of {agent_id}" + (f" after {call_id}" if call_id else "")
-        if sandbox.kind == "docker":
-            api = sandbox._api  # noqa: SLF001 - the archive API of the sandbox's own daemon
-            entries = tar_entries(docker_chunks(api, sandbox.container_id))
-        else:
-            entries = local_entries(str(sandbox.spec.workspace), cpr.known)
-        return cpr.take(entries, message)
+        return cpr.take(snapshot_of(sandbox, cpr), message)
 
     # -- at the end of the run
     async def finish(self, sandboxes: dict[str, Sandbox]) -> None:
@@ -146,6 +142,14 @@ class Workspaces:
         if refspecs:
             publish_refs(self.user_repo, self.repo, refspecs)
         return names
+
+
+def snapshot_of(sandbox: Sandbox, cpr: Checkpointer) -> Iterator[Entry]:
+    """The sandbox's workspace as data (see sandboxes/workspaces/snapshot.py)."""
+    if sandbox.kind == "docker":
+        api = sandbox._api  # noqa: SLF001 - the archive API of the sandbox's own daemon
+        return tar_entries(docker_chunks(api, sandbox.container_id))
+    return local_entries(str(sandbox.spec.workspace), cpr.known)
 
 
 def publish_refs(user_repo: Path, repo: EngineRepo, refspecs: list[str]) -> None:
