@@ -90,4 +90,17 @@ def test_a_conflict_changes_nothing_and_names_the_files(tmp_path, capsys):
 def test_unknown_agent_or_run_without_repo_is_one_sentence(tmp_path, capsys):
     repo, run_id = run_team(tmp_path, [step("write_file", path="n", content="n")])
     assert cli(tmp_path, "diff", run_id, "zz") == 1
-    assert "no clone of agent 'zz'" in capsys.readouterr().err
+    assert "has no agent 'zz'; agents: a" in capsys.readouterr().err
+
+
+def test_diff_of_a_run_without_repo_says_so(tmp_path, capsys):
+    t = make_team(tmp_path, [{"id": "a", "script": [step("write_file", path="n", content="n")]}])
+
+    async def go():
+        engine, _w, store = await run_to_end(t, tmp_path)
+        await store.close()
+        return engine.run_id
+
+    run_id = asyncio.run(go())
+    assert cli(tmp_path, "diff", run_id, "a") == 1
+    assert "its team has no `repo:`" in capsys.readouterr().err
