@@ -58,6 +58,9 @@ def build_run_parser() -> argparse.ArgumentParser:
     p.add_argument("--image", help="override the container image of every agent")
     p.add_argument("--resume", metavar="RUN_ID",
                    help="continue a stopped or crashed run (an id, a prefix, or `last`)")
+    p.add_argument("--notify", choices=["bell", "desktop", "quiet"],
+                   help="when an agent waits for you: ring the bell (default), also send a "
+                        "desktop notification, or stay quiet (overrides the team's notify:)")
     p.add_argument("--reload-config", action="store_true",
                    help="with --resume: use the team file as it is now, even if it changed "
                         "since the run started (default: refuse when it changed)")
@@ -206,6 +209,8 @@ async def open_engine(team, config_path: str, args):
                     backend=args.backend, run_id=state.run["id"] if state else None,
                     image=getattr(args, "image", None), demo=bool(getattr(args, "demo", False)))
     engine.pending_resume = state
+    if getattr(args, "notify", None):
+        engine.notifier.setting = args.notify
     try:  # one writer per run: a second resume of it is refused, naming the holder
         engine.run_lock = RunLock.acquire(args.db, engine.run_id)
     except (RunLocked, OSError) as exc:

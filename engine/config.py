@@ -243,6 +243,14 @@ class AnthropicConfig(Strict):
     """Name of the environment variable holding an alternative API base URL."""
 
 
+class NotifyCommand(Strict):
+    """Run a program when an agent waits for you: `[prog, arg, ...]`, called with the
+    agent and the question as two more arguments (and a JSON object on stdin); never
+    through a shell."""
+
+    command: list[Annotated[str, Field(min_length=1)]] = Field(min_length=1)
+
+
 class TeamConfig(Strict):
     """agents.yaml: a team of agents."""
 
@@ -260,6 +268,10 @@ class TeamConfig(Strict):
     This trusts the program AND what it loads from the workspace (conftest.py, Makefile)."""
     anthropic: AnthropicConfig = Field(default_factory=AnthropicConfig)
     limits: Limits = Field(default_factory=Limits)
+    notify: Literal["bell", "desktop", "quiet"] | NotifyCommand = "bell"
+    """When an agent waits for you: `bell` rings the terminal bell, `desktop` also sends
+    a desktop notification (notify-send), `{command: [...]}` also runs your program,
+    `quiet` does nothing.  `--notify` overrides it."""
     agents: list[AgentConfig] = Field(min_length=1)
     repo: str | None = None
     """A git repository the agents work on (relative to this file, e.g. `.`): each agent

@@ -98,6 +98,10 @@ class InterruptQueue:
                 folded.future.set_result(folded.answer)
         if self.engine.auto_approve and kind in APPROVAL_KINDS:
             await self.answer(intr.id, {"approved": True, "by": "auto-approve"})
+        if blocking and intr.pending:
+            command = intr.extra.get("command") or intr.extra.get("path")
+            self.engine.notifier.blocked(intr.id, agent, kind,
+                                         f"{prompt}\n{command}" if command else prompt)
         return intr
 
     def _to_fold(self, agent: str) -> Interrupt | None:

@@ -22,6 +22,7 @@ from engine.bus import EventBus
 from engine.config import ALL, AgentConfig, TeamConfig
 from engine.interrupts import InterruptError, InterruptQueue
 from engine.messaging import USER, MessageError, PostOffice
+from engine.notify import Notifier
 from engine.pricing import price_problems
 from engine.recording import ControlError, EventRecorder, RunAborted
 from engine.workspaces import Workspaces
@@ -89,6 +90,7 @@ class Engine(EventRecorder):
         store.on_failure = self._store_failed
         self.seq = 0
         self.interrupts = InterruptQueue(self)
+        self.notifier = Notifier(team.notify)  # the person, when an agent waits for them
         self.post = PostOffice(self)
         self.budget = BudgetKeeper(self)
         self.agents: dict[str, AgentRuntime] = {}
@@ -375,6 +377,7 @@ class Engine(EventRecorder):
                 self.run_lock.release()
             self.finished.set()
             self.started.set()
+            await self.notifier.close()
             await self.bus.close()
 
     # -- control API (keys in the TUI, JSON lines in headless) -------------------------

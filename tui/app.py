@@ -109,6 +109,8 @@ class ControlCenter(Controls, App[int]):
             self.push_screen(self.start_failed_screen(self.start_error))
             return
         engine = self.engine
+        engine.notifier.bell = self.bell  # an agent waits for the person: ring
+        engine.notifier.on_error = lambda text: self.notify(text, severity="warning")
         self.attach(engine.bus, engine.team.name, engine.run_id,
                     [(a.id, a.type or "") for a in engine.team.agents])
         if engine.pending_resume is not None:
