@@ -26,7 +26,16 @@ from sandboxes.workspaces.repo import (
     checkpoint_ref,
     resolve_base,
 )
-from sandboxes.workspaces.snapshot import Entry, docker_chunks, local_entries, tar_entries
+from sandboxes.workspaces.snapshot import (
+    LISTING,
+    Entry,
+    Listing,
+    docker_chunks,
+    docker_entries,
+    local_entries,
+    parse_listing,
+    tar_entries,
+)
 
 if TYPE_CHECKING:
     from engine.run import Engine
@@ -34,6 +43,8 @@ if TYPE_CHECKING:
 
 #: tools after which the workspace may have changed
 CHANGES_FILES = frozenset({"write_file", "run_command"})
+#: seconds the in-sandbox listing before a checkpoint may take
+LISTING_TIMEOUT = 120.0
 #: uid of the sandbox user when root owns the workspace (sandboxes/docker.py)
 SANDBOX_UID = 1000
 
@@ -96,7 +107,8 @@ class Workspaces:
         lock = self._locks.setdefault(agent_id, asyncio.Lock())
         async with lock:
             try:
-                cp = await asyncio.to_thread(self._take, agent_id, sandbox, call_id)
+                listing = await docker_listing(sandbox)
+                cp = await asyncio.to_thread(self._take, agent_id, sandbox, call_id, listing)
             except Exception as exc:  # noqa: BLE001 - a checkpoint never stops the agent
                 await self.engine.emit(ev.NOTICE, agent_id, level="warning",
                                        text=f"checkpoint of {agent_id} failed: {exc}")
@@ -104,12 +116,13 @@ class Workspaces:
             if cp is not None:
                 await self.engine.emit(ev.CHECKPOINT, agent_id, **checkpoint_data(cp, call_id))
 
-    def _take(self, agent_id: str, sandbox: Sandbox, call_id: str | None) -> Checkpoint | None:
+    def _take(self, agent_id: str, sandbox: Sandbox, call_id: str | None,
+              listing: Listing | None = None) -> Checkpoint | None:
         cpr = self._checkpointers.get(agent_id)
         if cpr is None:
             cpr = self._checkpointers[agent_id] = Checkpointer(self.repo, self.engine.run_id, agent_id)
         message = f"agentorch checkpoint of {agent_id}" + (f" after {call_id}" if call_id else "")
-        return cpr.take(snapshot_of(sandbox, cpr), message)
+        return cpr.take(snapshot_of(sandbox, cpr, listing), message)
 
     # -- at the end of the run
     async def finish(self, sandboxes: dict[str, Sandbox]) -> None:
@@ -144,10 +157,29 @@ class Workspaces:
         return names
 
 
-def snapshot_of(sandbox: Sandbox, cpr: Checkpointer) -> Iterator[Entry]:
+async def docker_listing(sandbox: Sandbox) -> Listing | None:
+    """Docker: the workspace's stat signatures, listed inside the sandbox (None: unusable)."""
+    if sandbox.kind != "docker":
+        return None
+    # read from the live stream: the result keeps at most max_output bytes, and 10,000
+    # files list to ~1 MB
+    chunks: list[str] = []
+
+    async def collect(text: str) -> None:
+        chunks.append(text)
+
+    result = await sandbox.exec(LISTING, LISTING_TIMEOUT, collect)
+    if result.exit_code != 0 or result.timed_out:
+        return None
+    return parse_listing("".join(chunks))
+
+
+def snapshot_of(sandbox: Sandbox, cpr: Checkpointer, listing: Listing | None = None) -> Iterator[Entry]:
     """The sandbox's workspace as data (see sandboxes/workspaces/snapshot.py)."""
     if sandbox.kind == "docker":
         api = sandbox._api  # noqa: SLF001 - the archive API of the sandbox's own daemon
+        if listing is not None:
+            return docker_entries(api, sandbox.container_id, listing, cpr.known)
         return tar_entries(docker_chunks(api, sandbox.container_id))
     return local_entries(str(sandbox.spec.workspace), cpr.known)
 

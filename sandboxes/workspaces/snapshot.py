@@ -70,6 +70,8 @@ def tar_entries(chunks: Iterator[bytes], prefix: str = "workspace/",
             if not name.startswith(prefix):
                 continue
             path = name[len(prefix):].strip("/").encode("utf-8", "surrogateescape")
+            if not prefix:  # one file fetched by its path: the member is its base name
+                path = path.rsplit(b"/", 1)[-1]
             if not path or _ignored_path(path):
                 continue
             if member.issym():
@@ -86,6 +88,67 @@ def tar_entries(chunks: Iterator[bytes], prefix: str = "workspace/",
 def docker_chunks(api, container_id: str, workdir: str = "/workspace") -> Iterator[bytes]:
     stream, _stat = api.get_archive(container_id, workdir)
     return iter(stream)
+
+
+#: run in the sandbox (cwd /workspace) before a checkpoint: a stat signature per file and
+#: link, `.git` folders pruned, so that only changed files travel through the archive API
+LISTING = ("find . -name .git -prune -o \\( -type f -o -type l \\) "
+           "-exec stat -c '%i %s %y %z %f %n' {} +")
+#: beyond this many changed files one archive of the whole workspace is cheaper
+MAX_SINGLE_FETCHES = 200
+
+Listing = dict[bytes, tuple]  # path -> (ino, size, mtime, ctime, raw mode)
+
+
+def parse_listing(text: str) -> Listing | None:
+    """The listing's signatures, or None when it cannot be trusted to be complete (a
+    name with a newline or bytes that are not UTF-8): then the whole workspace is read."""
+    out: Listing = {}
+    for line in text.splitlines():
+        parts = line.split(" ", 9)
+        if len(parts) != 10 or not parts[9].startswith("./") or "\ufffd" in line:
+            return None
+        ino, size, y1, y2, _ytz, z1, z2, _ztz, raw, name = parts
+        try:
+            out[name[2:].encode()] = (int(ino), int(size), f"{y1} {y2}", f"{z1} {z2}", int(raw, 16))
+        except ValueError:
+            return None
+    return out
+
+
+def docker_entries(api, container_id: str, listing: Listing, known: Callable[[bytes, tuple], bool],
+                   max_bytes: int = MAX_FILE_BYTES) -> Iterator[Entry]:
+    """Entries from a listing: unchanged files by signature only, changed ones fetched one
+    by one through the archive API (or all at once when many changed)."""
+    need = {p for p, sig in listing.items() if not known(p, sig)}
+    if len(need) > MAX_SINGLE_FETCHES:
+        for entry in tar_entries(docker_chunks(api, container_id), max_bytes=max_bytes):
+            entry.signature = listing.get(entry.path)  # taken before: a later change shows
+            yield entry
+        return
+    for path, sig in listing.items():
+        raw = sig[4]
+        mode = "120000" if stat.S_ISLNK(raw) else "100755" if raw & 0o111 else "100644"
+        if path not in need:
+            yield Entry(path, mode, None, sig[1], sig)
+        elif mode != "120000" and sig[1] > max_bytes:
+            yield Entry(path, mode, None, sig[1], sig, skipped=True)
+        else:
+            entry = _fetch_one(api, container_id, path, max_bytes)
+            if entry is not None:
+                entry.path, entry.signature = path, sig
+                yield entry
+
+
+def _fetch_one(api, container_id: str, path: bytes, max_bytes: int) -> Entry | None:
+    from sandboxes.docker_client import _docker_module
+
+    try:
+        chunks = docker_chunks(api, container_id, "/workspace/" + path.decode())
+        return next(tar_entries(chunks, prefix="", max_bytes=max_bytes), None)
+    except _docker_module().errors.NotFound:
+        return None  # gone since the listing
+
 
 
 # -- local -------------------------------------------------------------------------------
