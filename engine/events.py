@@ -85,3 +85,9 @@ FAILED = "failed"
 CANCELLED = "cancelled"
 
 TERMINAL_STATUSES = frozenset({DONE, FAILED, CANCELLED})
+
+
+def ended_text(agent_id: str, status: str) -> str:
+    """`coder has finished`, `coder has failed`, `coder was cancelled`."""
+    words = {DONE: "has finished", FAILED: "has failed", CANCELLED: "was cancelled"}
+    return f"{agent_id} {words.get(status, f'has ended ({status})')}"

@@ -418,8 +418,11 @@ class Engine(EventRecorder):
             raise ControlError(str(exc)) from None
 
     async def send_user_message(self, to: str, text: str) -> str:
-        if to != ALL:  # a broadcast goes to every agent
-            self._agent(to)
+        rt = self._agent(to) if to != ALL else None  # a broadcast goes to every agent
+        if self.finished.is_set():
+            raise ControlError("the run has ended: no agent reads messages any more")
+        if rt is not None and rt.finished:
+            raise ControlError(f"{ev.ended_text(to, rt.status)}: it reads no more messages")
         try:
             env = await self.post.send(USER, to, text)
         except MessageError as exc:
@@ -429,7 +432,7 @@ class Engine(EventRecorder):
     async def pause(self, agent_id: str) -> None:
         rt = self._agent(agent_id)
         if rt.finished:
-            raise ControlError(f"{agent_id} has already {rt.status}")
+            raise ControlError(ev.ended_text(agent_id, rt.status))
         await rt.pause()
 
     async def resume(self, agent_id: str) -> None:
@@ -441,7 +444,7 @@ class Engine(EventRecorder):
     async def cancel(self, agent_id: str) -> None:
         rt = self._agent(agent_id)
         if rt.finished:
-            raise ControlError(f"{agent_id} has already {rt.status}")
+            raise ControlError(ev.ended_text(agent_id, rt.status))
         if rt.task is not None:
             rt.task.cancel()
             await asyncio.gather(rt.task, return_exceptions=True)
@@ -482,3 +485,4 @@ class Engine(EventRecorder):
     # -- views -------------------------------------------------------------------------
     def workspace(self, agent_id: str) -> Path:
         return self.team.workspace_of(self.team.agent(agent_id), self.run_id)
+

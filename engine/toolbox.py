@@ -110,7 +110,7 @@ async def send_message(agent: AgentRuntime, to: str, text: str, wait_reply: bool
     if wait_reply and agent.recovered_message is None:
         target = agent.engine.agents.get(to)
         if target is not None and target.finished:
-            raise ToolError(f"{to} has already {target.status} and cannot reply")
+            raise ToolError(f"{ev.ended_text(to, target.status)} and cannot reply")
     env = await _send(agent, to, text, REQUEST if wait_reply else "notify")
     if not wait_reply:
         return {"id": env.id, "delivered_to": list(env.recipients)}

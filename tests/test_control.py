@@ -159,7 +159,7 @@ async def test_cancel_stops_the_running_command(tmp_path):
     assert not marker.exists(), "the cancelled command kept running"
     assert engine.agents["b"].status == "done"
     assert engine.status == "cancelled"
-    with pytest.raises(ControlError, match="already cancelled"):
+    with pytest.raises(ControlError, match="a was cancelled"):
         await engine.cancel("a")
     await store.close()
 

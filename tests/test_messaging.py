@@ -124,7 +124,7 @@ async def test_sync_request_to_a_finished_agent_fails_fast(tmp_path):
     ])
     engine, w, store = await run_to_end(team, tmp_path)
     res = w.results("a")[1]
-    assert res["is_error"] and "b has already done" in res["result"]["error"]
+    assert res["is_error"] and "b has finished and cannot reply" in res["result"]["error"]
     await store.close()
 
 

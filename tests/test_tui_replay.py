@@ -218,3 +218,19 @@ def test_replay_paused_mid_run(snap_compare, tui_env: Path) -> None:
         pilot.app.clear_notifications()
 
     assert snap_compare(app, terminal_size=(100, 28), run_before=run_before)
+
+
+def test_the_replay_footer_shows_only_the_replays_keys(snap_compare, tui_env: Path) -> None:
+    """The Interrupts panel focused at 120 columns: no Answer/Approve/Reject, and the
+    player's keys up to Help all fit."""
+    run, events = record_finishing_team(tui_env)
+    app = make_replay_app(run, events, paused=True, blink_cursors=False)
+
+    async def run_before(pilot) -> None:
+        await pilot.press("G")
+        await wait_until(pilot, lambda s: s.finished)
+        pilot.app.query_one(InterruptsPanel).focus()
+        await pilot.pause()
+        pilot.app.clear_notifications()
+
+    assert snap_compare(app, terminal_size=(120, 28), run_before=run_before)

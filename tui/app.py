@@ -298,7 +298,9 @@ class ControlCenter(Controls, App[int]):
 
     # -- command palette --------------------------------------------------------------
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        for command in super().get_system_commands(screen):
+            if command.title not in ("Keys", "Quit"):  # ours: our help, the clean quit
+                yield command
         yield from self.palette_commands()
 
     # -- shutting down ------------------------------------------------------------------

@@ -23,7 +23,7 @@ from tui.screens.error import StartFailedScreen
 from tui.screens.help import HelpScreen
 from tui.screens.message import MessageScreen
 from tui.screens.routing import screen_for
-from tui.state import InterruptView, MessageView
+from tui.state import AgentView, InterruptView, MessageView
 
 if TYPE_CHECKING:
     from tui.app import ControlCenter
@@ -114,6 +114,11 @@ class Controls(_Base):
         target = agent or self._target()
         if target is None:
             return
+        if self.state is not None and (self.state.finished or self.state.agents[target].finished):
+            why = ("The run has ended" if self.state.finished else
+                   ev.ended_text(target, self.state.agents[target].status))
+            self.notify(f"{why}: {target} reads no more messages.", severity="warning")
+            return
 
         async def send(text: str | None) -> None:
             if text and self.engine is not None:
@@ -137,7 +142,7 @@ class Controls(_Base):
         if target is None or self.state is None:
             return
         if self.state.agents[target].finished:
-            self.notify(f"{target} has already {self.state.agents[target].status}.",
+            self.notify(f"{ev.ended_text(target, self.state.agents[target].status)}.",
                         severity="warning")
             return
 
@@ -207,18 +212,26 @@ class Controls(_Base):
             yield SystemCommand(f"Answer {intr.id}: {intr.agent} {interrupt_kind(intr.kind)}",
                                 f"open the {interrupt_kind(intr.kind)} of {intr.agent}",
                                 lambda i=intr: self.open_interrupt(i))
-        for agent in self.state.agents:
-            yield SystemCommand(f"Message {agent}", f"write to {agent}'s inbox",
-                                lambda a=agent: self.action_message(a))
-            yield SystemCommand(f"Pause or resume {agent}", "toggle",
-                                lambda a=agent: self.run_worker(self.action_pause_resume(a)))
-            yield SystemCommand(f"Cancel {agent}", "asks first",
-                                lambda a=agent: self.action_cancel_agent(a))
-            yield SystemCommand(f"Details of {agent}", "config, memory, tool calls, usage",
-                                lambda a=agent: self.action_detail(a))
-        yield SystemCommand("Keys", "every key of the control center", self.action_help)
+        agents = list(self.state.agents.values())
+        agents.sort(key=lambda a: a.id != self.selected_agent)  # the selected one first
+        for view in agents:
+            yield from self._agent_commands(view)
+        yield SystemCommand("Help: every key", "the control center's keys", self.action_help)
         yield SystemCommand("Stop the run and quit", "asks while agents run",
                             lambda: self.run_worker(self.action_request_quit()))
+
+    def _agent_commands(self, view: AgentView) -> Iterable[SystemCommand]:
+        """What can be done to this agent now (a finished agent: only its details)."""
+        a = view.id
+        if not view.finished and not self.state.finished:
+            yield SystemCommand(f"Message {a}", f"write to {a}'s inbox",
+                                lambda: self.action_message(a))
+            verb = "Resume" if view.status == ev.PAUSED else "Pause"
+            yield SystemCommand(f"{verb} {a}", f"{verb.lower()} {a}",
+                                lambda: self.run_worker(self.action_pause_resume(a)))
+            yield SystemCommand(f"Cancel {a}", "asks first", lambda: self.action_cancel_agent(a))
+        yield SystemCommand(f"Details of {a}", "config, plan, memory, tool calls, usage",
+                            lambda: self.action_detail(a))
 
     async def action_quit(self) -> None:
         """Textual's own quit (palette, ctrl+q) goes through the same clean path."""

@@ -8,6 +8,8 @@ on nothing; pressed again, it acts on the row now highlighted.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from textual.binding import Binding
 from textual.coordinate import Coordinate
 from textual.message import Message
@@ -102,6 +104,13 @@ class InterruptsPanel(FlexTable):
         if key is not None and key != self.selected_id:
             self.selected_id = key
             self._gone = None
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        if not getattr(self.app, "live", True):  # a replay answers nothing (it says so
+            bindings = self._bindings.key_to_bindings  # when asked): keys kept, not shown
+            for key in ("enter", "a", "r"):
+                bindings[key] = [replace(b, show=False) for b in bindings.get(key, [])]
 
     def move_cursor(self, *args, **kwargs) -> None:  # type: ignore[override]
         self._gone = None  # the person (or a test) chose a row: that one it is
