@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ["bench_engine.py", "bench_docker.py", "bench_tui.py", "bench_claude.py"]
+SCRIPTS = ["bench_engine.py", "bench_visibility.py", "bench_docker.py", "bench_tui.py",
+           "bench_claude.py"]
 
 
 def main() -> int:
