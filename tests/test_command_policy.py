@@ -373,11 +373,15 @@ def test_a_resumed_run_still_knows_which_scripts_the_agent_wrote(tmp_path):
     run.until(lambda e: e["type"] == "interrupt" and e["kind"] == "user_input", answer=False)
     run.kill9()
     again = resume(tmp_path)
-    ask = again.until(lambda e: e["type"] == "interrupt" and e["kind"] == "command_approval")
-    assert ask["reason"] == "runs a script the agent wrote: cleanup.sh"
-    assert ask["files"] == [{"path": "cleanup.sh", "content": "rm -rf keep\n"}]
-    again.send({"type": "reject", "interrupt": ask["id"], "text": "no"})
-    again.finish()
+    try:
+        ask = again.until(lambda e: e["type"] == "interrupt" and e["kind"] == "command_approval")
+        assert ask["reason"] == "runs a script the agent wrote: cleanup.sh"
+        assert ask["files"] == [{"path": "cleanup.sh", "content": "rm -rf keep\n"}]
+        again.send({"type": "reject", "interrupt": ask["id"], "text": "no"})
+        assert again.finish() == 0
+    finally:
+        if again.proc.poll() is None:
+            again.kill9()
 
 
 @pytest.mark.docker
