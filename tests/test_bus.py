@@ -114,3 +114,30 @@ async def test_an_engine_with_many_agents_and_a_queue_of_four_finishes(tmp_path)
     await asyncio.wait_for(consumer, 10)
     await store.close()
     assert [e.seq for e in seen] == list(range(1, len(seen) + 1))
+
+
+async def test_the_tui_bridge_queue_fills_during_a_flood_from_many_agents(tmp_path, monkeypatch):
+    """Ten agents flood their consoles through a bridge queue of 4: it fills again and
+    again, the engine waits for it, and every line of every agent reaches the UI."""
+    from tests.conftest_tui import app_for, wait_until
+    from tests.conftest_tui import write_team as write_tui_team
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("tui.bridge.QUEUE_SIZE", 4)
+    agents = [{"id": f"a{i}", "model": "scripted", "sandbox_path": f"ws/{i}", "script": [
+        {"tool": "run_command", "args": {"command": f"for i in $(seq 1 3000); do echo {i}-$i; "
+                                                    "done"}}]} for i in range(10)]
+    app = app_for(write_tui_team(tmp_path, {"name": "flood", "sandbox": {"backend": "local"},
+                                            "agents": agents}), tmp_path)
+    peak = 0
+    async with app.run_test(size=(120, 40)) as pilot:
+        def done(state) -> bool:
+            nonlocal peak
+            if app.bridge is not None:
+                peak = max(peak, len(app.bridge._sub._items))
+            return state.run_status == "finished"
+        await wait_until(pilot, done, timeout=120)
+        for i in range(10):
+            assert app.consoles.of(f"a{i}").total >= 3000
+            assert f"{i}-3000" in app.consoles.of(f"a{i}").lines
+    assert peak == 4  # it was full

@@ -184,3 +184,24 @@ def test_the_error_event_is_json_the_client_can_read(tmp_path):
     rc, events, _ = ended(run)
     assert rc == 1
     assert all(json.loads(json.dumps(e)) == e for e in events)
+
+
+async def test_the_tui_shows_the_store_failure_and_how_to_go_on(tmp_path, monkeypatch):
+    """On screen: the run ends `failed` with the real error and the resume command."""
+    from textual.widgets import Static
+
+    from tests.conftest_tui import app_for, wait_until
+    from tests.conftest_tui import write_team as write_tui_team
+
+    monkeypatch.chdir(tmp_path)
+    team = {"name": "t", "sandbox": {"backend": "local"}, "agents": [
+        {"id": "solo", "model": "scripted", "script": [
+            {"tool": "run_command", "args": {"command": "sleep 0.05"}}] * 200}]}
+    app = app_for(write_tui_team(tmp_path, team), tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda s: any(a.tool_calls for a in s.agents.values()))
+        (tmp_path / "state.db").unlink()
+        await wait_until(pilot, lambda s: s.run_status == "failed")
+        banner = str(app.query_one("#banner", Static).render())
+        assert "deleted" in banner and "--resume" in banner, banner
+        assert app.engine is not None and "deleted" in app.engine.failure_text()
