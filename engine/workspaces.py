@@ -10,12 +10,14 @@ latest checkpoint is published to the user's repository as that branch (a fetch)
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine import events as ev
+from engine.recording import RunAborted
 from sandboxes.base import SandboxError
 from sandboxes.workspaces.checkpoint import Checkpoint, Checkpointer
 from sandboxes.workspaces.git import GitError, owner_of, run_git
@@ -126,19 +128,22 @@ class Workspaces:
 
     # -- at the end of the run
     async def finish(self, sandboxes: dict[str, Sandbox]) -> None:
-        """A last checkpoint of each agent (what a stop cut short), then publish."""
+        """A last checkpoint of each agent (what a stop cut short), then publish.  Never
+        raises: the sandboxes stop after it whatever happens (a failed store included)."""
         for agent_id, sandbox in sandboxes.items():
             if getattr(sandbox, "container_id", True):
-                await self.after_change(agent_id, sandbox, None)
+                with contextlib.suppress(RunAborted):
+                    await self.after_change(agent_id, sandbox, None)
         try:
             published = await asyncio.to_thread(self.publish)
         except (GitError, OSError) as exc:
-            await self.engine.emit(ev.NOTICE, level="warning",
-                                   text=f"could not publish the agents' branches to {self.user_repo}: {exc}")
-            return
-        if published:
-            await self.engine.emit(ev.NOTICE, level="info",
-                                   text=f"agent branches in {self.user_repo}: {', '.join(published)}")
+            level, text = "warning", f"could not publish the agents' branches to {self.user_repo}: {exc}"
+        else:
+            level, text = "info", (f"agent branches in {self.user_repo}: {', '.join(published)}"
+                                   if published else "")
+        if text:
+            with contextlib.suppress(RunAborted):
+                await self.engine.emit(ev.NOTICE, level=level, text=text)
 
     def publish(self) -> list[str]:
         """Each agent's latest checkpoint as branch `agentorch/<run>/<agent>` of the user's
