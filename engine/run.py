@@ -478,9 +478,16 @@ class Engine(EventRecorder):
             await getattr(self, kind)(need("agent"))
         elif kind == "stop":
             asyncio.get_running_loop().create_task(self.stop())
+        elif kind == "merge":
+            if self.workspaces is None:
+                raise ControlError("merge needs a team with `repo:` (agents work on a clone of it)")
+            self._agent(need("agent"))
+            into = cmd.get("into")
+            await self.workspaces.merge(need("agent"), bool(cmd.get("squash")),
+                                        into if isinstance(into, str) and into else None)
         else:
             raise ControlError(f"unknown command type {kind!r}; use answer, approve, reject, "
-                               "ack, message, pause, resume, cancel or stop")
+                               "ack, message, pause, resume, cancel, stop or merge")
 
     # -- views -------------------------------------------------------------------------
     def workspace(self, agent_id: str) -> Path:

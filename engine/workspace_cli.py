@@ -12,11 +12,11 @@ from pathlib import Path
 
 from engine import events as ev
 from engine.control_chars import visible_controls
-from engine.workspaces import publish_refs, state_dir_of
+from engine.workspaces import merge_text, merge_work, state_dir_of
 from memory.store import DEFAULT_DB
 from sandboxes.processes import pid_alive
 from sandboxes.workspaces.git import GitError, run_git
-from sandboxes.workspaces.merge import MergeConflict, merge_agent
+from sandboxes.workspaces.merge import MergeConflict
 from sandboxes.workspaces.repo import EngineRepo, agent_branch, base_ref, checkpoint_ref
 
 EXIT_OK, EXIT_FAILED = 0, 1
@@ -129,17 +129,10 @@ def cmd_merge(work: AgentWork, args: argparse.Namespace) -> int:
     if work.head is None:
         err(f"{work.agent} changed nothing in run {work.run_id}; nothing to merge")
         return EXIT_FAILED
-    branch = agent_branch(work.run_id, work.agent)
-    publish_refs(work.user_repo, work.repo,
-                 [f"+{checkpoint_ref(work.run_id, work.agent)}:refs/heads/{branch}"])
     target = args.into or work.base_branch
-    message = f"Merge the work of agent {work.agent} (run {work.run_id}, branch {branch})"
-    result = merge_agent(work.user_repo, target, f"refs/heads/{branch}", message, args.squash)
-    where = f"; {result.worktree} matches it" if result.worktree else ""
-    if result.how == "up to date":
-        print(f"{target} already contains {branch}")
-    else:
-        print(f"merged {branch} into {target} ({result.how}): {result.commit[:12]}{where}")
+    branch, result = merge_work(work.user_repo, work.repo, work.run_id, work.agent, target,
+                                args.squash)
+    print(merge_text(branch, target, result))
     return EXIT_OK
 
 

@@ -17,10 +17,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine import events as ev
-from engine.recording import RunAborted
+from engine.recording import ControlError, RunAborted
 from sandboxes.base import SandboxError
 from sandboxes.workspaces.checkpoint import Checkpoint, Checkpointer
 from sandboxes.workspaces.git import GitError, owner_of, run_git
+from sandboxes.workspaces.merge import MergeConflict, MergeResult, merge_agent
 from sandboxes.workspaces.repo import (
     EngineRepo,
     agent_branch,
@@ -126,6 +127,27 @@ class Workspaces:
         message = f"agentorch checkpoint of {agent_id}" + (f" after {call_id}" if call_id else "")
         return cpr.take(snapshot_of(sandbox, cpr, listing), message)
 
+    # -- merge while the run goes on (headless `{"type":"merge","agent":ID}`)
+    async def merge(self, agent_id: str, squash: bool = False, into: str | None = None) -> str:
+        """Merge the agent's latest checkpoint; what happened, in one sentence.  Raises
+        ControlError with the reason (nothing changed then)."""
+        run_id = self.engine.run_id
+        async with self._locks.setdefault(agent_id, asyncio.Lock()):  # no checkpoint half-way
+            if self.repo.ref(checkpoint_ref(run_id, agent_id)) is None:
+                raise ControlError(f"{agent_id} has changed nothing yet; nothing to merge")
+            try:
+                branch, result = await asyncio.to_thread(
+                    merge_work, self.user_repo, self.repo, run_id, agent_id, into or self.branch, squash)
+            except MergeConflict as exc:
+                raise ControlError(f"merging {agent_id}'s work conflicts in {', '.join(exc.files)}; "
+                                   "nothing was changed") from None
+            except (GitError, OSError) as exc:
+                raise ControlError(str(exc)) from None
+        text = merge_text(branch, into or self.branch, result)
+        await self.engine.emit(ev.MERGED, agent_id, branch=branch, into=into or self.branch,
+                               how=result.how, commit=result.commit, text=text)
+        return text
+
     # -- at the end of the run
     async def finish(self, sandboxes: dict[str, Sandbox]) -> None:
         """A last checkpoint of each agent (what a stop cut short), then publish.  Never
@@ -177,6 +199,23 @@ async def docker_listing(sandbox: Sandbox) -> Listing | None:
     if result.exit_code != 0 or result.timed_out:
         return None
     return parse_listing("".join(chunks))
+
+
+def merge_work(user_repo: Path, repo: EngineRepo, run_id: str, agent_id: str, target: str,
+               squash: bool) -> tuple[str, MergeResult]:
+    """Publish the agent's latest checkpoint as its branch in the user's repository, then
+    merge it into ``target`` (sandboxes/workspaces/merge.py).  GitError / MergeConflict."""
+    branch = agent_branch(run_id, agent_id)
+    publish_refs(user_repo, repo, [f"+{checkpoint_ref(run_id, agent_id)}:refs/heads/{branch}"])
+    message = f"Merge the work of agent {agent_id} (run {run_id}, branch {branch})"
+    return branch, merge_agent(user_repo, target, f"refs/heads/{branch}", message, squash)
+
+
+def merge_text(branch: str, target: str, result: MergeResult) -> str:
+    if result.how == "up to date":
+        return f"{target} already contains {branch}"
+    where = f"; {result.worktree} matches it" if result.worktree else ""
+    return f"merged {branch} into {target} ({result.how}): {result.commit[:12]}{where}"
 
 
 def snapshot_of(sandbox: Sandbox, cpr: Checkpointer, listing: Listing | None = None) -> Iterator[Entry]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from engine_support import make_team, run_to_end, step
 from git_repos import make_repo, user_git
 
@@ -104,3 +105,45 @@ def test_diff_of_a_run_without_repo_says_so(tmp_path, capsys):
     run_id = asyncio.run(go())
     assert cli(tmp_path, "diff", run_id, "a") == 1
     assert "its team has no `repo:`" in capsys.readouterr().err
+
+
+async def test_headless_merge_while_the_run_goes_on(tmp_path):
+    from engine_support import start
+
+    from engine.recording import ControlError
+
+    repo = make_repo(tmp_path / "proj", {"README.md": "hello\n"})
+    t = make_team(tmp_path, [{"id": "a", "script": [
+        step("write_file", path="live.txt", content="live\n"),
+        step("wait_for_message", timeout=60)]}], repo="proj")
+    engine, w, store = await start(t, tmp_path)
+    try:
+        await w.wait_for("checkpoint", "a")
+        await engine.handle_command({"type": "merge", "agent": "a"})
+        merged = await w.wait_for("merged", "a")
+        assert merged.data["how"] == "fast-forward" and merged.data["into"] == "main"
+        assert (repo / "live.txt").read_text() == "live\n"
+        assert user_git(repo, "status", "--porcelain") == ""
+        (repo / "README.md").write_text("dirty\n")
+        with pytest.raises(ControlError, match="uncommitted changes"):
+            await engine.handle_command({"type": "merge", "agent": "a"})
+        with pytest.raises(ControlError, match="unknown agent"):
+            await engine.handle_command({"type": "merge", "agent": "zz"})
+    finally:
+        await engine.stop()
+        await store.close()
+
+
+async def test_headless_merge_without_repo_is_refused(tmp_path):
+    from engine_support import start
+
+    from engine.recording import ControlError
+
+    t = make_team(tmp_path, [{"id": "a", "script": [step("wait_for_message", timeout=60)]}])
+    engine, w, store = await start(t, tmp_path)
+    try:
+        with pytest.raises(ControlError, match="needs a team with `repo:`"):
+            await engine.handle_command({"type": "merge", "agent": "a"})
+    finally:
+        await engine.stop()
+        await store.close()
