@@ -67,7 +67,7 @@ def build_run_parser() -> argparse.ArgumentParser:
     return p
 
 
-def find_run_sync(db: str, ref: str) -> dict | None:
+def find_run_sync(db: str, ref: str, newest: bool = False) -> dict | None:
     """Look a run up without an event loop (the TUI needs the team before it starts).
 
     None when there is no such run; StoreError when the file cannot be read.
@@ -82,7 +82,8 @@ def find_run_sync(db: str, ref: str) -> dict | None:
     try:
         conn = sqlite3.connect(db, timeout=BUSY_TIMEOUT_MS / 1000)
         conn.row_factory = sqlite3.Row
-        row = conn.execute(*run_lookup(ref)).fetchone()
+        query = (LAST_RESUMABLE, ()) if ref == "last" and not newest else run_lookup(ref)
+        rows = [dict(r) for r in conn.execute(*query).fetchall()]
     except sqlite3.Error as exc:
         if "no such table" in str(exc):  # an empty or foreign database: no runs in it
             return None
@@ -91,21 +92,48 @@ def find_run_sync(db: str, ref: str) -> dict | None:
     finally:
         if conn is not None:
             conn.close()
-    return dict(row) if row else None
+    return one_run(rows, ref)
+
+
+#: `--resume last`: the newest run that may go on (not finished, not failed before any
+#: agent started)
+LAST_RESUMABLE = (
+    "SELECT * FROM runs WHERE status != 'finished' AND (status != 'failed' OR EXISTS ("
+    "SELECT 1 FROM events e WHERE e.run_id = runs.id AND e.type = 'tool_call')) "
+    "ORDER BY started DESC LIMIT 1")
+
+
+class AmbiguousRun(ValueError):
+    """A prefix matches more than one run."""
+
+
+def one_run(rows: list[dict], ref: str) -> dict | None:
+    """The run ``ref`` names among ``rows`` (newest first); AmbiguousRun when a prefix
+    matches several."""
+    exact = [r for r in rows if r["id"] == ref]
+    if exact or len(rows) <= 1 or ref == "last":
+        return (exact or rows or [None])[0]
+    shown = ", ".join(r["id"] for r in rows[:8]) + (f" and {len(rows) - 8} more"
+                                                     if len(rows) > 8 else "")
+    raise AmbiguousRun(f"{ref!r} matches {len(rows)} runs: {shown}; give more of the id "
+                       "(or `last`)")
 
 
 def team_for_resume(args, ask_reload: Callable[[str], bool] | None = None
                     ) -> tuple[object, str] | int:
     try:
         run = find_run_sync(args.db, args.resume)
-    except StoreError as exc:
+    except (StoreError, AmbiguousRun) as exc:
         err(str(exc))
         return EXIT_FAILED
     if run is None:
         if not Path(args.db).is_file():
             err(f"no state database at {args.db}, so no run to resume; pass --db")
-        elif args.resume == "last":
+        elif args.resume == "last" and find_run_sync(args.db, "last", newest=True) is None:
             err(f"there are no runs in {args.db} yet, so none to resume")
+        elif args.resume == "last":
+            err(f"nothing to resume in {args.db}: every run there finished or failed before "
+                "it started; `agentorch-tui runs` lists them")
         else:
             err(f"no run {args.resume!r} in {args.db}; `agentorch-tui runs` lists the runs")
         return EXIT_FAILED
@@ -382,7 +410,11 @@ async def recorded_run(db: str, run_id: str) -> tuple[dict, list] | None:
     if store is None:
         return None
     try:
-        run = await store.run(run_id)
+        try:
+            run = one_run([dict(r) for r in await store.query(*run_lookup(run_id))], run_id)
+        except AmbiguousRun as exc:
+            err(str(exc))
+            return None
         if run is None:
             err(f"no run {run_id!r} in {db}; `agentorch-tui runs` lists them")
             return None

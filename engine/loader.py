@@ -7,7 +7,7 @@ field, so ``agentorch-tui check`` can print ``FILE:LINE: field: what is wrong``.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -130,7 +130,15 @@ def load_team(path: str | Path, base_dir: Path | None = None,
         base = base_dir if base_dir is not None else path.resolve().parent
         team = TeamConfig.model_validate({**merged, "base_dir": base})
     except ValidationError as exc:
-        raise ConfigError(_validation_problems(exc, name, lines)) from None
+        schema = _validation_problems(exc, name, lines)
+        salvaged = _salvage({**merged, "base_dir": base}, exc)
+        if salvaged is None:
+            raise ConfigError(schema) from None
+        team, seen = salvaged, {p.line for p in schema}  # the rest of the checks, too
+        more = [replace(p, message=_STAND_IN.sub("", p.message))  # never name a stand-in
+                for p in _team_problems(team, name, lines) + _price_problems(team, name, lines)
+                if p.line not in seen]
+        raise ConfigError(sorted(schema + more, key=lambda p: p.line)) from None
     problems = _team_problems(team, name, lines) + _price_problems(team, name, lines)
     if team.repo is not None:
         from sandboxes.workspaces.repo import repo_problem
@@ -143,8 +151,54 @@ def load_team(path: str | Path, base_dir: Path | None = None,
         line = lines.line(loc if _own_field(data, loc) else ("defaults", loc[-1]))
         problems.append(ConfigProblem(name, line, _field_name(loc), message))
     if problems:
-        raise ConfigError(problems)
+        raise ConfigError(sorted(problems, key=lambda p: p.line))
     return team
+
+
+_STAND_IN = re.compile(r"invalid-agent-\d+, |(, )?invalid-agent-\d+")
+
+
+def _salvage(data: dict[str, Any], exc: ValidationError, rounds: int = 4) -> TeamConfig | None:
+    """The team without the fields the schema refused (a bad id replaced), so that the
+    other checks (references, files, script arguments) run in the same pass; None when
+    nothing valid is left."""
+    import copy
+
+    data = copy.deepcopy(data)
+    for _ in range(rounds):
+        for err in exc.errors():
+            loc = [p for p in err["loc"] if not (isinstance(p, str) and _UNION_TAG.match(p))]
+            _drop(data, loc)
+        try:
+            return TeamConfig.model_validate(data)
+        except ValidationError as again:
+            exc = again
+    return None
+
+
+def _drop(data: Any, loc: list[Any]) -> None:
+    """Remove the value at ``loc`` (an agent's bad id becomes a placeholder, a bad
+    script step a harmless one, so indexes and line numbers stay as in the file)."""
+    parent, key = data, None
+    for part in loc[:-1]:
+        try:
+            parent = parent[part]
+        except (KeyError, IndexError, TypeError):
+            return
+    key = loc[-1] if loc else None
+    if len(loc) == 3 and loc[0] == "agents" and key == "id" and isinstance(parent, dict):
+        parent["id"] = f"invalid-agent-{loc[1] + 1}"
+    elif len(loc) >= 4 and loc[2] == "script" and isinstance(loc[3], int):
+        steps = data["agents"][loc[1]].get("script")
+        if isinstance(steps, list) and loc[3] < len(steps):
+            steps[loc[3]] = {"tool": "report_progress", "args": {"text": "-"}}
+    elif isinstance(parent, dict) and key in parent:
+        del parent[key]
+    elif isinstance(parent, list) and isinstance(key, int) and key < len(parent):
+        if loc[0] == "agents" and len(loc) == 2:  # not an agent at all: a stand-in
+            parent[key] = {"id": f"invalid-agent-{key + 1}", "model": "scripted", "script": []}
+        else:
+            del parent[key]
 
 
 def _own_field(data: dict[str, Any], loc: tuple[Any, ...]) -> bool:
@@ -183,8 +237,19 @@ def _message(err: dict[str, Any]) -> str:
         return "unknown field; remove it or check its spelling (`agentorch-tui schema` lists fields)"
     if err["type"] == "missing":
         return "required field is missing"
+    if err["type"] == "string_pattern_mismatch" and err["loc"] and err["loc"][-1] in PATTERN_WORDS:
+        return PATTERN_WORDS[err["loc"][-1]]
     msg = err["msg"]
     return msg.removeprefix("Value error, ")
+
+
+#: what a field's pattern means, in words (instead of the regular expression)
+PATTERN_WORDS = {
+    "id": "an id must start with a letter and use only letters, digits, `-` or `_`, "
+          "at most 40 characters (e.g. `coder` or `test-runner`)",
+    "base": "a branch name without spaces or any of ~ ^ : ? * [ \\",
+    "disk": "a size such as 512M, 10G or 1.5GiB",
+}
 
 
 def _merge_defaults(data: dict[str, Any]) -> dict[str, Any]:
