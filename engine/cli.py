@@ -225,9 +225,13 @@ async def open_engine(team, config_path: str, args):
     await cleanup_stale(store, err)
     state = None
     if getattr(args, "resume", None):
+        from engine.events import newer_events_problem
         from engine.resume import ResumeError, load_run_state
 
         state = await load_run_state(store, args.resume)
+        if newer_events_problem(state.run):
+            await store.close()
+            raise ResumeError(newer_events_problem(state.run))
         # a crash after every agent ended but before the run was closed: resuming closes it
         if not state.resumable and state.run["status"] != "crashed":
             await store.close()
@@ -404,7 +408,7 @@ async def cmd_runs(db: str) -> int:
 
 async def recorded_run(db: str, run_id: str) -> tuple[dict, list] | None:
     """A past run and its events, or None after saying what is wrong."""
-    from engine.events import Event
+    from engine.events import Event, newer_events_problem
 
     store = await _open_existing(db)
     if store is None:
@@ -417,6 +421,9 @@ async def recorded_run(db: str, run_id: str) -> tuple[dict, list] | None:
             return None
         if run is None:
             err(f"no run {run_id!r} in {db}; `agentorch-tui runs` lists them")
+            return None
+        if newer_events_problem(run):
+            err(newer_events_problem(run))
             return None
         return run, [Event.from_row(*row) for row in await store.events(run["id"])]
     finally:

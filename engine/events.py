@@ -12,6 +12,24 @@ from typing import Any, NamedTuple
 
 from engine.control_chars import escape_json_controls
 
+#: the version of the events' format, recorded with each run (`events_version` in its
+#: meta; runs recorded before versions are version 1): a newer one is refused in one sentence
+EVENTS_VERSION = 1
+
+
+def newer_events_problem(run: dict[str, Any]) -> str:
+    """"" when this agentorch can read ``run``'s events, else why not."""
+    try:
+        version = json.loads(run.get("meta") or "{}").get("events_version", 1)
+    except (ValueError, AttributeError):
+        version = 1
+    if isinstance(version, int) and version > EVENTS_VERSION:
+        return (f"run {run['id']} was recorded by a newer agentorch (events version "
+                f"{version}; this one reads {EVENTS_VERSION}): upgrade agentorch to replay, "
+                "export or resume it")
+    return ""
+
+
 # The event types.  `data` carries the type-specific fields.
 RUN_STARTED = "run_started"
 RUN_FINISHED = "run_finished"

@@ -215,6 +215,7 @@ class Engine(EventRecorder):
         if not self.resuming:
             self.store.create_run(self.run_id, self.team.name, self.config_path, agent_ids,
                                   {"auto_approve": self.auto_approve,
+                                   "events_version": ev.EVENTS_VERSION,
                                    "base_dir": str(self.team.base_dir),
                                    "backend": self.backend_override,
                                    "image": self.image_override,

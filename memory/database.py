@@ -83,6 +83,12 @@ CREATE TABLE IF NOT EXISTS usage (
 );
 """
 
+#: the schema's version (SQLite's user_version); files written before versions are 0
+SCHEMA_VERSION = 1
+#: what takes a file from version N-1 to N (0 -> 1: the first versioned schema, the
+#: tables of the release before it unchanged; the run lock lives beside the file)
+MIGRATIONS: dict[int, str] = {1: ""}
+
 #: a transaction: (statement, rows) pairs, each run with executemany
 Plan = list[tuple[str, list[tuple]]]
 #: (st_dev, st_ino) of the database file when it was opened
@@ -125,7 +131,12 @@ def connect(path: Path) -> tuple[sqlite3.Connection, Identity]:
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.executescript(SCHEMA)
         conn.execute("SELECT COUNT(*) FROM runs").fetchone()  # reads what it claims to be
+        migrate(conn, path)
         st = os.stat(path)
+    except StoreError:
+        if conn is not None:
+            conn.close()
+        raise
     except (OSError, sqlite3.Error) as exc:
         if conn is not None:
             conn.close()
@@ -133,6 +144,26 @@ def connect(path: Path) -> tuple[sqlite3.Connection, Identity]:
         raise StoreError(f"cannot open the state database {path}: {reason}; "
                          f"{advice(exc).replace('FILE', str(path))}") from None
     return conn, (st.st_dev, st.st_ino)
+
+
+def migrate(conn: sqlite3.Connection, path: Path) -> None:
+    """Bring an older file up to SCHEMA_VERSION; refuse a newer one."""
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        raise StoreError(f"the state database {path} was written by a newer agentorch "
+                         f"(schema {version}; this one knows {SCHEMA_VERSION}): upgrade "
+                         "agentorch, or pass another --db")
+    for target in range(version + 1, SCHEMA_VERSION + 1):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if MIGRATIONS[target]:
+                conn.executescript(MIGRATIONS[target])
+            conn.execute(f"PRAGMA user_version={target}")
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
 
 
 def check_file(path: Path, identity: Identity) -> None:
