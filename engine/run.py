@@ -486,9 +486,21 @@ class Engine(EventRecorder):
             into = cmd.get("into")
             await self.workspaces.merge(need("agent"), bool(cmd.get("squash")),
                                         into if isinstance(into, str) and into else None)
+        elif kind == "rollback":
+            await self._rollback(need("agent"), need("checkpoint"))
         else:
             raise ControlError(f"unknown command type {kind!r}; use answer, approve, reject, "
-                               "ack, message, pause, resume, cancel, stop or merge")
+                               "ack, message, pause, resume, cancel, stop, merge or rollback")
+
+    async def _rollback(self, agent_id: str, checkpoint: str) -> None:
+        rt = self._agent(agent_id)
+        if self.workspaces is None:
+            raise ControlError("rollback needs a team with `repo:` (agents work on a clone of it)")
+        if not (rt.paused or rt.finished) or rt.current_call_id is not None:
+            raise ControlError(f"{agent_id} is at work; pause it and wait until its current "
+                               "call has ended, then roll back")
+        text = await self.workspaces.rollback(agent_id, rt.sandbox, checkpoint)
+        await self.emit(ev.NOTICE, agent_id, level="info", text=text)
 
     # -- views -------------------------------------------------------------------------
     def workspace(self, agent_id: str) -> Path:

@@ -12,7 +12,7 @@ from memory.store import Store
 from sandboxes import create_sandbox
 from sandboxes.workspaces.checkpoint import Checkpointer, read_tree
 from sandboxes.workspaces.git import GitError, run_git
-from sandboxes.workspaces.repo import agent_branch, checkpoint_ref
+from sandboxes.workspaces.repo import EngineRepo, agent_branch, base_ref, checkpoint_ref
 from sandboxes.workspaces.restore import apply_restore, plan_restore
 
 if TYPE_CHECKING:
@@ -20,25 +20,29 @@ if TYPE_CHECKING:
 
 
 def target_commit(work: AgentWork, name: str) -> str:
+    return checkpoint_commit(work.repo, work.run_id, work.agent, name)
+
+
+def checkpoint_commit(repo: EngineRepo, run_id: str, agent_id: str, name: str) -> str:
     """The checkpoint ``name`` (a commit id or prefix, or `base`) of this agent; GitError
     when it is not one of the agent's checkpoints."""
-    if name == "base":
-        return work.base
-    done = run_git(["rev-parse", "-q", "--verify", f"{name}^{{commit}}"], git_dir=work.repo.git_dir,
+    base = repo.ref(base_ref(run_id, agent_id))
+    head = repo.ref(checkpoint_ref(run_id, agent_id))
+    if base is not None and name == "base":
+        return base
+    done = run_git(["rev-parse", "-q", "--verify", f"{name}^{{commit}}"], git_dir=repo.git_dir,
                    check=False)
     commit = done.stdout.decode().strip()
-    if done.returncode != 0 or not work.head or not _between(work, commit):
-        raise GitError(f"{name!r} is not a checkpoint of {work.agent} in run {work.run_id}; "
+    if done.returncode != 0 or not base or not head or not (
+            _ancestor(repo, base, commit) and _ancestor(repo, commit, head)):
+        raise GitError(f"{name!r} is not a checkpoint of {agent_id} in run {run_id}; "
                        "`agentorch-tui events RUN_ID` lists them (type checkpoint)")
     return commit
 
 
-def _between(work: AgentWork, commit: str) -> bool:
-    def ancestor(a: str, b: str) -> bool:
-        return run_git(["merge-base", "--is-ancestor", a, b], git_dir=work.repo.git_dir,
-                       check=False).returncode == 0
-
-    return ancestor(work.base, commit) and ancestor(commit, work.head or work.base)
+def _ancestor(repo: EngineRepo, a: str, b: str) -> bool:
+    return run_git(["merge-base", "--is-ancestor", a, b], git_dir=repo.git_dir,
+                   check=False).returncode == 0
 
 
 async def rollback(work: AgentWork, target: str, db: str) -> str | None:

@@ -121,11 +121,47 @@ class Workspaces:
 
     def _take(self, agent_id: str, sandbox: Sandbox, call_id: str | None,
               listing: Listing | None = None) -> Checkpoint | None:
+        cpr = self._checkpointer(agent_id)
+        message = f"agentorch checkpoint of {agent_id}" + (f" after {call_id}" if call_id else "")
+        return cpr.take(snapshot_of(sandbox, cpr, listing), message)
+
+    # -- rollback while the run goes on (headless `{"type":"rollback",...}`)
+    async def rollback(self, agent_id: str, sandbox: Sandbox, checkpoint: str) -> str:
+        """Restore the agent's workspace (idle: the caller checks) to ``checkpoint``
+        through its sandbox; the state before and the result are checkpoints."""
+        from engine.workspace_rollback import checkpoint_commit
+        from sandboxes.workspaces.checkpoint import read_tree
+        from sandboxes.workspaces.restore import apply_restore, plan_restore
+
+        try:
+            target = await asyncio.to_thread(checkpoint_commit, self.repo, self.engine.run_id,
+                                             agent_id, checkpoint)
+        except GitError as exc:
+            raise ControlError(str(exc)) from None
+        await self.after_change(agent_id, sandbox, None)  # what is there now stays reachable
+        async with self._locks.setdefault(agent_id, asyncio.Lock()):
+            cpr = self._checkpointer(agent_id)
+            plan = await asyncio.to_thread(plan_restore, self.repo, cpr.tree, read_tree(self.repo, target))
+            if plan.empty:
+                return f"{agent_id}'s workspace already matches {target[:12]}"
+            try:
+                await apply_restore(sandbox, self.repo, plan)
+            except (SandboxError, OSError, GitError) as exc:
+                raise ControlError(f"rollback of {agent_id} failed part way ({exc}); "
+                                   "its workspace may be mixed: roll back again") from None
+            listing = await docker_listing(sandbox)
+            cp = await asyncio.to_thread(cpr.take, snapshot_of(sandbox, cpr, listing),
+                                         f"agentorch rollback of {agent_id} to {target}")
+        if cp is not None:
+            await self.engine.emit(ev.CHECKPOINT, agent_id, rollback_to=target,
+                                   **checkpoint_data(cp, None))
+        return f"{agent_id}'s workspace is back at {target[:12]}"
+
+    def _checkpointer(self, agent_id: str) -> Checkpointer:
         cpr = self._checkpointers.get(agent_id)
         if cpr is None:
             cpr = self._checkpointers[agent_id] = Checkpointer(self.repo, self.engine.run_id, agent_id)
-        message = f"agentorch checkpoint of {agent_id}" + (f" after {call_id}" if call_id else "")
-        return cpr.take(snapshot_of(sandbox, cpr, listing), message)
+        return cpr
 
     # -- merge while the run goes on (headless `{"type":"merge","agent":ID}`)
     async def merge(self, agent_id: str, squash: bool = False, into: str | None = None) -> str:

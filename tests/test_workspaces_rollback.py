@@ -77,3 +77,33 @@ def test_rollback_restores_bytes_exactly_local(tmp_path, capsys):
 def test_rollback_restores_bytes_exactly_docker(tmp_path, capsys):
     require_docker()
     check_rollback(tmp_path, {"sandbox": {"backend": "docker", "image": TEST_IMAGE}}, capsys)
+
+
+async def test_headless_rollback_of_an_agent_that_is_done_while_the_run_goes_on(tmp_path):
+    from engine_support import start
+
+    from engine.recording import ControlError
+
+    make_repo(tmp_path / "proj", {"README.md": "hello\n"})
+    team = make_team(tmp_path, [
+        {"id": "a", "script": [step("write_file", path="one.txt", content="1"),
+                               step("run_command", command="rm README.md && echo 2 > one.txt"),
+                               step("finish", summary="done")]},
+        {"id": "b", "script": [step("wait_for_message", timeout=60)]}], repo="proj")
+    engine, w, store = await start(team, tmp_path)
+    try:
+        with pytest.raises(ControlError, match="b is at work"):
+            await engine.handle_command({"type": "rollback", "agent": "b", "checkpoint": "base"})
+        await w.wait_for("agent_status", "a", status="done")
+        first = w.find("checkpoint", "a")[0].data["commit"]
+        with pytest.raises(ControlError, match="is not a checkpoint of a"):
+            await engine.handle_command({"type": "rollback", "agent": "a", "checkpoint": "feed"})
+        await engine.handle_command({"type": "rollback", "agent": "a", "checkpoint": first[:8]})
+        back = await w.wait_for("checkpoint", "a", rollback_to=first)
+        ws = team.workspace_of(team.agent("a"), engine.run_id)
+        assert (ws / "one.txt").read_text() == "1" and (ws / "README.md").read_text() == "hello\n"
+        er = EngineRepo.for_project(tmp_path, tmp_path / "proj")
+        assert tree(er, back.data["commit"]) == tree(er, first)
+    finally:
+        await engine.stop()
+        await store.close()
