@@ -60,7 +60,7 @@ class Subscription:
                 self._wake_next()  # hand a wake-up we may hold to the next producer
                 raise
             self._space.remove(fut)
-            if not self.full() or self._closed:
+            if not self.full() or self._closed or self._bus.closed:
                 return
             again = True
 
@@ -122,6 +122,9 @@ class Subscription:
         getter = self._getter
         if getter is not None and not getter.done():
             getter.set_result(None)
+        self._wake_all()
+
+    def _wake_all(self) -> None:
         for fut in self._space:
             if not fut.done():
                 fut.set_result(None)
@@ -172,3 +175,4 @@ class EventBus:
         self.closed = True
         for sub in list(self._subs):
             sub.push(None)  # the end marker never waits for space
+            sub._wake_all()  # nobody waits for a consumer that has reached the end

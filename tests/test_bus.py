@@ -141,3 +141,15 @@ async def test_the_tui_bridge_queue_fills_during_a_flood_from_many_agents(tmp_pa
             assert app.consoles.of(f"a{i}").total >= 3000
             assert f"{i}-3000" in app.consoles.of(f"a{i}").lines
     assert peak == 4  # it was full
+
+
+async def test_closing_the_bus_releases_producers_of_a_consumer_that_left():
+    bus = EventBus()
+    sub = bus.subscribe(maxsize=1)  # its consumer never reads again
+    await bus.publish(event(0, 0))
+    stuck = asyncio.create_task(bus.publish(event(1, 0)))
+    await asyncio.sleep(0)
+    assert not stuck.done()
+    await bus.close()
+    await asyncio.wait_for(stuck, 5)
+    assert (await sub.get()).agent == "p0" and await sub.get() is None
