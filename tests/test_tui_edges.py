@@ -58,3 +58,42 @@ async def test_the_palette_offers_what_each_agent_allows_each_once(tui_env: Path
         await app.engine.pause("slow")
         await wait_until(pilot, status_is("slow", ev.PAUSED))
         assert "Resume slow" in palette(app) and "Pause slow" not in palette(app)
+
+
+async def test_long_ids_get_the_width_they_need_before_free_text(tui_env: Path) -> None:
+    long_id = "integration-tester-2"  # 20 characters
+    team = {"name": "ids", "agents": [
+        {"id": long_id, "direct_communication": ["reviewer-of-everything"], "script": [
+            {"tool": "send_message", "args": {"to": "reviewer-of-everything", "text": "hi"}},
+            {"tool": "ask_user", "args": {"question": "ok?"}}]},
+        {"id": "reviewer-of-everything", "script": [
+            {"tool": "wait_for_message", "args": {"timeout": 300}}]}]}
+    app = app_for(write_team(tui_env, team), tui_env)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda s: bool(s.interrupts) and bool(s.messages))
+        await pilot.pause()
+        from tui.widgets.agents_panel import AgentsPanel
+        from tui.widgets.interrupts_panel import InterruptsPanel
+        from tui.widgets.messages_panel import MessagesPanel
+
+        assert app.query_one(AgentsPanel).columns["id"].width >= len("reviewer-of-everything")
+        assert app.query_one(InterruptsPanel).columns["agent"].width >= len(long_id)
+        route = f"{long_id} → reviewer-of-everything"
+        assert app.query_one(MessagesPanel).columns["route"].width >= min(len(route), 32)
+
+
+def test_a_shell_is_docker_exec_as_the_sandbox_user_or_the_host_said_plainly(tmp_path: Path
+                                                                              ) -> None:
+    from sandboxes import SandboxSpec, create_sandbox
+    from tui.takeover import Shell, shell_for
+
+    local = shell_for(create_sandbox(SandboxSpec("local", tmp_path / "ws", "r1", "a")))
+    assert isinstance(local, Shell) and local.on_host and local.cwd == str(tmp_path / "ws")
+    docker = create_sandbox(SandboxSpec("docker", tmp_path / "ws", "r1", "a"))
+    assert shell_for(docker) == "its container has not started (or was removed)"
+    docker.container_id = "0123456789abcdef"
+    shell = shell_for(docker)
+    if isinstance(shell, Shell):  # the docker CLI is installed here
+        assert shell.argv[1:] == ["exec", "-it", "-u", docker.user, "-w", "/workspace",
+                                  "0123456789abcdef", "sh"]
+        assert not shell.on_host

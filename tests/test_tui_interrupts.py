@@ -48,7 +48,7 @@ async def test_n_goes_to_the_oldest_blocking_interrupt_then_the_next(tui_env: Pa
         order = list(app.state.interrupts)
         blocking = [i for i in order if app.state.interrupts[i].blocking]
         assert not app.state.interrupts[order[0]].blocking  # a progress report comes first
-        assert any("Press n" in t for t in toasts(app))
+        assert any("n goes to the oldest" in t for t in toasts(app))
         await pilot.press("n")
         assert panel.has_focus and panel.selected_id == blocking[0]
         await pilot.press("n")

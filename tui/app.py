@@ -53,6 +53,7 @@ class ControlCenter(Controls, App[int]):
         Binding("p", "pause_resume", "Pause"),
         Binding("x", "cancel_agent", "Cancel"),
         Binding("d", "detail", "Detail"),
+        Binding("s", "shell", "Shell", show=False),
         Binding("n", "next_interrupt", "Waiting"),
         Binding("i", "focus_interrupts", "Interrupts", show=False),
     ]
@@ -223,7 +224,8 @@ class ControlCenter(Controls, App[int]):
                 self._show_finished()
             elif message.history:
                 continue
-            elif event.type == ev.NOTICE and event.data.get("unsandboxed"):
+            elif event.type == ev.NOTICE and (event.data.get("unsandboxed")
+                                              or event.data.get("takeover")):
                 continue  # the status bar says LOCAL · UNSANDBOXED all along
             elif event.type in (ev.NOTICE, ev.BUDGET_WARNING, ev.ERROR):
                 level = event.data.get("level", "warning" if event.type != ev.ERROR else "error")

@@ -78,9 +78,8 @@ class Controls(_Base):
     def announce_blocked(self, intr: InterruptView) -> None:
         """A toast naming the interrupt and the key that reaches it."""
         waiting = sum(1 for i in self.state.interrupts.values() if i.blocking) if self.state else 1
-        more = f" ({waiting} waiting)" if waiting > 1 else ""
-        self.notify(f"{intr.agent} waits for you: {interrupt_kind(intr.kind)} {intr.id}{more}. "
-                    "Press n to go to the oldest waiting, then Enter.",
+        where = f"{waiting} waiting, n goes to the oldest" if waiting > 1 else "n goes to it"
+        self.notify(f"{intr.agent} waits for you: {interrupt_kind(intr.kind)} {intr.id} · {where}",
                     severity="warning", timeout=6)
 
     def close_dialog_of(self, interrupt_id: str, answer: object) -> None:
@@ -167,6 +166,47 @@ class Controls(_Base):
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
+
+    def action_shell(self, agent: str | None = None) -> None:
+        """A shell in the selected agent's sandbox (the LOCAL backend: asks first)."""
+        from tui.takeover import shell_for
+
+        target = agent or self._target()
+        if target is None or self.engine is None or target not in self.engine.agents:
+            return
+        if self.engine.finished.is_set():
+            self.notify("The run has ended: its sandboxes are gone.", severity="warning")
+            return
+        shell = shell_for(self.engine.agents[target].sandbox)
+        if isinstance(shell, str):
+            self.notify(f"No shell for {target}: {shell}.", severity="warning")
+            return
+        if not shell.on_host:
+            self.run_worker(self._take_over(target, shell))
+            return
+
+        async def confirmed(yes: bool | None) -> None:
+            if yes:
+                await self._take_over(target, shell)
+
+        self.push_screen(ConfirmScreen(
+            f"A shell for {target}: on this machine",
+            f"{target} runs on the LOCAL backend, without a sandbox: the shell opens in its "
+            f"workspace on this machine, as you. Exit the shell to come back.",
+            yes="Open the shell", no="Cancel"), confirmed)
+
+    async def _take_over(self, agent: str, shell) -> None:
+        from tui.takeover import run_shell
+
+        engine = self.engine
+        assert engine is not None
+        await engine.emit(ev.NOTICE, agent, level="info", takeover="shell",
+                          text=f"you opened a shell in {shell.where}")
+        with self.suspend():
+            code = run_shell(shell)
+        if not engine.finished.is_set():
+            await engine.emit(ev.NOTICE, agent, level="info", takeover="shell",
+                              text=f"you left the shell in {shell.where} (exit {code})")
 
     # -- quitting ----------------------------------------------------------------------------
     async def action_request_quit(self) -> None:

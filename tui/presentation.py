@@ -154,9 +154,10 @@ def interrupt_kind(kind: str) -> str:
 
 def interrupt_row(intr: InterruptView, width: int = 120) -> dict[str, Text | str]:
     mark = Text("●", style="bold red") if intr.blocking else Text("○", style="dim")
-    return {"blocking": mark, "agent": safe_text(intr.agent, style="bold"),
-            "kind": safe_text(interrupt_kind(intr.kind), style="yellow"),
-            "what": safe_text(fold(interrupt_summary(intr), width))}
+    kind = safe_text(interrupt_kind(intr.kind), style="yellow")
+    what = safe_text(fold(interrupt_summary(intr), width))
+    return {"blocking": mark, "agent": safe_text(intr.agent, style="bold"), "kind": kind,
+            "what": what, "kind_what": Text.assemble(kind, " ", what)}
 
 
 def interrupt_summary(intr: InterruptView) -> str:

@@ -63,6 +63,7 @@ class ReplayCenter(ControlCenter, inherit_bindings=False):
         Binding("m", "message", "Message", show=False),
         Binding("p", "pause_resume", "Pause/Resume", show=False),
         Binding("x", "cancel_agent", "Cancel", show=False),
+        Binding("s", "shell", "Shell", show=False),
     ]
 
     def __init__(self, player: EventPlayer, run: dict[str, Any],
@@ -138,6 +139,9 @@ class ReplayCenter(ControlCenter, inherit_bindings=False):
 
     def action_cancel_agent(self, agent: str | None = None) -> None:
         self.refuse("cancelling an agent")
+
+    def action_shell(self, agent: str | None = None) -> None:
+        self.refuse("opening a shell in a sandbox")
 
     def action_detail(self, agent: str | None = None) -> None:
         target = agent or self.selected_agent

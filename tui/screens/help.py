@@ -19,6 +19,7 @@ KEYS: list[tuple[str, list[tuple[str, str]]]] = [
         ("p", "pause or resume the selected agent"),
         ("x", "cancel the selected agent (asks first)"),
         ("d", "details of the selected agent: config, memory, tool calls, usage"),
+        ("s", "a shell in the selected agent's sandbox (exit it to come back)"),
         ("n", "go to the oldest interrupt an agent waits on (again: the next)"),
         ("i", "jump to the interrupts"),
         ("ctrl+p", "command palette: every action, searchable"),

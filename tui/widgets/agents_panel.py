@@ -20,6 +20,7 @@ class AgentsPanel(FlexTable):
                ("Activity", "activity", 0), ("Calls", "calls", 5), ("Tokens", "tokens", 6),
                ("Cost", "cost", 7), ("Sandbox", "sandbox", 12))
     NARROW_HIDDEN = frozenset({"type", "tokens", "cost"})  # totals stay in the status bar
+    FIT = {"id": 24}
 
     class AgentHighlighted(Message):
         """The cursor moved to another agent: select it everywhere."""

@@ -16,16 +16,41 @@ CELL_PADDING = 2
 class FlexTable(DataTable):
     COLUMNS: tuple[tuple[str, str, int], ...] = ()  # (label, key, width); width 0 = flexible
     NARROW_HIDDEN: frozenset[str] = frozenset()
+    WIDE_HIDDEN: frozenset[str] = frozenset()  # columns only a narrow table shows
     NARROW_BELOW = 100
     MIN_FLEX = 8
+    #: column key -> the width it may grow to so that its cells fit (ids, names): they
+    #: get the width they need before the flexible free-text column does
+    FIT: dict[str, int] = {}
 
     def __init__(self, **kwargs) -> None:
         super().__init__(cursor_type="row", **kwargs)
         self._cells: dict[str, dict[str, Cell]] = {}  # row key -> column key -> cell
         self._narrow: bool | None = None
+        self._fitted: dict[str, int] = {}  # column key -> width grown to fit its cells
 
     def _columns(self) -> list[tuple[str, str, int]]:
-        return [c for c in self.COLUMNS if not (self._narrow and c[1] in self.NARROW_HIDDEN)]
+        hidden = self.NARROW_HIDDEN if self._narrow else self.WIDE_HIDDEN
+        return [(label, key, self._fitted.get(key, w) if w else 0) for label, key, w in self.COLUMNS
+                if key not in hidden]
+
+    def _fit(self, cells: dict[str, Cell]) -> None:
+        """Grow the FIT columns to their cells' width in terminal cells (up to the cap)."""
+        grown = False
+        for key, cap in self.FIT.items():
+            cell = cells.get(key)
+            width = cell.cell_len if isinstance(cell, Text) else len(str(cell))
+            base = next((w for _, k, w in self.COLUMNS if k == key), 0)
+            want = min(max(width, base), cap)
+            if want > self._fitted.get(key, base):
+                self._fitted[key] = want
+                column = self.columns.get(key)  # type: ignore[call-overload]
+                if column is not None:
+                    column.width = want
+                grown = True
+        if grown and self._narrow is not None:
+            self._require_update_dimensions = True
+            self._relayout()
 
     def _flex_width(self) -> int:
         columns = self._columns()
@@ -63,6 +88,8 @@ class FlexTable(DataTable):
         """Add the row, or update only the cells that changed (in place, by key)."""
         old = self._cells.get(key)
         self._cells[key] = cells
+        if self.FIT:
+            self._fit(cells)
         if self._narrow is None:  # not laid out yet: on_mount adds it
             return
         if old is None:

@@ -41,7 +41,12 @@ class InterruptsPanel(FlexTable):
             self.action = action  # open | approve | reject
 
     COLUMNS = (("", "blocking", 1), ("Agent", "agent", 10), ("Kind", "kind", 8),
-               ("What", "what", 0))
+               ("What", "what", 0), ("What", "kind_what", 0))
+    #: a narrow panel puts the kind in front of the text instead of a column of its own
+    NARROW_BELOW = 50
+    NARROW_HIDDEN = frozenset({"kind", "what"})
+    WIDE_HIDDEN = frozenset({"kind_what"})
+    FIT = {"agent": 20}
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)

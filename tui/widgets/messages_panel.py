@@ -23,6 +23,7 @@ class MessagesPanel(FlexTable):
     COLUMNS = (("Time", "time", 8), ("From → To", "route", 18), ("Kind", "kind", 7),
                ("Text", "text", 0))
     NARROW_HIDDEN = frozenset({"time"})
+    FIT = {"route": 32}
     NARROW_BELOW = 60
 
     class MessageOpened(Message):
