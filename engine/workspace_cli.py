@@ -28,6 +28,10 @@ def add_parsers(sub) -> None:
     d.add_argument("run_id", help="a run id (or a prefix), or `last`")
     d.add_argument("agent")
     d.add_argument("--stat", action="store_true", help="only the changed files and +/- counts")
+    d.add_argument("--from", dest="since", metavar="CHECKPOINT", default="base",
+                   help="compare from this checkpoint (default: the agent's base)")
+    d.add_argument("--to", dest="until", metavar="CHECKPOINT",
+                   help="compare to this checkpoint (default: the latest)")
     d.add_argument("--db", default=str(DEFAULT_DB))
     m = sub.add_parser("merge", help="merge an agent's work into the base branch of the repository")
     m.add_argument("run_id", help="a run id (or a prefix), or `last`")
@@ -97,7 +101,7 @@ def run_command(args: argparse.Namespace) -> int:
     try:
         if args.cmd == "rollback":
             return cmd_rollback(work, args)
-        return cmd_diff(work, args.stat) if args.cmd == "diff" else cmd_merge(work, args)
+        return cmd_diff(work, args) if args.cmd == "diff" else cmd_merge(work, args)
     except MergeConflict as exc:
         err(f"merging {agent_branch(work.run_id, work.agent)} conflicts in "
             f"{len(exc.files)} file(s); nothing was changed:")
@@ -109,13 +113,17 @@ def run_command(args: argparse.Namespace) -> int:
         return EXIT_FAILED
 
 
-def cmd_diff(work: AgentWork, stat: bool) -> int:
+def cmd_diff(work: AgentWork, options: argparse.Namespace) -> int:
+    from engine.workspace_rollback import checkpoint_commit
+
     if work.head is None:
         err(f"{work.agent} changed nothing in run {work.run_id}")
         return EXIT_OK
+    since = checkpoint_commit(work.repo, work.run_id, work.agent, options.since)
+    until = checkpoint_commit(work.repo, work.run_id, work.agent, options.until or work.head)
     args = ["diff", "--no-ext-diff", "--no-textconv", "--no-color", "--find-renames"]
-    args += ["--stat"] if stat else ["--binary"]
-    out = run_git([*args, work.base, work.head], git_dir=work.repo.git_dir).stdout
+    args += ["--stat"] if options.stat else ["--binary"]
+    out = run_git([*args, since, until], git_dir=work.repo.git_dir).stdout
     if sys.stdout.isatty():  # agent bytes on a terminal: escape sequences shown, not obeyed
         sys.stdout.write(visible_controls(out.decode("utf-8", "replace")))
     else:  # a pipe gets the exact patch

@@ -147,3 +147,30 @@ async def test_headless_merge_without_repo_is_refused(tmp_path):
     finally:
         await engine.stop()
         await store.close()
+
+
+def test_diff_between_two_checkpoints(tmp_path, capfdbinary):
+    repo, run_id = run_team(tmp_path, [step("write_file", path="a.txt", content="1\n"),
+                                       step("write_file", path="b.txt", content="2\n")])
+    db = ["--db", str(tmp_path / "state.db")]
+    er_first = subprocess_events(tmp_path, run_id)[0]
+    assert main(["diff", run_id, "a", "--from", er_first, *db]) == 0
+    out = capfdbinary.readouterr().out.decode()
+    assert "b.txt" in out and "a.txt" not in out
+    assert main(["diff", run_id, "a", "--to", er_first, "--stat", *db]) == 0
+    out = capfdbinary.readouterr().out.decode()
+    assert "a.txt" in out and "b.txt" not in out
+    assert main(["diff", run_id, "a", "--from", "nope", *db]) == 1
+    assert "is not a checkpoint of a" in capfdbinary.readouterr().err.decode()
+
+
+def subprocess_events(tmp_path, run_id) -> list[str]:
+    """The commits of the run's checkpoint events, in order (from the store, as a script would)."""
+    import json
+    import sqlite3
+
+    conn = sqlite3.connect(tmp_path / "state.db")
+    rows = conn.execute("SELECT data FROM events WHERE run_id=? AND type='checkpoint' ORDER BY seq",
+                        (run_id,)).fetchall()
+    conn.close()
+    return [json.loads(d)["commit"] for (d,) in rows]
