@@ -44,6 +44,7 @@ printf "{config}" >> .git/config
 printf '{nested}' > nested/.git/config
 printf 'ref: refs/heads/main\\n' > nested/.git/HEAD
 printf '* filter=x diff=x\\n' > .gitattributes
+mkdir -p .GiT/hooks sub/.GIT && printf '{payload}' > .GiT/hooks/post-checkout && echo x > sub/.GIT/config
 printf 'changed\\n' > README.md
 ln -s {marker}.secret leak
 ln -s / root
@@ -79,7 +80,8 @@ def attack(tmp_path, backend: dict) -> None:
     er = EngineRepo.for_project(tmp_path, repo)
     head = er.ref(checkpoint_ref(run_id, "a"))
     names = run_git(["ls-tree", "-r", "-z", "--name-only", head], git_dir=er.git_dir).stdout.split(b"\0")
-    assert not any(n.startswith(b".git/") or b"/.git/" in n for n in names), "a .git entered a checkpoint"
+    assert not any(part.lower() == b".git" for n in names for part in n.split(b"/")), \
+        "a .git (in any case) entered a checkpoint"
     assert b'we"ird\nname' in names and b"after.txt" in names
     objects = run_git(["cat-file", "--batch-all-objects", "--batch"], git_dir=er.git_dir).stdout
     assert b"HOST SECRET 42" not in objects

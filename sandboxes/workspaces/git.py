@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import pwd
 import subprocess
 import tempfile
 from collections.abc import Sequence
@@ -144,9 +145,14 @@ class UserGit:
 
     def run(self, args: list[str], cwd: Path | None = None, check: bool = True) -> subprocess.CompletedProcess:
         kwargs: dict = {}
-        if self.owner.uid is not None:
-            kwargs = {"user": self.owner.uid, "group": self.owner.gid, "extra_groups": []}
         env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+        if self.owner.uid is not None:  # root acting for the owner: their git, their home
+            kwargs = {"user": self.owner.uid, "group": self.owner.gid, "extra_groups": []}
+            try:
+                env["HOME"] = pwd.getpwuid(self.owner.uid).pw_dir
+            except KeyError:
+                env["HOME"] = "/nonexistent"
+            env.pop("XDG_CONFIG_HOME", None)
         done = subprocess.run(["git", *args], cwd=cwd or self.repo, capture_output=True,
                               text=True, env=env, check=False, **kwargs)
         if check and done.returncode != 0:

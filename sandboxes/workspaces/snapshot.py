@@ -34,7 +34,13 @@ class Entry:
 
 
 def _ignored_path(path: bytes) -> bool:
-    return b".git" in path.split(b"/")
+    return any(is_git_dir(part) for part in path.split(b"/"))
+
+
+def is_git_dir(name: bytes) -> bool:
+    """`.git` in any case (and its 8.3 short name): never read, never checked out later
+    on a case-insensitive file system."""
+    return name.lower() in (b".git", b"git~1")
 
 
 # -- Docker --------------------------------------------------------------------------------
@@ -174,7 +180,7 @@ def _walk(dir_fd: int, prefix: bytes, known, max_bytes: int) -> Iterator[Entry]:
         name = item.name
         raw = os.fsencode(name)
         path = prefix + raw
-        if raw == b".git":
+        if is_git_dir(raw):
             continue
         try:
             st = item.stat(follow_symlinks=False)
