@@ -19,6 +19,8 @@ async def cleanup_stale(store: Store, err: Callable[[str], None]) -> None:
         if row["host"] == host and not pid_alive(row["pid"]):
             store.execute("UPDATE runs SET status='crashed' WHERE id=?", (row["id"],))
     await store.flush()
+    from docker.errors import DockerException
+
     from sandboxes.docker import cleanup_stale_containers
     from sandboxes.docker_client import docker_answers
 
@@ -30,6 +32,9 @@ async def cleanup_stale(store: Store, err: Callable[[str], None]) -> None:
         removed = await cleanup_stale_containers(lambda run_id: run_id in live)
     except SandboxError as exc:
         err(f"could not clean up stale containers: {exc}")
+        return
+    except DockerException as exc:  # e.g. 409: another process removes the same container
+        err(f"could not clean up stale containers: {str(exc).splitlines()[0][:200]}")
         return
     if removed:
         err(f"removed {len(removed)} container(s) left by crashed runs")
