@@ -114,6 +114,10 @@ class ScriptStep(Strict):
 
     tool: str
     args: dict[str, Any] = Field(default_factory=dict)
+    revise_on_reject: bool = False
+    """For `propose_plan`: when the person rejects the plan, propose it again with their
+    feedback added (until one is approved) instead of going on with the next steps,
+    which the engine would refuse. Off by default: a script plays exactly its steps."""
 
     @field_validator("tool")
     @classmethod

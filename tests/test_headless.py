@@ -83,7 +83,7 @@ def test_headless_control_commands_pause_message_and_reject(tmp_path):
         "    model: scripted\n"
         "    approval: plan\n"
         "    script:\n"
-        "      - {tool: propose_plan, args: {steps: [one]}}\n"
+        "      - {tool: propose_plan, revise_on_reject: true, args: {steps: [one]}}\n"
         "      - {tool: wait_for_message, args: {timeout: 30}}\n"
         "      - {tool: run_command, args: {command: 'echo go'}}\n")
     proc = spawn(["team.yaml", "--headless"], tmp_path)

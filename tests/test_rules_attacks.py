@@ -399,9 +399,10 @@ async def test_a_full_inbox_refuses_the_sender_with_a_clear_error(tmp_path):
     team = make_team(tmp_path, [
         {"id": "a", "direct_communication": ["b"], "script": [
             step("send_message", to="b", text=f"note {n}") for n in range(7)]},
-        {"id": "b", "script": []}], limits={"inbox_messages": 5})
+        # b stays in the run (waiting for the person) without reading its inbox
+        {"id": "b", "script": [step("ask_user", question="hold on")]}], limits={"inbox_messages": 5})
     engine, w, store = await start(team, tmp_path)
-    await asyncio.wait_for(engine.wait(), 30)
+    await w.wait_for("agent_status", "a", status="done")
     results = w.results("a")
     assert [r["is_error"] for r in results] == [False] * 5 + [True] * 2
     assert results[5]["result"]["error"] == (
@@ -411,6 +412,7 @@ async def test_a_full_inbox_refuses_the_sender_with_a_clear_error(tmp_path):
     assert len(engine.post.inboxes["b"].items) == 5
     with pytest.raises(ControlError, match="the inbox of b is full"):
         await engine.send_user_message("b", "and one from the person")
+    await engine.stop()
     await store.close()
 
 

@@ -49,7 +49,7 @@ async def test_a_refused_call_shows_its_reason_in_the_console_and_the_detail(
 
 async def test_the_approved_plan_as_edited_is_in_the_detail(tui_env: Path) -> None:
     planner = {"id": "planner", "approval": "plan", "script": [
-        {"tool": "propose_plan", "args": {"steps": ["write it"]}},
+        {"tool": "propose_plan", "revise_on_reject": True, "args": {"steps": ["write it"]}},
         {"tool": "finish", "args": {"summary": "ok"}}]}
     app = app_for(write_team(tui_env, {"name": "plans", "agents": [planner]}), tui_env)
     async with app.run_test(size=(120, 40)) as pilot:

@@ -2,9 +2,10 @@
 
 Used by the offline demo, the tests and the benchmarks.  A tool error does not
 stop it: the next step is played anyway, as the engine-core issue asks.  One
-exception: after the person rejected its plan, a scripted agent does not go on
-with the plan's work (a step that needs an approved plan): it proposes the plan
-again, revised by the feedback, until one is approved.
+exception, for a `propose_plan` step marked `revise_on_reject: true` (the demo's):
+after the person rejected that plan, the agent does not go on with the plan's work
+(a step that needs an approved plan): it proposes the plan again, revised by the
+feedback, until one is approved.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ class ScriptedBrain(Brain):
         self.script = script
         self.position = start_at
         self.results: list[ToolResult] = []
-        self._plan: list[str] = []  # the steps of the last plan proposed
+        self._plan: list[str] = []  # the steps of the last plan proposed (if it revises)
         self._rejected: str | None = None  # feedback on it, while it stands rejected
         self._revisions = 0
 
@@ -42,7 +43,8 @@ class ScriptedBrain(Brain):
             return [self._revised_plan()]
         self.position += 1
         if step.tool == "propose_plan":
-            self._plan = [str(s) for s in step.args.get("steps") or []]
+            revises = step.revise_on_reject
+            self._plan = [str(s) for s in step.args.get("steps") or []] if revises else []
         return [ToolCall(f"{self.agent_id}-{self.position}", step.tool, dict(step.args))]
 
     def _revised_plan(self) -> ToolCall:
