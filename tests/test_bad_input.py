@@ -130,3 +130,38 @@ async def test_a_models_lone_surrogates_reach_no_tool_and_no_store(tmp_path):
     for event in watcher.events:
         event.to_json().encode("utf-8")  # strict: everything is encodable
     assert len(stored(tmp_path / "state.db")) == len(watcher.events)
+
+
+def test_a_model_emitting_lone_surrogate_escapes_changes_nothing_but_the_text(tmp_path):
+    """The fake Messages API sends JSON "\\ud800" escapes in text and in tool input."""
+    import asyncio
+
+    from engine_support import make_team
+    from fake_anthropic import FakeAnthropic, Turn, claude_agent, text, tool
+
+    with FakeAnthropic() as api:
+        os.environ["ANTHROPIC_API_KEY"] = "sk-ant-test"
+        os.environ["ANTHROPIC_BASE_URL"] = api.base_url
+        try:
+            api.push("coder", Turn([text("thinking \ud800 aloud"),
+                                    tool("write_file", path="f.txt", content="x \udfff y")]),
+                     Turn([tool("finish", summary="done \ud83d")]))
+            team = make_team(tmp_path, [claude_agent("coder", sandbox_path="ws")])
+            engine, watcher, store = asyncio.run(_run(team, tmp_path))
+        finally:
+            del os.environ["ANTHROPIC_BASE_URL"]
+    assert engine.status == "finished", [(e.type, str(e.data)[:300]) for e in watcher.events
+                                         if e.type in ("agent_status", "tool_result", "error")]
+    assert (tmp_path / "ws" / "f.txt").read_text() == "x \ufffd y"
+    said = "".join(e.data["text"] for e in watcher.events if e.type == "assistant_text")
+    assert said == "thinking \ufffd aloud"
+    assert engine.agents["coder"].summary == "done \ufffd"
+    for event in watcher.events:
+        event.to_json().encode("utf-8")
+    assert len(stored(tmp_path / "state.db")) == len(watcher.events)
+
+
+async def _run(team, tmp_path):
+    engine, watcher, store = await run_to_end(team, tmp_path)
+    await store.close()
+    return engine, watcher, store

@@ -40,6 +40,7 @@ from engine.brains.claude_prompt import (
 )
 from engine.brains.claude_stream import Reply, ReplyAssembler
 from engine.config import AgentConfig, TeamConfig
+from memory.text_safety import clean_value
 
 DEFAULT_MAX_TOKENS = 16_384  # adaptive thinking counts against it
 DEFAULT_MAX_RETRIES = 4
@@ -73,7 +74,7 @@ class ClaudeBrain(Brain):
         self.tools = [t.to_anthropic() for t in ctx.tools]
         if self.tools:
             self.tools[-1] = {**self.tools[-1], "cache_control": cc.EPHEMERAL}
-        self.messages = await ctx.load_conversation() or []
+        self.messages = clean_value(await ctx.load_conversation() or [])
 
     def _make_client(self) -> anthropic.AsyncAnthropic:
         conf = self.team.anthropic
@@ -93,7 +94,8 @@ class ClaudeBrain(Brain):
         self._add_user_turn(results)
         while True:
             reply = await self._request()
-            self.messages.append({"role": "assistant", "content": reply.content()})
+            # a model's "\ud800" escape must not make the next request unencodable
+            self.messages.append({"role": "assistant", "content": clean_value(reply.content())})
             await self.ctx.save_conversation(self.messages)
             await self.ctx.record_usage(reply.usage)  # may pause on a budget
             await self._keep_within_context(reply)
