@@ -33,6 +33,14 @@ def demo_path() -> Path:
     return Path(str(resources.files("engine") / "demo" / "demo.yaml"))
 
 
+def demo_base_dir() -> Path:
+    """A new folder for one demo run's workspaces and memory, under .agentorch/demo."""
+    import secrets
+
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return Path.cwd() / ".agentorch" / "demo" / f"{stamp}-{secrets.token_hex(3)}"
+
+
 def err(text: str) -> None:
     print(f"agentorch: {visible_controls(text)}", file=sys.stderr)
 
@@ -198,7 +206,8 @@ def _main(argv: list[str] | None, tui_runner: Callable | None,
             return asyncio.run(_headless(team, config, args))
         return tui_runner(team, config, args) if tui_runner else EXIT_FAILED
     team_path = demo_path() if args.demo else Path(args.config)
-    base_dir = Path.cwd() / ".agentorch" / "demo" if args.demo else None
+    # every demo run starts from fresh workspaces and memory files (a resumed one keeps its own)
+    base_dir = demo_base_dir() if args.demo else None
     try:
         team = load_team(team_path, base_dir=base_dir, db=args.db)
     except ConfigError as exc:
