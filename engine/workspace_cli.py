@@ -15,7 +15,7 @@ from engine.control_chars import visible_controls
 from engine.workspaces import merge_text, merge_work, state_dir_of
 from memory.store import DEFAULT_DB
 from sandboxes.processes import pid_alive
-from sandboxes.workspaces.git import GitError, run_git
+from sandboxes.workspaces.git import GitError, UserGit, run_git
 from sandboxes.workspaces.merge import MergeConflict
 from sandboxes.workspaces.repo import EngineRepo, agent_branch, base_ref, checkpoint_ref
 
@@ -38,6 +38,7 @@ def add_parsers(sub) -> None:
     m.add_argument("agent")
     m.add_argument("--squash", action="store_true", help="one new commit instead of the agent's history")
     m.add_argument("--into", metavar="BRANCH", help="the branch to merge into (default: the run's base)")
+    m.add_argument("--push", metavar="REMOTE", help="then push the merged branch there (your git)")
     m.add_argument("--db", default=str(DEFAULT_DB))
     r = sub.add_parser("rollback", help="restore an agent's workspace to one of its checkpoints")
     r.add_argument("run_id", help="a run id (or a prefix), or `last`")
@@ -141,6 +142,9 @@ def cmd_merge(work: AgentWork, args: argparse.Namespace) -> int:
     branch, result = merge_work(work.user_repo, work.repo, work.run_id, work.agent, target,
                                 args.squash)
     print(merge_text(branch, target, result))
+    if args.push:
+        UserGit(work.user_repo).run(["push", "-q", "--", args.push, f"refs/heads/{target}:refs/heads/{target}"])
+        print(f"pushed {target} to {args.push}")
     return EXIT_OK
 
 

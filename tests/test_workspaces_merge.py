@@ -174,3 +174,15 @@ def subprocess_events(tmp_path, run_id) -> list[str]:
                         (run_id,)).fetchall()
     conn.close()
     return [json.loads(d)["commit"] for (d,) in rows]
+
+
+def test_merge_then_push_to_a_remote(tmp_path, capsys):
+    repo, run_id = run_team(tmp_path, [step("write_file", path="pushed.txt", content="p\n")])
+    remote = tmp_path / "remote.git"
+    user_git(tmp_path, "init", "-q", "--bare", str(remote))
+    user_git(repo, "remote", "add", "origin", str(remote))
+    assert cli(tmp_path, "merge", run_id, "a", "--push", "origin") == 0
+    assert "pushed main to origin" in capsys.readouterr().out
+    assert user_git(remote, "show", "main:pushed.txt") == "p"
+    assert cli(tmp_path, "merge", run_id, "a", "--push", "nowhere") == 1
+    assert "git push failed" in capsys.readouterr().err
