@@ -69,6 +69,7 @@ class Workspaces:
         self.branch = team.base or ""
         self._checkpointers: dict[str, Checkpointer] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        self._overlaps_said: set[tuple[tuple[str, ...], str]] = set()
 
     @classmethod
     def of(cls, engine: Engine) -> Workspaces | None:
@@ -118,6 +119,26 @@ class Workspaces:
                 return
             if cp is not None:
                 await self.engine.emit(ev.CHECKPOINT, agent_id, **checkpoint_data(cp, call_id))
+        if cp is not None:
+            await self._say_overlaps(agent_id)
+
+    async def _say_overlaps(self, agent_id: str) -> None:
+        """A notice, once per file and pair, when two agents changed the same file: their
+        merges would conflict or overwrite each other."""
+        mine = self._checkpointers[agent_id].changed_since_base()
+        for other, cpr in self._checkpointers.items():
+            if other == agent_id:
+                continue
+            pair = tuple(sorted((agent_id, other)))
+            both = sorted(f for f in mine & cpr.changed_since_base()
+                          if (pair, f) not in self._overlaps_said)
+            if both:
+                self._overlaps_said.update((pair, f) for f in both)
+                shown = ", ".join(both[:5]) + (f" and {len(both) - 5} more" if len(both) > 5 else "")
+                await self.engine.emit(ev.NOTICE, agent_id, level="warning", overlap=list(pair),
+                                       files=both[:50],
+                                       text=f"{pair[0]} and {pair[1]} both changed {shown}: "
+                                            "merging both may conflict")
 
     def _take(self, agent_id: str, sandbox: Sandbox, call_id: str | None,
               listing: Listing | None = None) -> Checkpoint | None:

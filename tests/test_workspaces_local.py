@@ -76,3 +76,20 @@ async def test_a_repo_that_is_no_repository_stops_the_run_in_one_sentence(tmp_pa
 
     with pytest.raises(SandboxError, match="is not a git repository"):
         await run_to_end(team, tmp_path)
+
+
+async def test_two_agents_changing_the_same_file_get_one_notice(tmp_path):
+    make_repo(tmp_path / "proj", {"src/app.py": "x = 1\n", "other.py": "y\n"})
+    team = make_team(tmp_path, [
+        {"id": "a", "script": [step("write_file", path="src/app.py", content="x = 2\n"),
+                               step("write_file", path="a_only.py", content="a\n"),
+                               step("write_file", path="src/app.py", content="x = 3\n")]},
+        {"id": "b", "script": [step("write_file", path="src/app.py", content="x = 4\n"),
+                               step("write_file", path="b_only.py", content="b\n")]},
+    ], repo="proj")
+    engine, w, store = await run_to_end(team, tmp_path)
+    await store.close()
+    overlaps = [e for e in w.events if e.type == "notice" and e.data.get("overlap")]
+    assert len(overlaps) == 1, [e.data for e in overlaps]
+    assert overlaps[0].data["overlap"] == ["a", "b"] and overlaps[0].data["files"] == ["src/app.py"]
+    assert "a and b both changed src/app.py" in overlaps[0].data["text"]

@@ -98,11 +98,17 @@ class Checkpointer:
         self.base = base
         self.parent = repo.ref(self.ref) or base
         base_tree = read_tree(repo, base)
+        self._base_tree = base_tree
         self._base_paths = set(base_tree)
         self.tree = read_tree(repo, self.parent) if self.parent != base else base_tree
         self._known_blobs = {sha for _, sha in base_tree.values()} | {sha for _, sha in self.tree.values()}
         self._signatures: dict[bytes, tuple] = {}
         self._ignore = IgnoreRules(repo, base, base_tree)
+
+    def changed_since_base(self) -> set[str]:
+        """Paths whose content, mode or presence differs from the base (latest checkpoint)."""
+        base = self._base_tree
+        return {_text(p) for p in self.tree.keys() | base.keys() if self.tree.get(p) != base.get(p)}
 
     def known(self, path: bytes, signature: tuple) -> bool:
         """The file at ``path`` is unchanged since it was last read (local backend)."""
