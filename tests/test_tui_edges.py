@@ -36,7 +36,7 @@ async def test_a_message_to_a_finished_agent_is_refused_with_the_reason(tui_env:
         await pilot.press("m")
         await pilot.pause()
         assert not isinstance(app.screen, ComposeScreen)
-        assert any("quick has finished: quick reads no more messages" in n.message
+        assert any("quick has finished: it reads no more messages." in n.message
                    for n in app._notifications)
         with pytest.raises(ControlError, match="quick has finished: it reads no more messages"):
             await app.engine.send_user_message("quick", "hello?")

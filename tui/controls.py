@@ -116,7 +116,9 @@ class Controls(_Base):
         if self.state is not None and (self.state.finished or self.state.agents[target].finished):
             why = ("The run has ended" if self.state.finished else
                    ev.ended_text(target, self.state.agents[target].status))
-            self.notify(f"{why}: {target} reads no more messages.", severity="warning")
+            rest = "no agent reads messages any more" if self.state.finished else \
+                "it reads no more messages"
+            self.notify(f"{why}: {rest}.", severity="warning")
             return
 
         async def send(text: str | None) -> None:
