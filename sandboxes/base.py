@@ -156,6 +156,11 @@ class Sandbox(abc.ABC):
     @abc.abstractmethod
     async def stop(self) -> None: ...
 
+    async def hold_sweeps(self, hold: bool) -> None:
+        """Spare (True) or no longer spare (False) processes no command of ours started:
+        a person's shell opened in the sandbox must survive the agent's commands ending."""
+        return None
+
     async def disk_problem(self) -> str | None:
         """A sentence when the workspace is at its size limit (``resources.disk``), else None."""
         return None

@@ -485,6 +485,12 @@ class DockerSandbox(Sandbox):
         except Exception as exc:  # noqa: BLE001
             raise self._exec_error(exc) from None
 
+    async def hold_sweeps(self, hold: bool) -> None:
+        session = await self._ensure_session()
+        if session is not None:
+            session.hold_sweeps(hold)
+            await session.ping()  # the supervisor has read it before the shell starts
+
     # -- the workspace size limit
     async def disk_problem(self) -> str | None:
         limit = self.spec.disk

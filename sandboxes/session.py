@@ -162,6 +162,12 @@ class ExecSession:
         finally:
             self._pings.pop(ident, None)
 
+    def hold_sweeps(self, hold: bool) -> None:
+        """While held, the supervisor kills nothing when its commands end (a person's
+        shell runs in the sandbox as the same user); released, it sweeps again."""
+        with contextlib.suppress(SessionDied, OSError):
+            self._send(b"S", 0, b"0" if hold else b"1")
+
     def kill(self, ident: int) -> None:
         with contextlib.suppress(SessionDied, OSError):
             self._send(b"K", ident)

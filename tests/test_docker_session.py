@@ -177,3 +177,24 @@ async def test_a_supervisor_stopped_from_inside_is_replaced(sandbox):
     r = await sandbox.exec("echo fresh", 10)
     assert r.output == "fresh\n" and sandbox._session.pid != pid
     assert await leftovers(sandbox) == []
+
+
+async def test_a_persons_shell_survives_the_agents_commands_while_sweeps_are_held(sandbox):
+    """The take-over key opens `docker exec -it` as the sandbox user: the idle sweep
+    must spare it while it is open, and resume once the person leaves."""
+    import subprocess
+
+    await sandbox.hold_sweeps(True)
+    person = subprocess.Popen(["docker", "exec", "-u", sandbox.user, sandbox.container_id,
+                               "sleep", "1010"])
+    try:
+        while "sleep 1010" not in " ".join(await leftovers(sandbox)):
+            await asyncio.sleep(0.05)
+        r = await sandbox.exec("echo agent command; sleep 1011 & echo bg", 20)
+        assert r.exit_code == 0
+        assert person.poll() is None  # the person's shell is alive
+        assert any("sleep 1010" in line for line in await leftovers(sandbox))
+    finally:
+        await sandbox.hold_sweeps(False)
+        person.wait(20)  # released and idle: swept at once
+    assert await leftovers(sandbox) == []

@@ -204,8 +204,13 @@ class Controls(_Base):
         assert engine is not None
         await engine.emit(ev.NOTICE, agent, level="info", takeover="shell",
                           text=f"you opened a shell in {shell.where}")
-        with self.suspend():
-            code = run_shell(shell)
+        sandbox = engine.agents[agent].sandbox
+        await sandbox.hold_sweeps(True)  # the agent's commands ending must not kill the shell
+        try:
+            with self.suspend():
+                code = run_shell(shell)
+        finally:
+            await sandbox.hold_sweeps(False)
         if not engine.finished.is_set():
             await engine.emit(ev.NOTICE, agent, level="info", takeover="shell",
                               text=f"you left the shell in {shell.where} (exit {code})")

@@ -13,6 +13,8 @@
  *                 'i' stdin comes in 'I' frames, else /dev/null)
  *     'I' input   bytes for the command's stdin        'E' end of its stdin
  *     'K' kill    SIGKILL the command's process group  'P' ping (answered 'P')
+ *     'S' sweeps  payload "0": hold the idle sweep (a person's shell is open in the
+ *                 sandbox, as the same user); "1": sweep again (and at once if idle)
  *   supervisor -> engine
  *     'O' output (stdout, or merged)   'e' stderr (when not merged)
  *     'X' exit    payload: exit code (4 bytes, signed) | flags (1 byte: 1 timed out,
@@ -72,6 +74,7 @@ static int n_exempt;
 static int sig_pipe[2];
 static int input_closed;
 static int subreaper;            /* local mode: we adopt orphans and kill only our descendants */
+static int sweeping = 1;         /* held while the person has a shell in the sandbox */
 
 static long long now_ms(void) {
     struct timespec ts;
@@ -235,6 +238,7 @@ static int running(long pid) {
 /* No command runs: kill every process we may signal but our own machinery, and wait
  * (briefly) until they are gone, so the next command never sees them. */
 static void sweep(void) {
+    if (!sweeping) return;
     if (subreaper) { sweep_descendants(); return; }
     for (int round = 0; round < 50; round++) {
         DIR *d = opendir("/proc");
@@ -388,6 +392,10 @@ static void handle_frame(char type, uint32_t id, char *p, size_t n) {
     case 'I': if (c && c->in_fd >= 0 && !c->in_eof) buf_add(&c->in, p, n); break;
     case 'E': if (c) c->in_eof = 1; break;
     case 'K': if (c && !c->exited) kill_cmd(c, F_KILLED); break;
+    case 'S':
+        sweeping = n > 0 && p[0] == '1';
+        if (sweeping && !active_count()) sweep();
+        break;
     case 'P': {
         char pong[32 + 12 * MAX_EXEMPT];
         int len = snprintf(pong, sizeof pong, "pid=%d exempt=", (int)getpid());
