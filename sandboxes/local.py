@@ -138,6 +138,10 @@ class LocalSandbox(Sandbox):
         if timed_out:
             _kill_group(proc.pid)
             await _drain(pump)
+        elif pump.exception() is not None:  # on_output failed: the command must not outlive it
+            _kill_group(proc.pid)
+            await proc.wait()
+            raise pump.exception()
         exit_code = await proc.wait()
         if timed_out:
             exit_code = TIMEOUT_EXIT_CODE

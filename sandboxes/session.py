@@ -204,6 +204,11 @@ class ExecSession:
                 async with asyncio.timeout(GRACE):
                     await asyncio.shield(self._collect(ident, running, None))
             raise
+        except SessionDied:
+            raise
+        except BaseException:
+            self.kill(ident)  # e.g. on_data failed: the command must not run on unwatched
+            raise
         finally:
             self._running.pop(ident, None)
             running.space.set()  # never leave the reader waiting on a consumer that left

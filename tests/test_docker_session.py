@@ -198,3 +198,15 @@ async def test_a_persons_shell_survives_the_agents_commands_while_sweeps_are_hel
         await sandbox.hold_sweeps(False)
         person.wait(20)  # released and idle: swept at once
     assert await leftovers(sandbox) == []
+
+
+async def test_a_failing_output_consumer_kills_the_command(sandbox):
+    async def broken(_text: str) -> None:
+        raise RuntimeError("the consumer failed")
+
+    with pytest.raises(RuntimeError, match="consumer failed"):
+        await asyncio.wait_for(sandbox.exec("echo go; sleep 1012", 60, broken), 20)
+    for _ in range(200):
+        if not any("sleep 1012" in line for line in await leftovers(sandbox)):
+            break
+    assert await leftovers(sandbox) == []

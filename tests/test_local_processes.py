@@ -78,3 +78,21 @@ async def test_stopping_the_sandbox_ends_a_running_command_tree(tmp_path):
     await asyncio.wait({task}, timeout=10)
     assert task.done()
     assert running_with(f"sleep {seconds}") == []
+
+
+async def test_a_failing_output_consumer_kills_the_command(sandbox):
+    """If whoever reads the output fails (a store error), the command dies with it."""
+    import asyncio
+
+    seconds = f"{600 + secrets.randbelow(99)}.{secrets.randbelow(10**6)}"
+
+    async def broken(_text: str) -> None:
+        raise RuntimeError("the consumer failed")
+
+    with pytest.raises(RuntimeError, match="consumer failed"):
+        await asyncio.wait_for(sandbox.exec(f"echo go; sleep {seconds}", 60, broken), 20)
+    for _ in range(200):
+        if not running_with(f"sleep {seconds}"):
+            break
+        await asyncio.sleep(0.02)
+    assert running_with(f"sleep {seconds}") == []
