@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 import tracemalloc
 
 import pytest
@@ -42,18 +41,20 @@ async def processes(sb) -> list[str]:
 
 
 async def test_exit_codes_and_streaming(sandbox):
-    chunks: list[tuple[float, str]] = []
-    started = time.monotonic()
+    chunks: list[str] = []
 
     async def on_output(text: str) -> None:
-        chunks.append((time.monotonic() - started, text))
+        chunks.append(text)
+        if text.startswith("first"):
+            # only possible if "first" arrived while the command still runs: it waits for this
+            await sandbox.exec("touch /tmp/streamed", 20)
 
-    r = await sandbox.exec("echo first; sleep 1; echo second >&2; exit 7", 20, on_output)
+    r = await sandbox.exec("rm -f /tmp/streamed; echo first; "
+                           "while [ ! -e /tmp/streamed ]; do sleep 0.05; done; "
+                           "echo second >&2; exit 7", 20, on_output)
     assert r.exit_code == 7 and not r.timed_out and not r.truncated
     assert r.output == "first\nsecond\n"
-    assert "".join(text for _, text in chunks) == r.output
-    # the first line arrived while the command was still running
-    assert chunks[0][1].startswith("first") and chunks[0][0] < 0.9
+    assert "".join(chunks) == r.output
 
 
 async def test_utf8_split_across_chunks(sandbox):
@@ -67,12 +68,11 @@ async def test_utf8_split_across_chunks(sandbox):
     assert "".join(seen) == "été\n"
 
 
+@pytest.mark.timeout(30)  # the kill does not wait for the 303 s sleep
 async def test_timeout_kills_the_whole_tree(sandbox):
-    started = time.monotonic()
     r = await sandbox.exec("echo before; sleep 301 & (sleep 302 &); sleep 303", 1.0)
     assert r.exit_code == TIMEOUT_EXIT_CODE and r.timed_out
     assert "before" in r.output
-    assert time.monotonic() - started < 5
     left = await processes(sandbox)
     assert not [p for p in left if "sleep 30" in p], left
 
@@ -93,11 +93,9 @@ async def test_cancel_kills_the_running_command(sandbox):
     task = asyncio.create_task(sandbox.exec("echo go; sleep 321", 100, on_output))
     await asyncio.wait_for(running.wait(), 10)
     assert [p for p in await processes(sandbox) if "sleep 321" in p]  # the probe sees it
-    started = time.monotonic()
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
-        await task
-    assert time.monotonic() - started < 5
+        await asyncio.wait_for(asyncio.shield(task), 30)  # the kill does not wait for the sleep
     left = await processes(sandbox)
     assert not [p for p in left if "sleep 321" in p], left
     assert (await sandbox.exec("echo still fine", 20)).output == "still fine\n"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import time
 
 import pytest
 
@@ -48,12 +47,12 @@ async def test_workspace_created_and_is_workdir(sandbox, workspaces):
 async def test_no_network(sandbox):
     r = await run(sandbox, "ls /sys/class/net")
     assert r.output.split() == ["lo"]
-    started = time.monotonic()
-    r = await run(sandbox, "wget -q -T 10 -O- http://1.1.1.1/ ; echo rc=$?; nc -w 10 8.8.8.8 53 </dev/null; echo rc=$?")
-    elapsed = time.monotonic() - started
+    # each client would wait 10 s for a route; the command's own 8 s limit proves it failed at once
+    r = await sandbox.exec("wget -q -T 10 -O- http://1.1.1.1/ ; echo rc=$?; nc -w 10 8.8.8.8 53 </dev/null; "
+                           "echo rc=$?", 8)
+    assert not r.timed_out, "connecting out should fail at once, not wait for a timeout"
     assert "rc=0" not in r.output, r.output
     assert "unreachable" in r.output.lower(), r.output
-    assert elapsed < 3, f"connecting out should fail at once, took {elapsed:.1f}s"
 
 
 async def test_no_docker_socket_no_host_paths(sandbox, workspaces):
