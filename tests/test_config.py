@@ -279,3 +279,14 @@ def test_a_team_file_reached_through_a_symlink_in_a_workspace_is_refused(tmp_pat
     assert any("sandbox_path: the workspace" in p and "contains the team file" in p
                for p in found), found
     assert any("rules_file:" in p and "inside agent 'a''s workspace" in p for p in found), found
+
+
+def test_user_in_direct_communication_is_refused_with_what_to_use_instead(tmp_path):
+    from engine.loader import ConfigError, load_team
+
+    team = tmp_path / "team.yaml"
+    team.write_text("agents:\n  - id: a\n    model: scripted\n    direct_communication: [user]\n")
+    with pytest.raises(ConfigError) as info:
+        load_team(team)
+    text = str(info.value)
+    assert "team.yaml:4" in text and "`user` is the person" in text and "ask_user" in text
