@@ -27,7 +27,6 @@ said once in the agent's console.
 from __future__ import annotations
 
 import asyncio
-import codecs
 import contextlib
 import os
 import re
@@ -90,7 +89,7 @@ from sandboxes.docker_files import (
 from sandboxes.docker_setup import command_env, install_supervisor, prepare_workspace, workspace_volume
 from sandboxes.paths import MAX_FILE_BYTES
 from sandboxes.processes import proc_start_time
-from sandboxes.session import DockerExecSession, ExecSession, SessionDied
+from sandboxes.session import DockerExecSession, ExecSession, SessionDied, StreamedOutput
 from sandboxes.supervisor import SupervisorUnavailable
 from sandboxes.workspace_disk import full_message, mount_limited, mounted_usage
 
@@ -309,30 +308,16 @@ class DockerSandbox(Sandbox):
         session = await self._ensure_session()
         if session is None:
             return await self._exec_fallback(command, timeout, on_output)
-        collector = OutputCollector(self.spec.max_output_bytes)
-        decoder = codecs.getincrementaldecoder("utf-8")("replace")
-
-        async def on_data(_kind: str, data: bytes) -> None:
-            collector.add(data)
-            if on_output is not None:
-                text = decoder.decode(data)
-                if text:
-                    await on_output(text)
-
-        interrupted = ""
+        out = StreamedOutput(self.spec.max_output_bytes, on_output)
+        collector = out.collector
         try:
-            done = await session.run(["/bin/sh", "-c", command], on_data, env=self._env,
+            done = await session.run(["/bin/sh", "-c", command], out.on_data, env=self._env,
                                      cwd=WORKDIR, timeout=timeout)
         except SessionDied as exc:
-            interrupted = str(exc)
-        tail = decoder.decode(b"", final=True)
-        if tail and on_output is not None:
-            await on_output(tail)
-        if interrupted:
-            note = (f"\n[agentorch: the sandbox session ended while the command ran ({interrupted}); "
-                    "the command was interrupted and may have run in part]\n")
-            await self._note(collector, on_output, note)
+            await out.end(f"\n[agentorch: the sandbox session ended while the command ran ({exc}); "
+                          "the command was interrupted and may have run in part]\n")
             return ExecResult(-1, collector.text(), collector.truncated, False, interrupted=True)
+        await out.end()
         exit_code = TIMEOUT_EXIT_CODE if done.timed_out else done.code
         if exit_code == 137 and not done.killed and not done.timed_out:
             await self._note(collector, on_output, await self._kill_note())

@@ -19,7 +19,7 @@ from __future__ import annotations
 from pathlib import Path, PurePosixPath
 
 from sandboxes.base import PathEscapeError, SandboxError
-from sandboxes.paths import CONTAINER_WORKSPACE, MAX_FILE_BYTES
+from sandboxes.paths import CONTAINER_WORKSPACE, MAX_FILE_BYTES, relative_in_workspace
 
 FILE_TIMEOUT = 30.0
 
@@ -48,21 +48,7 @@ cat >"$p"
 
 def container_path(workspace: Path, path: str) -> str:
     """``path`` as the agent gave it, as an absolute path under /workspace (or refused)."""
-    if not isinstance(path, str) or not path:
-        raise PathEscapeError("path must be a non-empty string")
-    if "\x00" in path:
-        raise PathEscapeError(f"path {path!r} contains a NUL byte; use a plain relative path")
-    pure = PurePosixPath(path)
-    if ".." in pure.parts:
-        raise PathEscapeError(f"path {path!r} uses '..'; paths must stay inside the workspace")
-    if pure.is_absolute():
-        for root in (CONTAINER_WORKSPACE, str(workspace)):
-            if str(pure) == root or str(pure).startswith(root.rstrip("/") + "/"):
-                pure = pure.relative_to(root)
-                break
-        else:
-            raise PathEscapeError(f"path {path!r} is outside the workspace; use a path relative to it")
-    return str(PurePosixPath(CONTAINER_WORKSPACE, *pure.parts))
+    return str(PurePosixPath(CONTAINER_WORKSPACE, *relative_in_workspace(workspace, path).parts))
 
 
 def read_error(path: str, exit_code: int, stderr: str) -> Exception:

@@ -15,7 +15,6 @@ is still killed; detached processes then survive, which the console says once).
 from __future__ import annotations
 
 import asyncio
-import codecs
 import os
 import signal
 
@@ -28,7 +27,7 @@ from sandboxes.base import (
     Sandbox,
     SandboxSpec,
 )
-from sandboxes.session import LocalExecSession, SessionDied
+from sandboxes.session import LocalExecSession, SessionDied, StreamedOutput
 from sandboxes.supervisor import SupervisorUnavailable
 
 READ_CHUNK = 64 * 1024
@@ -79,28 +78,16 @@ class LocalSandbox(Sandbox):
         session = await self._ensure_session()
         if session is None:
             return await self._exec_subprocess(command, timeout, on_output)
-        collector = OutputCollector(self.spec.max_output_bytes)
-        decoder = codecs.getincrementaldecoder("utf-8")("replace")
-
-        async def on_data(_kind: str, data: bytes) -> None:
-            collector.add(data)
-            if on_output is not None:
-                text = decoder.decode(data)
-                if text:
-                    await on_output(text)
-
+        out = StreamedOutput(self.spec.max_output_bytes, on_output)
+        collector = out.collector
         try:
-            done = await session.run(["/bin/sh", "-c", command], on_data, env=self._command_env(),
+            done = await session.run(["/bin/sh", "-c", command], out.on_data, env=self._command_env(),
                                      cwd=str(self.spec.workspace), timeout=timeout)
         except SessionDied as exc:
-            note = f"\n[agentorch: the command's supervisor stopped ({exc}); the command was interrupted]\n"
-            collector.add(note.encode())
-            if on_output is not None:
-                await on_output(note)
+            await out.end(f"\n[agentorch: the command's supervisor stopped ({exc}); "
+                          "the command was interrupted]\n")
             return ExecResult(-1, collector.text(), collector.truncated, False, interrupted=True)
-        tail = decoder.decode(b"", final=True)
-        if tail and on_output is not None:
-            await on_output(tail)
+        await out.end()
         exit_code = TIMEOUT_EXIT_CODE if done.timed_out else done.code
         return ExecResult(exit_code, collector.text(), collector.truncated, done.timed_out)
 

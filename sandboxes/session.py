@@ -18,6 +18,7 @@ session for the next command.
 from __future__ import annotations
 
 import asyncio
+import codecs
 import contextlib
 import itertools
 import os
@@ -45,6 +46,35 @@ F_TIMED_OUT, F_KILLED, F_NOSTART = 1, 2, 4
 
 #: Awaited with ("O" | "e", bytes) for each chunk of output.
 OnData = Callable[[str, bytes], Awaitable[None]]
+
+
+class StreamedOutput:
+    """A command's output as the sandbox protocol wants it: capped in ``collector`` and
+    passed on, decoded as UTF-8 across chunk boundaries, to ``on_output``."""
+
+    def __init__(self, limit: int, on_output) -> None:
+        from sandboxes.base import OutputCollector
+
+        self.collector = OutputCollector(limit)
+        self.on_output = on_output
+        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
+
+    async def on_data(self, _kind: str, data: bytes) -> None:
+        self.collector.add(data)
+        if self.on_output is not None:
+            text = self._decoder.decode(data)
+            if text:
+                await self.on_output(text)
+
+    async def end(self, note: str = "") -> None:
+        """Flush a split character, then add ``note`` (a line of ours) to both."""
+        tail = self._decoder.decode(b"", final=True)
+        if tail and self.on_output is not None:
+            await self.on_output(tail)
+        if note:
+            self.collector.add(note.encode())
+            if self.on_output is not None:
+                await self.on_output(note)
 
 
 class SessionDied(Exception):

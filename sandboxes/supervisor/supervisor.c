@@ -159,30 +159,8 @@ static int is_exempt(pid_t pid) {
     return 0;
 }
 
-/* First session after the container started: its main process is pid 1's child. */
-static void exempt_children_of_init(void) {
-    DIR *d = opendir("/proc");
-    if (!d) return;
-    struct dirent *e;
-    while ((e = readdir(d)) && n_exempt < MAX_EXEMPT) {
-        char *end, path[64], stat[512];
-        long pid = strtol(e->d_name, &end, 10);
-        if (*end || pid <= 1 || pid == getpid()) continue;
-        snprintf(path, sizeof path, "/proc/%ld/stat", pid);
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0) continue;
-        ssize_t n = read(fd, stat, sizeof stat - 1);
-        close(fd);
-        if (n <= 0) continue;
-        stat[n] = 0;
-        char *paren = strrchr(stat, ')');
-        int ppid = 0;
-        if (paren && sscanf(paren + 1, " %*c %d", &ppid) == 1 && ppid == 1) exempt[n_exempt++] = (pid_t)pid;
-    }
-    closedir(d);
-}
-
-static pid_t parent_of(long pid) {
+/* State letter and parent of a process, from /proc/PID/stat; 0 if it is gone. */
+static int read_stat(long pid, char *state, int *ppid) {
     char path[64], stat[512];
     snprintf(path, sizeof path, "/proc/%ld/stat", pid);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -191,10 +169,29 @@ static pid_t parent_of(long pid) {
     close(fd);
     if (n <= 0) return 0;
     stat[n] = 0;
-    char *paren = strrchr(stat, ')');
-    int ppid = 0;
-    if (!paren || sscanf(paren + 1, " %*c %d", &ppid) != 1) return 0;
-    return (pid_t)ppid;
+    char *paren = strrchr(stat, ')');   /* the name may hold spaces and parentheses */
+    return paren && sscanf(paren + 1, " %c %d", state, ppid) == 2;
+}
+
+/* First session after the container started: its main process is pid 1's child. */
+static void exempt_children_of_init(void) {
+    DIR *d = opendir("/proc");
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d)) && n_exempt < MAX_EXEMPT) {
+        char *end, state;
+        int ppid;
+        long pid = strtol(e->d_name, &end, 10);
+        if (*end || pid <= 1 || pid == getpid()) continue;
+        if (read_stat(pid, &state, &ppid) && ppid == 1) exempt[n_exempt++] = (pid_t)pid;
+    }
+    closedir(d);
+}
+
+static pid_t parent_of(long pid) {
+    char state;
+    int ppid;
+    return read_stat(pid, &state, &ppid) ? (pid_t)ppid : 0;
 }
 
 /* Local mode: orphans were reparented to us (a child subreaper); kill our children
@@ -223,16 +220,9 @@ static void sweep_descendants(void) {
 
 /* Alive and not a zombie (a zombie is dead: its parent just has not reaped it yet). */
 static int running(long pid) {
-    char path[64], stat[512];
-    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return 0;
-    ssize_t n = read(fd, stat, sizeof stat - 1);
-    close(fd);
-    if (n <= 0) return 0;
-    stat[n] = 0;
-    char *paren = strrchr(stat, ')');
-    return paren && paren[1] == ' ' && paren[2] != 'Z' && paren[2] != 'X';
+    char state;
+    int ppid;
+    return read_stat(pid, &state, &ppid) && state != 'Z' && state != 'X';
 }
 
 /* No command runs: kill every process we may signal but our own machinery, and wait
