@@ -417,7 +417,21 @@ async def cmd_runs(db: str) -> int:
 
 async def recorded_run(db: str, run_id: str) -> tuple[dict, list] | None:
     """A past run and its events, or None after saying what is wrong."""
-    from engine.events import Event, newer_events_problem
+    from engine.events import Event
+
+    async def collect(run: dict, store) -> tuple[dict, list]:
+        events = []
+        async for rows in store.iter_events(run["id"]):
+            events.extend(Event.from_row(*row) for row in rows)
+        return run, events
+
+    return await with_recorded_run(db, run_id, collect)
+
+
+async def with_recorded_run(db: str, run_id: str, use):
+    """Open ``db``, find ``run_id`` and return ``await use(run, store)``; None after saying
+    what is wrong (no such run, an ambiguous prefix, a newer events version)."""
+    from engine.events import newer_events_problem
 
     store = await _open_existing(db)
     if store is None:
@@ -434,27 +448,56 @@ async def recorded_run(db: str, run_id: str) -> tuple[dict, list] | None:
         if newer_events_problem(run):
             err(newer_events_problem(run))
             return None
-        return run, [Event.from_row(*row) for row in await store.events(run["id"])]
+        return await use(run, store)
     finally:
         await store.close()
 
 
+async def _stream_events(run: dict, store, out) -> int:
+    """Write a run's events as JSON lines to ``out``, page by page; the count written."""
+    from engine.events import Event
+
+    count = 0
+    async for rows in store.iter_events(run["id"]):
+        out.write("".join(Event.from_row(*row).to_json() + "\n" for row in rows))
+        count += len(rows)
+    return count
+
+
 async def cmd_events(db: str, run_id: str) -> int:
-    found = await recorded_run(db, run_id)
-    if found is None:
-        return EXIT_FAILED
-    sys.stdout.write("".join(e.to_json() + "\n" for e in found[1]))
-    return EXIT_OK
+    done = await with_recorded_run(db, run_id, lambda run, store: _stream_events(run, store, sys.stdout))
+    return EXIT_FAILED if done is None else EXIT_OK
+
+
+async def _export_jsonl(db: str, run_id: str, output: str | None) -> int:
+    """The event log as JSON lines, streamed from the database (any length of run)."""
+    async def write(run: dict, store) -> int:
+        if not output:
+            await _stream_events(run, store, sys.stdout)
+            return EXIT_OK
+        try:
+            with open(output, "w", encoding="utf-8") as fh:
+                count = await _stream_events(run, store, fh)
+        except OSError as exc:
+            err(f"cannot write {output}: {exc.strerror or exc}")
+            return EXIT_FAILED
+        err(f"wrote {count} events of run {run['id']} to {output}")
+        return EXIT_OK
+
+    done = await with_recorded_run(db, run_id, write)
+    return EXIT_FAILED if done is None else done
 
 
 async def cmd_export(db: str, run_id: str, fmt: str, output: str | None) -> int:
-    from engine.export import export_jsonl, export_markdown
+    from engine.export import export_markdown
 
+    if fmt == "jsonl":
+        return await _export_jsonl(db, run_id, output)
     found = await recorded_run(db, run_id)
     if found is None:
         return EXIT_FAILED
     run, events = found
-    text = export_jsonl(events) if fmt == "jsonl" else export_markdown(run, events)
+    text = export_markdown(run, events)
     if output:
         try:
             Path(output).write_text(text, encoding="utf-8")

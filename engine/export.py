@@ -17,10 +17,6 @@ from engine.control_chars import clean_output, visible_controls
 MAX_OUTPUT_LINES = 20
 
 
-def export_jsonl(events: list[ev.Event]) -> str:
-    return "".join(e.to_json() + "\n" for e in events)
-
-
 def _when(ts: float | None) -> str:
     if not ts:
         return "-"

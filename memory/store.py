@@ -317,6 +317,19 @@ class Store:
             (run_id,))
         return [tuple(r) for r in rows]
 
+    async def iter_events(self, run_id: str, batch: int = 2000):
+        """A run's events in order, a batch at a time (memory stays flat however long the
+        run): keyset pages on (run_id, seq)."""
+        after = -1
+        while True:
+            rows = await self.query(
+                "SELECT run_id, seq, ts, type, agent, data FROM events WHERE run_id=? AND seq>?"
+                " ORDER BY seq LIMIT ?", (run_id, after, batch))
+            if not rows:
+                return
+            yield [tuple(r) for r in rows]
+            after = rows[-1][1]
+
     async def last_seq(self, run_id: str) -> int:
         rows = await self.query("SELECT COALESCE(MAX(seq),0) FROM events WHERE run_id=?",
                                 (run_id,))

@@ -75,3 +75,18 @@ def test_export_errors_are_clear(demo_run, tmp_path):
     proc = export(demo_run, "-o", str(tmp_path / "missing-dir" / "x.md"))
     assert proc.returncode == 1 and "cannot write" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+async def test_events_are_read_page_by_page_in_order(tmp_path):
+    """`events` and the jsonl export stream a run from the database in pages, so a run
+    of any length never has to fit in memory; the pages join up to the whole log."""
+    from engine_support import make_team, run_to_end, step
+
+    team = make_team(tmp_path, [{"id": "a", "script": [
+        step("report_progress", text=f"step {n}") for n in range(12)]}])
+    engine, _w, store = await run_to_end(team, tmp_path)
+    whole = await store.events(engine.run_id)
+    pages = [page async for page in store.iter_events(engine.run_id, batch=4)]
+    assert len(pages) > 3 and all(len(p) <= 4 for p in pages)
+    assert [row for page in pages for row in page] == whole
+    await store.close()
