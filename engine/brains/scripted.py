@@ -10,10 +10,13 @@ feedback, until one is approved.
 
 from __future__ import annotations
 
+from collections import deque
+
 from engine.brains.base import Brain, ToolCall, ToolResult
 from engine.config import ScriptStep
 
 REVISION = "Address the feedback: "
+KEEP_RESULTS = 256
 
 
 class ScriptedBrain(Brain):
@@ -21,7 +24,8 @@ class ScriptedBrain(Brain):
         self.agent_id = agent_id
         self.script = script
         self.position = start_at
-        self.results: list[ToolResult] = []
+        #: the newest results (for tests and a look in a debugger), never the whole run's
+        self.results: deque[ToolResult] = deque(maxlen=KEEP_RESULTS)
         self._plan: list[str] = []  # the steps of the last plan proposed (if it revises)
         self._rejected: str | None = None  # feedback on it, while it stands rejected
         self._revisions = 0
