@@ -43,6 +43,13 @@ async def test_waits_the_recorded_gaps_scaled_by_speed_and_capped() -> None:
     assert loop.time() - started >= 0.14
 
 
+async def until(condition, timeout: float = 10.0) -> None:
+    """Wait for ``condition()`` (no fixed sleep before an assert)."""
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.002)
+
+
 async def test_paused_publishes_nothing_until_stepped() -> None:
     player = EventPlayer(recorded([0.0, 0.0]), paused=True)
     sub = player.bus.subscribe()
@@ -50,22 +57,21 @@ async def test_paused_publishes_nothing_until_stepped() -> None:
     await asyncio.sleep(0.05)
     assert player.position == 0 and sub.get_batch() == []
     player.step()
-    await asyncio.sleep(0.01)
-    assert player.position == 1 and [e.seq for e in sub.get_batch()] == [1]
+    await until(lambda: player.position == 1)
+    assert [e.seq for e in sub.get_batch()] == [1]
     player.step(2)
-    await asyncio.sleep(0.01)
-    assert player.at_end and player.paused
+    await until(lambda: player.at_end)
+    assert player.paused
     await task
 
 
 async def test_stepping_while_playing_pauses() -> None:
     player = EventPlayer(recorded([5.0, 5.0, 5.0]), max_gap=5.0)
     task = asyncio.create_task(player.run())
-    await asyncio.sleep(0.01)
-    assert player.position == 1  # the next is 5 s away
+    await until(lambda: player.position == 1)  # the next is 5 s away
     player.step()
-    await asyncio.sleep(0.01)
-    assert player.position == 2 and player.paused
+    await until(lambda: player.position == 2)
+    assert player.paused
     player.jump_to_end()
     await asyncio.wait_for(task, 1)
     assert player.at_end
