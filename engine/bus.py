@@ -26,6 +26,7 @@ class Subscription:
         self._getter: asyncio.Future[None] | None = None
         self._space: collections.deque[asyncio.Future[None]] = collections.deque()
         self._closed = False
+        self.high_water = 0  # the most events it ever held (never above maxsize)
 
     def wants(self, event: Event) -> bool:
         return self.types is None or event.type in self.types
@@ -36,7 +37,10 @@ class Subscription:
     def push(self, item: Event | None) -> None:
         if self._closed:
             return
-        self._items.append(item)
+        items = self._items
+        items.append(item)
+        if len(items) > self.high_water and item is not None:  # the end marker is extra
+            self.high_water = len(items)
         getter = self._getter
         if getter is not None and not getter.done():
             getter.set_result(None)
