@@ -450,49 +450,12 @@ class Engine(EventRecorder):
             rt.task.cancel()
             await asyncio.gather(rt.task, return_exceptions=True)
 
-    async def handle_command(self, cmd: Any) -> None:
+    async def handle_command(self, cmd: Any) -> Any:
         """One control command as a dict (a headless JSON line). Raises ControlError."""
-        if not isinstance(cmd, dict):
-            raise ControlError("a command must be a JSON object with a `type`")
-        kind = cmd.get("type")
+        from engine.service.commands import dispatch
+        return await dispatch(self, cmd)
 
-        def need(key: str) -> str:
-            value = cmd.get(key)
-            if not isinstance(value, str) or not value:
-                raise ControlError(f"command {kind!r} needs a string field {key!r}")
-            return value
-
-        if kind == "answer":
-            await self.answer(need("interrupt"), cmd.get("text") or "")
-        elif kind == "approve":
-            steps = cmd.get("steps")
-            await self.approve(need("interrupt"), steps if isinstance(steps, list) else None,
-                               limit_tokens=cmd.get("limit_tokens"),
-                               limit_dollars=cmd.get("limit_dollars"))
-        elif kind == "reject":
-            await self.reject(need("interrupt"), cmd.get("text") or "")
-        elif kind == "ack":
-            await self.acknowledge(need("interrupt"))
-        elif kind == "message":
-            await self.send_user_message(need("to"), need("text"))
-        elif kind in ("pause", "resume", "cancel"):
-            await getattr(self, kind)(need("agent"))
-        elif kind == "stop":
-            asyncio.get_running_loop().create_task(self.stop())
-        elif kind == "merge":
-            if self.workspaces is None:
-                raise ControlError("merge needs a team with `repo:` (agents work on a clone of it)")
-            self._agent(need("agent"))
-            into = cmd.get("into")
-            await self.workspaces.merge(need("agent"), bool(cmd.get("squash")),
-                                        into if isinstance(into, str) and into else None)
-        elif kind == "rollback":
-            await self._rollback(need("agent"), need("checkpoint"))
-        else:
-            raise ControlError(f"unknown command type {kind!r}; use answer, approve, reject, "
-                               "ack, message, pause, resume, cancel, stop, merge or rollback")
-
-    async def _rollback(self, agent_id: str, checkpoint: str) -> None:
+    async def rollback(self, agent_id: str, checkpoint: str) -> None:
         rt = self._agent(agent_id)
         if self.workspaces is None:
             raise ControlError("rollback needs a team with `repo:` (agents work on a clone of it)")
