@@ -50,12 +50,15 @@ ERROR = "error"  # a refused control command, a malformed headless line
 WORKSPACE = "workspace"  # repo, branch, base_branch, base: an agent's clone (repo:)
 CHECKPOINT = "checkpoint"  # call_id, commit, changed, files, (skipped): after a change
 MERGED = "merged"  # branch, into, how, commit, text: an agent's work merged (repo:)
+#: one task's full record after each change (engine.workflow.board documents the fields)
+TASK = "task"
+WORKFLOW = "workflow"  # goal, phase (planning|checking|approval|running|done|stopped), attempt
 
 EVENT_TYPES = (
     RUN_STARTED, RUN_FINISHED, AGENT_STATUS, TOOL_CALL, TOOL_RESULT, MESSAGE,
     MESSAGE_REFUSED, INTERRUPT, INTERRUPT_ANSWERED, CONSOLE, MEMORY_UPDATED,
     ASSISTANT_TEXT, USAGE, BUDGET_WARNING, NOTICE, ERROR, WORKSPACE, CHECKPOINT,
-    MERGED,
+    MERGED, TASK, WORKFLOW,
 )
 
 
