@@ -250,6 +250,9 @@ async def open_engine(team, config_path: str, args):
                     backend=args.backend, run_id=state.run["id"] if state else None,
                     image=getattr(args, "image", None), demo=bool(getattr(args, "demo", False)))
     engine.pending_resume = state
+    from engine.service.control_socket import ControlServer
+
+    engine.control = ControlServer(engine)  # other processes of this user may attach
     if getattr(args, "notify", None):
         engine.notifier.setting = args.notify
     try:  # one writer per run: a second resume of it is refused, naming the holder
@@ -391,6 +394,7 @@ async def cmd_runs(db: str) -> int:
             print("no runs yet")
             return EXIT_OK
         from engine.resume import load_run_state
+        from engine.service.client import live_socket
 
         print(f"{'RUN':<32} {'TEAM':<14} {'STARTED':<17} {'STATUS':<10} {'RESUME':<10} "
               f"{'TOKENS':>8} {'COST':>9}  AGENTS")
@@ -401,6 +405,8 @@ async def cmd_runs(db: str) -> int:
             if status == "running" and not live:
                 status = "crashed"
             resumable = ""
+            if live and live_socket(r) is not None:
+                status, resumable = "live", "attachable"
             if status in ("crashed", "stopped", "failed"):
                 state = await load_run_state(store, r["id"])
                 resumable = "resumable" if state.resumable else ""
@@ -410,6 +416,8 @@ async def cmd_runs(db: str) -> int:
                   f"{r['tokens']:>8} ${r['cost']:>8.4f}  {visible_controls(agents)}")
         if any(r["status"] != "finished" for r in runs):
             print("\ncontinue a run with: agentorch-tui --resume RUN_ID  (or --resume last)")
+        if any(live_socket(r) is not None for r in runs):
+            print("attach to a live run with: agentorch-tui attach RUN_ID  (or attach last)")
     finally:
         await store.close()
     return EXIT_OK

@@ -10,7 +10,6 @@ the run quietly (it stays resumable) with the conventional status 141.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
 import sys
@@ -19,14 +18,9 @@ from typing import Any, TextIO
 
 from engine import events as ev
 from engine.control_chars import visible_controls
-from engine.numbers import NumberError, parse_command
 from engine.pipes import EXIT_BROKEN_PIPE, stdout_gone
 from engine.run import ControlError, Engine, RunAborted
-from memory.text_safety import clean_value, decode
-
-#: a longer stdin line is refused (and skipped to its end), never held in memory
-MAX_LINE_BYTES = 1024 * 1024
-TOO_LONG = object()  # marks a line over MAX_LINE_BYTES
+from engine.service.lines import TOO_LONG, TOO_LONG_TEXT, LineSplitter, read_command
 
 
 def _read_lines(fd: int, put) -> None:
@@ -35,29 +29,15 @@ def _read_lines(fd: int, put) -> None:
     Raw ``os.read``, not ``sys.stdin``: a thread blocked inside a buffered reader
     holds its lock, and the interpreter's exit then aborts on it.
     """
-    pending = bytearray()
-    skipping = False  # inside a line that was too long: drop it to its end
+    splitter = LineSplitter()
     try:
         while chunk := os.read(fd, 65536):
-            pending += chunk
-            while (nl := pending.find(b"\n")) >= 0:
-                line = bytes(pending[:nl + 1])
-                del pending[:nl + 1]
-                if skipping:
-                    skipping = False
-                elif len(line) > MAX_LINE_BYTES:
-                    put(TOO_LONG)
-                else:
-                    put(decode(line))
-            if len(pending) > MAX_LINE_BYTES:
-                if not skipping:
-                    put(TOO_LONG)
-                skipping = True
-                pending.clear()
+            for line in splitter.feed(chunk):
+                put(line)
     except OSError:
         pass
-    if pending and not skipping:
-        put(decode(bytes(pending)))
+    for line in splitter.end():
+        put(line)
     put(None)
 
 
@@ -74,20 +54,6 @@ def _start_stdin_thread(queue: asyncio.Queue[Any], fd: int | None = None) -> Non
     source = sys.stdin.fileno() if fd is None else fd
     threading.Thread(target=_read_lines, args=(source, put), name="stdin-reader",
                      daemon=True).start()
-
-
-def read_command(line: str) -> Any:
-    """A command line as a value; ValueError with one sentence when it is not one."""
-    try:
-        return clean_value(parse_command(line))
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"malformed command line (not JSON: {exc.msg})") from None
-    except RecursionError:
-        raise ValueError("malformed command line (nested too deeply)") from None
-    except NumberError:
-        raise
-    except ValueError as exc:
-        raise ValueError(f"malformed command line ({exc})") from None
 
 
 class Headless:
@@ -160,8 +126,7 @@ class Headless:
     async def _one(self, line: Any) -> None:
         engine = self.engine
         if line is TOO_LONG:
-            await engine.emit(ev.ERROR, text=f"command line longer than {MAX_LINE_BYTES} bytes "
-                                             "refused")
+            await engine.emit(ev.ERROR, text=TOO_LONG_TEXT)
             return
         shown = line.strip()[:200]
         try:

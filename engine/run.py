@@ -108,6 +108,8 @@ class Engine(EventRecorder):
         self.pending_resume: Any = None
         #: the agents' clones and checkpoints when the team sets `repo:`
         self.workspaces = Workspaces.of(self)
+        #: the control socket (engine.service.control_socket.ControlServer), set by the CLI
+        self.control: Any = None
 
     @property
     def resuming(self) -> bool:
@@ -234,6 +236,8 @@ class Engine(EventRecorder):
                         models={a.id: a.model or "scripted" for a in self.team.agents},
                         backends=self.backends, config=self.config_path,
                         resumed=self.resuming, pid=os.getpid())
+        if self.control is not None:  # other processes of this user may attach from now on
+            await self.control.start()
         key_problem = api_key_problem(self.team) or "; ".join(
             msg for _, msg in price_problems(self.team))
         if key_problem:  # before any sandbox or agent starts
@@ -380,6 +384,8 @@ class Engine(EventRecorder):
             self.started.set()
             await self.notifier.close()
             await self.bus.close()
+            if self.control is not None:
+                await self.control.close()
 
     # -- control API (keys in the TUI, JSON lines in headless) -------------------------
     def _agent(self, agent_id: str) -> AgentRuntime:
@@ -388,12 +394,12 @@ class Engine(EventRecorder):
             raise ControlError(f"unknown agent {agent_id!r}; agents: {', '.join(self.agents)}")
         return rt
 
-    async def answer(self, interrupt_id: str, text: str) -> None:
-        await self._answer(interrupt_id, {"text": text, "by": USER})
+    async def answer(self, interrupt_id: str, text: str, *, via: str | None = None) -> None:
+        await self._answer(interrupt_id, {"text": text, "by": USER}, via)
 
     async def approve(self, interrupt_id: str, steps: list[str] | None = None,
                       text: str | None = None, *, limit_tokens: int | None = None,
-                      limit_dollars: float | None = None) -> None:
+                      limit_dollars: float | None = None, via: str | None = None) -> None:
         """Approve a plan/command, or a budget interrupt (optionally with new limits)."""
         answer: dict[str, Any] = {"approved": True, "by": USER}
         if limit_tokens is not None:
@@ -404,15 +410,20 @@ class Engine(EventRecorder):
             answer["steps"] = steps
         if text:
             answer["text"] = text
-        await self._answer(interrupt_id, answer)
+        await self._answer(interrupt_id, answer, via)
 
-    async def reject(self, interrupt_id: str, feedback: str = "") -> None:
-        await self._answer(interrupt_id, {"approved": False, "text": feedback, "by": USER})
+    async def reject(self, interrupt_id: str, feedback: str = "", *,
+                     via: str | None = None) -> None:
+        await self._answer(interrupt_id, {"approved": False, "text": feedback, "by": USER}, via)
 
-    async def acknowledge(self, interrupt_id: str) -> None:
-        await self._answer(interrupt_id, {"acknowledged": True, "by": USER})
+    async def acknowledge(self, interrupt_id: str, *, via: str | None = None) -> None:
+        await self._answer(interrupt_id, {"acknowledged": True, "by": USER}, via)
 
-    async def _answer(self, interrupt_id: str, answer: dict[str, Any]) -> None:
+    async def _answer(self, interrupt_id: str, answer: dict[str, Any],
+                      via: str | None = None) -> None:
+        """``via``: the client the person answered from (a control socket's peer)."""
+        if via:
+            answer["via"] = via
         try:
             await self.interrupts.answer(interrupt_id, answer)
         except InterruptError as exc:

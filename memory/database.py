@@ -84,10 +84,11 @@ CREATE TABLE IF NOT EXISTS usage (
 """
 
 #: the schema's version (SQLite's user_version); files written before versions are 0
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 #: what takes a file from version N-1 to N (0 -> 1: the first versioned schema, the
-#: tables of the release before it unchanged; the run lock lives beside the file)
-MIGRATIONS: dict[int, str] = {1: ""}
+#: tables of the release before it unchanged; the run lock lives beside the file;
+#: 1 -> 2: a live run's control socket, so `runs` and `attach` find it)
+MIGRATIONS: dict[int, str] = {1: "", 2: "ALTER TABLE runs ADD COLUMN socket TEXT;"}
 
 #: a transaction: (statement, rows) pairs, each run with executemany
 Plan = list[tuple[str, list[tuple]]]
@@ -156,8 +157,10 @@ def migrate(conn: sqlite3.Connection, path: Path) -> None:
     for target in range(version + 1, SCHEMA_VERSION + 1):
         conn.execute("BEGIN IMMEDIATE")
         try:
-            if MIGRATIONS[target]:
-                conn.executescript(MIGRATIONS[target])
+            # one statement at a time: executescript would commit the transaction first,
+            # and a crash before user_version would run the migration twice
+            for statement in filter(None, (s.strip() for s in MIGRATIONS[target].split(";"))):
+                conn.execute(statement)
             conn.execute(f"PRAGMA user_version={target}")
             conn.execute("COMMIT")
         except BaseException:

@@ -31,9 +31,12 @@ def command(name: str) -> Callable[[Handler], Handler]:
 class Command:
     """One client command: its type and its fields, read with clear errors."""
 
-    def __init__(self, raw: dict) -> None:
+    def __init__(self, raw: dict, via: str | None = None) -> None:
         self.raw = raw
         self.kind = raw.get("type")
+        #: which client sent it (e.g. `attach (pid 42)`), recorded with answers; never
+        #: taken from the command itself
+        self.via = via
 
     def need(self, key: str) -> str:
         value = self.raw.get(key)
@@ -53,11 +56,14 @@ class Command:
         return self.raw.get(key, default)
 
 
-async def dispatch(engine: Engine, raw: Any) -> Any:
-    """Run one command against ``engine``. Raises ControlError for anything wrong."""
+async def dispatch(engine: Engine, raw: Any, via: str | None = None) -> Any:
+    """Run one command against ``engine``. Raises ControlError for anything wrong.
+
+    ``via`` names the client it came from (the control socket's peer), or None for
+    the process's own person (keys of the embedded TUI, headless stdin)."""
     if not isinstance(raw, dict):
         raise ControlError("a command must be a JSON object with a `type`")
-    cmd = Command(raw)
+    cmd = Command(raw, via)
     handler = COMMANDS.get(cmd.kind) if isinstance(cmd.kind, str) else None
     if handler is None:
         names = sorted(COMMANDS)
@@ -68,7 +74,7 @@ async def dispatch(engine: Engine, raw: Any) -> Any:
 
 @command("answer")
 async def _answer(engine: Engine, cmd: Command) -> None:
-    await engine.answer(cmd.need("interrupt"), cmd.text())
+    await engine.answer(cmd.need("interrupt"), cmd.text(), via=cmd.via)
 
 
 @command("approve")
@@ -76,17 +82,18 @@ async def _approve(engine: Engine, cmd: Command) -> None:
     steps = cmd.get("steps")
     await engine.approve(cmd.need("interrupt"), steps if isinstance(steps, list) else None,
                          limit_tokens=cmd.get("limit_tokens"),
-                         limit_dollars=cmd.get("limit_dollars"))
+                         limit_dollars=cmd.get("limit_dollars"), text=cmd.text() or None,
+                         via=cmd.via)
 
 
 @command("reject")
 async def _reject(engine: Engine, cmd: Command) -> None:
-    await engine.reject(cmd.need("interrupt"), cmd.text())
+    await engine.reject(cmd.need("interrupt"), cmd.text(), via=cmd.via)
 
 
 @command("ack")
 async def _ack(engine: Engine, cmd: Command) -> None:
-    await engine.acknowledge(cmd.need("interrupt"))
+    await engine.acknowledge(cmd.need("interrupt"), via=cmd.via)
 
 
 @command("message")
@@ -130,6 +137,7 @@ async def _rollback(engine: Engine, cmd: Command) -> None:
 
 def _load_features() -> None:
     """Modules that register more commands (task board, network, schedules...)."""
+    from engine.service import views  # noqa: F401 - registers hello-time views (state, memory)
 
 
 _load_features()
