@@ -30,6 +30,8 @@ TOOL_NAMES = (
     "report_progress",
     "propose_plan",
     "update_memory",
+    "update_shared_context",
+    "get_shared_context",
     "finish",
 )
 

@@ -53,12 +53,13 @@ MERGED = "merged"  # branch, into, how, commit, text: an agent's work merged (re
 #: one task's full record after each change (engine.workflow.board documents the fields)
 TASK = "task"
 WORKFLOW = "workflow"  # goal, phase (planning|checking|approval|running|done|stopped), attempt
+SHARED_CONTEXT = "shared_context"  # version, text, by: the team's shared context changed
 
 EVENT_TYPES = (
     RUN_STARTED, RUN_FINISHED, AGENT_STATUS, TOOL_CALL, TOOL_RESULT, MESSAGE,
     MESSAGE_REFUSED, INTERRUPT, INTERRUPT_ANSWERED, CONSOLE, MEMORY_UPDATED,
     ASSISTANT_TEXT, USAGE, BUDGET_WARNING, NOTICE, ERROR, WORKSPACE, CHECKPOINT,
-    MERGED, TASK, WORKFLOW,
+    MERGED, TASK, WORKFLOW, SHARED_CONTEXT,
 )
 
 

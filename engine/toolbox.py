@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine import events as ev
 from engine import interrupts as ik
+from engine import shared_context
 from engine.agent import AgentFinished
 from engine.approval_gate import command_request, remember_write, write_request
 from engine.brains.base import ToolCall, ToolResult
@@ -283,9 +284,11 @@ HANDLERS = {
     "propose_plan": propose_plan,
     "update_memory": update_memory,
     "finish": finish,
+    **shared_context.TOOL_HANDLERS,
 }
 #: tools allowed while no plan is approved (approval: plan): the ones that change nothing
 #: outside the agent's conversation and the person's queue.  Messages (send_message,
 #: reply) are changes too: they change what another agent knows and may act on.
 PLAN_FREE_TOOLS = frozenset({"propose_plan", "read_file", "ask_user", "wait_for_message",
-                             "report_progress", "request_debug", "finish"})
+                             "report_progress", "request_debug", "finish",
+                             "get_shared_context"})

@@ -68,6 +68,14 @@ TOOL_SPECS: dict[str, ToolSpec] = {
         ToolSpec("update_memory",
                  "Append a note to your memory file; you will read it at your next start.",
                  _obj({"text": _STR}, ["text"])),
+        ToolSpec("update_shared_context",
+                 "Replace the team's shared context, one document every agent sees (keep "
+                 "decisions, conventions and who does what there). Pass the whole new text: "
+                 "read it first with get_shared_context. Returns the new version.",
+                 _obj({"text": _STR}, ["text"])),
+        ToolSpec("get_shared_context",
+                 "Read the team's shared context: {version, text, by}.",
+                 _obj({}, [])),
         ToolSpec("finish", "End your work with a short summary of what you did.",
                  _obj({"summary": _STR}, ["summary"])),
     ]

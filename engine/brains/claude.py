@@ -26,6 +26,7 @@ import anthropic
 
 from engine import events as ev
 from engine import interrupts as ik
+from engine import shared_context
 from engine.brains import claude_context as cc
 from engine.brains import claude_errors as errors
 from engine.brains.base import Brain, BrainContext, BrainError, ToolCall, ToolResult
@@ -69,7 +70,8 @@ class ClaudeBrain(Brain):
     async def start(self, ctx: BrainContext) -> None:
         await super().start(ctx)
         self.client = self._make_client()
-        self.system = [{"type": "text", "text": system_prompt(ctx, self.team.name),
+        shared = await shared_context.prompt_for(ctx)
+        self.system = [{"type": "text", "text": system_prompt(ctx, self.team.name, shared),
                         "cache_control": cc.EPHEMERAL}]
         self.tools = [t.to_anthropic() for t in ctx.tools]
         if self.tools:
@@ -136,6 +138,9 @@ class ClaudeBrain(Brain):
         """Add to the user turn; the inbox is read once per request (a bounded part)."""
         msgs = self.ctx.take_messages() if take_inbox else []
         inbox = [{"type": "text", "text": inbox_text(m)} for m in msgs]
+        changed = shared_context.changed_since_seen(self.ctx) if take_inbox else ""
+        if changed:
+            inbox.insert(0, {"type": "text", "text": changed})
         if inbox and self.ctx.messages_waiting:
             inbox.append({"type": "text", "text": MORE_WAITING.format(
                 count=self.ctx.messages_waiting)})

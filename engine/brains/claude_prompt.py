@@ -40,12 +40,16 @@ TOOL_GUIDANCE = {
     "report_progress": "`report_progress` tells the person how the work goes, at milestones.",
     "update_memory": "`update_memory` appends a note to your memory file, which you read at "
                      "your next start: keep decisions and lessons there, briefly.",
+    "update_shared_context": "The team's shared context (below, when there is one) is one "
+                             "document every agent sees; when it changes you get the new "
+                             "version in your turn. Change it with `update_shared_context` "
+                             "(the whole new text) for what the whole team must know.",
     "finish": "When your part is complete, call `finish` with a short summary. Ending your "
               "turn without a tool call does not end your work.",
 }
 
 
-def system_prompt(ctx: BrainContext, team_name: str) -> str:
+def system_prompt(ctx: BrainContext, team_name: str, shared_context: str = "") -> str:
     cfg = ctx.config
     role = f", the {cfg.type}," if cfg.type else ""
     parts = [f"You are {ctx.agent_id}{role} one of the AI agents of the team {team_name!r}, "
@@ -56,6 +60,8 @@ def system_prompt(ctx: BrainContext, team_name: str) -> str:
         parts.append("## Your responsibilities\n" + "\n".join(f"- {r}" for r in cfg.responsibilities))
     parts.append(_roster(ctx))
     parts.append(_how_to_work(ctx))
+    if shared_context:  # the team's document at start; later versions come in turns
+        parts.append(shared_context)
     if ctx.rules_text.strip():
         parts.append("## Your rules\n" + ctx.rules_text.strip())
     if ctx.memory_text.strip():
