@@ -137,8 +137,8 @@ async def _rollback(engine: Engine, cmd: Command) -> None:
 
 def _load_features() -> None:
     """Modules that register more commands (task board, network, schedules...)."""
-    from engine.service import views  # noqa: F401 - registers hello-time views (state, memory)
     import engine.shared_context  # noqa: F401  (the `shared_context` command)
+    from engine.service import views  # noqa: F401 - registers hello-time views (state, memory)
 
 
 _load_features()
