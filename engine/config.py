@@ -10,9 +10,19 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    field_validator,
+    model_validator,
+)
 
 from engine.safe_list import pattern_problem
+from sandboxes.network.policy import pattern_problem as host_pattern_problem
 
 ALL = "all"
 ApprovalMode = Literal["never", "plan", "risky", "always"]
@@ -59,6 +69,71 @@ class Resources(Strict):
     limit the agent pauses with a `disk` interrupt. Default: no limit."""
 
 
+def _host_pattern(pattern: str) -> str:
+    problem = host_pattern_problem(pattern)
+    if problem:
+        raise ValueError(problem)
+    return pattern
+
+
+HostPatternText = Annotated[str, AfterValidator(_host_pattern)]
+
+
+class NetworkRules(Strict):
+    """Egress through the run's proxy: the container still has no network of its own."""
+
+    allow: list[HostPatternText] = Field(default_factory=list)
+    """Hosts the agent may reach: `pypi.org`, `*.pythonhosted.org` (subdomains),
+    `github.com:443` (that port only), an IP address (`10.0.0.5:8080`). A name never
+    leads to a private, loopback or link-local address; only the address itself listed does."""
+    deny: list[HostPatternText] = Field(default_factory=list)
+    """Hosts the agent may never reach, even if `allow` or an answer lists them (deny wins)."""
+    ask: bool = True
+    """A request to a host listed nowhere waits for you as a `network` interrupt (allow
+    once, for this run, always, or deny); `false` refuses it at once."""
+    hold_timeout: float = Field(default=300.0, gt=0, le=86_400)
+    """Seconds a held request waits for your answer before it is denied."""
+
+
+def _network_setting(value: Any) -> Any:
+    if value == "bridge":
+        raise ValueError("`bridge` is gone: write `unrestricted` for an unfiltered network "
+                         "(shown as a warning), or `{allow: [pypi.org, ...]}` to go through "
+                         "the run's filtering proxy")
+    if isinstance(value, str) and value not in ("none", "unrestricted"):
+        raise ValueError(f"unknown network {value!r}; write none, unrestricted, "
+                         "or {allow: [...], deny: [...]}")
+    return value
+
+
+NetworkSetting = Annotated[
+    Literal["none", "unrestricted"] | NetworkRules, BeforeValidator(_network_setting)]
+
+
+class SecretHeader(Strict):
+    """A credential the proxy adds to requests for one host; it never enters the sandbox."""
+
+    host: HostPatternText
+    """The host whose requests get the header (e.g. `api.example.com`)."""
+    header: str = Field(pattern=r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
+    """The request header to set (e.g. `authorization`, `x-api-key`)."""
+    env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    """Host environment variable holding the value."""
+    file: str | None = None
+    """Host file holding the value (relative to agents.yaml; its first line is used)."""
+    prefix: str = ""
+    """Put before the value, e.g. `"Bearer "`."""
+    upstream: str | None = Field(default=None, pattern=r"^https?://[^/\s]+/?$")
+    """Where the proxy sends these requests (default `https://HOST`): the sandbox talks
+    plain HTTP to `http://HOST` through the proxy, which adds the header and uses TLS."""
+
+    @model_validator(mode="after")
+    def _one_source(self) -> SecretHeader:
+        if (self.env is None) == (self.file is None):
+            raise ValueError("a secret needs exactly one of env: (a variable) or file: (a path)")
+        return self
+
+
 class SandboxConfig(Strict):
     """Where the team's commands run."""
 
@@ -70,8 +145,10 @@ class SandboxConfig(Strict):
     """Container image for every agent (default `agentorch/sandbox:latest`)."""
     pull: bool = False
     """Pull a missing image from its registry (default: never pull; build it instead)."""
-    network: Literal["none", "bridge"] = "none"
-    """`none` (no network, the default) or `bridge`."""
+    network: NetworkSetting = "none"
+    """`none` (no network, the default); `{allow: [...], deny: [...]}` (only through the
+    run's filtering proxy; see NetworkRules); or `unrestricted` (Docker's bridge network,
+    no filter at all: shown as a warning)."""
     resources: Resources = Field(default_factory=Resources)
 
 
@@ -158,7 +235,10 @@ class AgentFields(Strict):
     `always` (every command and every write asks); a list combines them, e.g. `[plan, risky]`."""
     budget: Budget | None = None
     image: str | None = None
-    network: Literal["none", "bridge"] | None = None
+    network: NetworkSetting | None = None
+    """Override of the team's `sandbox.network` for this agent."""
+    secrets: list[SecretHeader] | None = None
+    """Credentials the proxy adds to this agent's requests (needs `network: {allow: ...}`)."""
     resources: Resources | None = None
     backend: BackendName | None = None
     """Override of the team's sandbox backend for this agent."""
@@ -322,6 +402,10 @@ class TeamConfig(Strict):
             return own
         team = getattr(self.sandbox.resources, name)
         return team if team is not None else default
+
+    def network_of(self, agent: AgentConfig) -> str | NetworkRules:
+        """The agent's network: its own setting, else the team's (`none` by default)."""
+        return agent.network if agent.network is not None else self.sandbox.network
 
     def workspace_of(self, agent: AgentConfig, run_id: str | None = None) -> Path:
         """The agent's workspace; with `repo:` each run clones into its own folder."""

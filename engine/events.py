@@ -54,12 +54,13 @@ MERGED = "merged"  # branch, into, how, commit, text: an agent's work merged (re
 TASK = "task"
 WORKFLOW = "workflow"  # goal, phase (planning|checking|approval|running|done|stopped), attempt
 SHARED_CONTEXT = "shared_context"  # version, text, by: the team's shared context changed
+CONNECTION = "connection"  # host, port, method, allowed, reason, address, up, down: egress proxy
 
 EVENT_TYPES = (
     RUN_STARTED, RUN_FINISHED, AGENT_STATUS, TOOL_CALL, TOOL_RESULT, MESSAGE,
     MESSAGE_REFUSED, INTERRUPT, INTERRUPT_ANSWERED, CONSOLE, MEMORY_UPDATED,
     ASSISTANT_TEXT, USAGE, BUDGET_WARNING, NOTICE, ERROR, WORKSPACE, CHECKPOINT,
-    MERGED, TASK, WORKFLOW, SHARED_CONTEXT,
+    MERGED, TASK, WORKFLOW, SHARED_CONTEXT, CONNECTION,
 )
 
 

@@ -27,7 +27,11 @@ PLAN_APPROVAL = "plan_approval"
 COMMAND_APPROVAL = "command_approval"
 BUDGET = "budget"
 DISK = "disk"
-KINDS = (USER_INPUT, DEBUG_REQUEST, PROGRESS_REPORT, PLAN_APPROVAL, COMMAND_APPROVAL, BUDGET, DISK)
+NETWORK = "network"
+KINDS = (USER_INPUT, DEBUG_REQUEST, PROGRESS_REPORT, PLAN_APPROVAL, COMMAND_APPROVAL, BUDGET, DISK,
+         NETWORK)
+#: answers of a `network` interrupt (a held request): approve = once, reject = deny
+NETWORK_CHOICES = ("once", "run", "always", "deny")
 #: the highest budget a person can give in an answer (a typo guard, not a policy)
 MAX_LIMIT_TOKENS = 10**12
 MAX_LIMIT_DOLLARS = 1_000_000.0
@@ -159,6 +163,14 @@ class InterruptQueue:
 
 def _validate(intr: Interrupt, answer: dict[str, Any]) -> None:
     if answer.get("withdrawn"):
+        return
+    if intr.kind == NETWORK:
+        choice = answer.get("choice") or answer.get("text") or (
+            {True: "once", False: "deny"}.get(answer["approved"]) if "approved" in answer else None)
+        if choice not in NETWORK_CHOICES:
+            raise InterruptError(f"interrupt {intr.id} is a held network request: answer it with "
+                                 f"a choice of {', '.join(NETWORK_CHOICES)}")
+        answer["choice"] = choice
         return
     if intr.kind in APPROVAL_KINDS or intr.kind in (BUDGET, DISK):
         if "approved" not in answer:

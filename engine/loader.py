@@ -210,7 +210,7 @@ def _own_field(data: dict[str, Any], loc: tuple[Any, ...]) -> bool:
     return not isinstance(agent, dict) or loc[2] in agent or loc[2] not in data["defaults"]
 
 
-_UNION_TAG = re.compile(r"^(str|int|float|bool|none|[a-z-]+\[.*\])$")
+_UNION_TAG = re.compile(r"^(str|int|float|bool|none|[a-z-]+\[.*\]|NetworkRules)$")
 
 
 def _validation_problems(exc: ValidationError, name: str, lines: _LineMap) -> list[ConfigProblem]:

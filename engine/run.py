@@ -22,6 +22,7 @@ from engine.bus import EventBus
 from engine.config import ALL, AgentConfig, TeamConfig
 from engine.interrupts import InterruptError, InterruptQueue
 from engine.messaging import USER, MessageError, PostOffice
+from engine.network import NetworkGate
 from engine.notify import Notifier
 from engine.pricing import price_problems
 from engine.recording import ControlError, EventRecorder, RunAborted
@@ -110,6 +111,8 @@ class Engine(EventRecorder):
         self.workspaces = Workspaces.of(self)
         #: the control socket (engine.service.control_socket.ControlServer), set by the CLI
         self.control: Any = None
+        #: the egress proxy when an agent has `network: {allow, deny}` (engine/network.py)
+        self.network = NetworkGate.of(self)
 
     @property
     def resuming(self) -> bool:
@@ -172,15 +175,17 @@ class Engine(EventRecorder):
         def pick(name: str, default: Any) -> Any:
             return self.team.resource_of(agent, name, default)
 
-        return SandboxSpec(
+        network = self.team.network_of(agent)
+        spec = SandboxSpec(
             backend=backend, workspace=self.team.workspace_of(agent, self.run_id), run_id=self.run_id,
             agent_id=agent.id, image=self.image_of(agent),
-            network=agent.network or self.team.sandbox.network,
+            network=network if isinstance(network, str) else "none",
             memory=pick("memory", "512m"), cpus=pick("cpus", 1.0), pids=pick("pids", 256),
             max_output_bytes=pick("max_output", DEFAULT_MAX_OUTPUT),
             disk=parse_size(pick("disk", None)) if pick("disk", None) else None,
             env={name: os.environ[name] for name in agent.pass_env or [] if name in os.environ},
         )
+        return self.network.apply(spec) if self.network is not None else spec
 
     def _should_run(self, agent_id: str) -> bool:
         """False for an agent that had already ended in the run being resumed."""
@@ -263,6 +268,7 @@ class Engine(EventRecorder):
             except SandboxError as exc:
                 await self._finish("failed", str(exc))
                 raise
+        await self._open_network()
         sandboxes = {a.id: create_sandbox(self.sandbox_spec(a, self.backends[a.id]))
                      for a in self.team.agents}
         await self._prepare_agents(sandboxes)  # what can fail, before any container starts
@@ -287,6 +293,21 @@ class Engine(EventRecorder):
         if self.resuming:  # show again what still waits for the person
             for intr in self.interrupts.pending():
                 await self.emit(ev.INTERRUPT, intr.agent, restored=True, **intr.payload())
+
+    async def _open_network(self) -> None:
+        """The egress proxy before any sandbox; unfiltered networks said on screen."""
+        open_ = [a.id for a in self.team.agents if self.team.network_of(a) == "unrestricted"
+                 and self.backends.get(a.id) == "docker"]
+        if open_:
+            await self.emit(ev.NOTICE, level="warning", unrestricted=open_, text=(
+                f"UNRESTRICTED network: {', '.join(open_)} can reach any host, the local network "
+                "and this machine's services, with nothing filtered or recorded."))
+        if self.network is not None:
+            try:
+                await self.network.start()
+            except SandboxError as exc:
+                await self._fail_start(str(exc))
+                raise
 
     async def _fail_start(self, reason: str) -> None:
         """The team could not start: every agent failed with ``reason`` (so the run is
@@ -382,6 +403,8 @@ class Engine(EventRecorder):
                 self.run_lock.release()
             self.finished.set()
             self.started.set()
+            if self.network is not None:
+                await self.network.stop()
             await self.notifier.close()
             await self.bus.close()
             if self.control is not None:

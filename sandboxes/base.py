@@ -63,7 +63,7 @@ class SandboxSpec:
     run_id: str
     agent_id: str
     image: str = DEFAULT_IMAGE
-    network: str = "none"  # "none" | "bridge"
+    network: str = "none"  # "none" | "unrestricted" (Docker's bridge, no filter)
     memory: str = "512m"
     cpus: float = 1.0
     pids: int = 256
@@ -74,6 +74,11 @@ class SandboxSpec:
     remote: bool = False
     #: workspace size limit in bytes (resources.disk); see sandboxes/workspace_disk.py
     disk: int | None = None
+    #: the engine's sockets for this agent (egress proxy, MCP): a host directory outside
+    #: the workspace, bound read-only at sandboxes.relay.SOCKET_DIR (docker only)
+    service_dir: Path | None = None
+    #: (port, socket name in service_dir): the relay forwards 127.0.0.1:port to the socket
+    relays: tuple[tuple[int, str], ...] = ()
 
 
 class OutputCollector:

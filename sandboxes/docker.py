@@ -4,7 +4,8 @@ Each agent gets a container that sleeps forever (``init=True`` so zombies are
 reaped) with its workspace bound read-write at ``/workspace`` and nothing else
 from the host.  Commands run through the exec API, streamed back chunk by chunk.
 
-Hardening: ``network_mode=none`` unless the agent opts in to ``bridge``, all
+Hardening: ``network_mode=none`` (reaching the run's egress proxy, if any, through a
+bind-mounted socket and a relay) unless the agent opts in to ``unrestricted``, all
 capabilities dropped, ``no-new-privileges``, a non-root user (the owner of the
 workspace, so files stay the host user's), a read-only root file system with a
 tmpfs ``/tmp``, pids / memory / CPU limits and a capped log.
@@ -86,9 +87,16 @@ from sandboxes.docker_files import (
     read_error,
     write_error,
 )
-from sandboxes.docker_setup import command_env, install_supervisor, prepare_workspace, workspace_volume
+from sandboxes.docker_setup import (
+    command_env,
+    install_supervisor,
+    prepare_workspace,
+    start_relay,
+    workspace_volume,
+)
 from sandboxes.paths import MAX_FILE_BYTES
 from sandboxes.processes import proc_start_time
+from sandboxes.relay import SOCKET_DIR, relay_uid
 from sandboxes.session import DockerExecSession, ExecSession, SessionDied, StreamedOutput
 from sandboxes.supervisor import SupervisorUnavailable
 from sandboxes.workspace_disk import full_message, mount_limited, mounted_usage
@@ -195,9 +203,9 @@ class DockerSandbox(Sandbox):
                 self._disk_mounted = mount_limited(workspace, spec.disk, self._uid, self._gid)
             workspace_source = str(workspace)
         _ensure_image(client, spec.image)
-        if spec.network not in ("none", "bridge"):
+        if spec.network not in ("none", "unrestricted"):
             raise SandboxError(
-                f"unknown network {spec.network!r} for agent {spec.agent_id}; use none or bridge"
+                f"unknown network {spec.network!r} for agent {spec.agent_id}; use none or unrestricted"
             )
         me = os.getpid()
         labels = {
@@ -212,9 +220,15 @@ class DockerSandbox(Sandbox):
         env = {"HOME": "/tmp", **spec.env, "AGENTORCH_AGENT": spec.agent_id}
         self._env = command_env(client.api, spec.image, env)
         api = client.api
+        binds = {workspace_source: {"bind": WORKDIR, "mode": "rw"}}
+        if spec.service_dir is not None:  # the engine's sockets, reached through the relay
+            if spec.remote:
+                raise SandboxError(f"agent {spec.agent_id}'s network rules need the Docker daemon "
+                                   "on this machine (the proxy's socket is bound into the container)")
+            binds[str(spec.service_dir)] = {"bind": SOCKET_DIR, "mode": "ro"}
         host_config = api.create_host_config(
-            binds={workspace_source: {"bind": WORKDIR, "mode": "rw"}},
-            network_mode=spec.network,
+            binds=binds,
+            network_mode="bridge" if spec.network == "unrestricted" else "none",
             cap_drop=["ALL"],
             security_opt=["no-new-privileges"],
             read_only=True,
@@ -272,6 +286,8 @@ class DockerSandbox(Sandbox):
         problem = install_supervisor(self._api, self._require(), self.spec.image)
         if problem is not None and self._fallback is None:
             self._fallback = problem
+        if self.spec.relays:
+            start_relay(self._api, self._require(), self.spec.relays, relay_uid(self._uid))
 
     async def stop(self) -> None:
         session, self._session = self._session, None

@@ -93,3 +93,28 @@ def install_supervisor(api, container_id: str, image: str) -> str | None:
         return problem or (f"could not install the supervisor in image {image} "
                            f"(exit {code}; it needs sh, chmod, mkdir, cat and mv)")
     return problem
+
+
+def start_relay(api, container_id: str, relays: tuple[tuple[int, str], ...], uid: int) -> None:
+    """Copy the relay in (as root) and start it as its own user; it has bound every
+    port when this returns.  Raises SandboxError saying why not."""
+    from sandboxes.relay import CONTAINER_PATH as RELAY_PATH
+    from sandboxes.relay import RelayUnavailable, relay_argv, relay_path
+
+    try:
+        binary = relay_path().read_bytes()
+    except RelayUnavailable as exc:
+        raise SandboxError(f"the network relay is needed for network rules: {exc}") from None
+    exec_id = api.exec_create(container_id, ["sh", "-c", _PREPARE, "agentorch-prepare", RELAY_PATH],
+                              stdin=True, stdout=True, stderr=True, user="0:0", workdir="/")["Id"]
+    send_stdin(api, exec_id, binary)
+    if exit_code_of(api, exec_id) != 0:
+        raise SandboxError("could not copy the network relay into the container "
+                           "(it needs sh, chmod, mkdir, cat and mv)")
+    exec_id = api.exec_create(container_id, relay_argv(relays), stdout=True, stderr=True,
+                              user=f"{uid}:{uid}", workdir="/")["Id"]
+    out = api.exec_start(exec_id)
+    code = exit_code_of(api, exec_id)
+    if code != 0:
+        text = out.decode("utf-8", "replace").strip()[-300:] if isinstance(out, bytes) else ""
+        raise SandboxError(f"the network relay did not start in the container (exit {code}: {text})")

@@ -140,9 +140,9 @@ async def test_container_runs_as_workspace_owner(tmp_path):
         await sb.stop()
 
 
-async def test_network_opt_in_bridge(tmp_path):
+async def test_network_opt_in_unrestricted(tmp_path):
     require_docker()
-    sb = DockerSandbox(make_spec(tmp_path / "ws", agent_id="net", network="bridge"))
+    sb = DockerSandbox(make_spec(tmp_path / "ws", agent_id="net", network="unrestricted"))
     await sb.start()
     try:
         r = await sb.exec("ls /sys/class/net", 20)
@@ -153,7 +153,7 @@ async def test_network_opt_in_bridge(tmp_path):
 
 async def test_unknown_network_is_a_clear_error(tmp_path):
     require_docker()
-    with pytest.raises(SandboxError, match="none or bridge"):
+    with pytest.raises(SandboxError, match="none or unrestricted"):
         await DockerSandbox(make_spec(tmp_path / "ws", network="host")).start()
 
 

@@ -58,26 +58,32 @@ _failure: str | None = None
 
 
 def _build() -> Path:
-    source = SOURCE.read_bytes()
+    return build_static(SOURCE, "supervisor", "the sandbox supervisor")
+
+
+def build_static(source_path: Path, name: str, what: str) -> Path:
+    """Compile ``source_path`` statically into the cache, keyed by its hash (raises
+    SupervisorUnavailable saying why it cannot)."""
+    source = source_path.read_bytes()
     digest = hashlib.sha256(source).hexdigest()[:16]
-    target = cache_dir() / f"supervisor-{digest}-{platform.machine()}"
+    target = cache_dir() / f"{name}-{digest}-{platform.machine()}"
     if target.is_file():
         return target
     compiler = os.environ.get("CC") or shutil.which("gcc") or shutil.which("cc")
     if not compiler:
-        raise SupervisorUnavailable("no C compiler (gcc) to build the sandbox supervisor")
+        raise SupervisorUnavailable(f"no C compiler (gcc) to build {what}")
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".supervisor-", dir=target.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}-", dir=target.parent)
     os.close(fd)
     try:
         proc = subprocess.run(
-            [compiler, "-static", "-Os", "-s", "-o", tmp, str(SOURCE)],
+            [compiler, "-static", "-Os", "-s", "-o", tmp, str(source_path)],
             capture_output=True, text=True, timeout=120,
         )
         if proc.returncode != 0:
             first = (proc.stderr.strip().splitlines() or ["unknown error"])[-1]
             raise SupervisorUnavailable(
-                f"could not build the sandbox supervisor ({first}); install gcc and a static "
+                f"could not build {what} ({first}); install gcc and a static "
                 "C library (Debian: build-essential)"
             )
         os.replace(tmp, target)
