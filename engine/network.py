@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import shutil
 import tempfile
 from dataclasses import replace
@@ -34,8 +35,24 @@ from sandboxes.relay import PROXY_PORT, PROXY_SOCKET, proxy_env, relay_uid
 if TYPE_CHECKING:
     from engine.run import Engine
 
+#: the run's socket directories in the temporary folder: agentorch-net-PID-RANDOM
+DIR_PREFIX = "agentorch-net-"
 #: distinct hosts one agent may have waiting for the person at once; more are denied
 MAX_HELD_PER_AGENT = 8
+
+
+def remove_stale_dirs() -> None:
+    """Socket directories of engines that died (kill -9): their sockets lead nowhere."""
+    for path in Path(tempfile.gettempdir()).glob(f"{DIR_PREFIX}*-*"):
+        pid = path.name[len(DIR_PREFIX):].split("-")[0]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(path, ignore_errors=True)
+        except PermissionError:
+            pass
 
 
 class NetworkGate:
@@ -75,7 +92,8 @@ class NetworkGate:
                 "cannot filter a process's network (it has the host's)."))
         if not any(self.proxied(a) for a in self.rules):
             return
-        self.dir = Path(tempfile.mkdtemp(prefix="agentorch-net-"))
+        remove_stale_dirs()
+        self.dir = Path(tempfile.mkdtemp(prefix=f"{DIR_PREFIX}{os.getpid()}-"))
         self.dir.chmod(0o711)
         self.proxy = EgressProxy(self._ask, self._report)
         allowed = load_allowed(engine.store.path, engine.team.name)
@@ -111,8 +129,6 @@ class NetworkGate:
         return out
 
     def _secret_value(self, agent_id: str, env: str | None, file: str | None) -> str:
-        import os
-
         if env is not None:
             value = os.environ.get(env, "")
             if not value:
