@@ -23,12 +23,14 @@ from textual.widgets import Footer, Static
 from engine import events as ev
 from engine.bus import EventBus
 from engine.control_chars import visible_controls
+from tui.board_controls import BoardControls
 from tui.bridge import FLUSH_INTERVAL, ConsoleLinesReady, EngineBridge, EventsApplied, RunEnded
 from tui.console_buffers import DEFAULT_SCROLLBACK, ConsoleBuffers
 from tui.controls import Controls
 from tui.presentation import finished_text
 from tui.state import RunState
 from tui.widgets.agents_panel import AgentsPanel
+from tui.widgets.board_panel import BoardPanel
 from tui.widgets.console_panel import ConsolePanel
 from tui.widgets.interrupts_panel import InterruptsPanel
 from tui.widgets.messages_panel import MessagesPanel
@@ -41,7 +43,7 @@ if TYPE_CHECKING:
 EngineFactory = Callable[[], Awaitable["tuple[Engine, Store | None]"]]
 
 
-class ControlCenter(Controls, App[int]):
+class ControlCenter(BoardControls, Controls, App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "agentorch"
     ENABLE_COMMAND_PALETTE = True
@@ -49,6 +51,8 @@ class ControlCenter(Controls, App[int]):
         Binding("q", "request_quit", "Quit"),
         Binding("ctrl+c", "request_quit", "Quit", show=False, priority=True),
         Binding("question_mark", "help", "Help"),
+        Binding("b", "toggle_board", "Board"),  # shown once the run has a workflow
+        Binding("B", "board_screen", "Board full screen", show=False),
         Binding("m", "message", "Message"),
         Binding("p", "pause_resume", "Pause"),
         Binding("x", "cancel_agent", "Cancel"),
@@ -83,6 +87,7 @@ class ControlCenter(Controls, App[int]):
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status")
         yield AgentsPanel(id="agents")
+        yield BoardPanel(id="board")  # in place of the agents: b
         with Horizontal(id="lower"):
             yield ConsolePanel(self.scrollback, id="console")
             with Vertical(id="side"):
@@ -95,6 +100,7 @@ class ControlCenter(Controls, App[int]):
         yield Footer()
 
     async def on_mount(self) -> None:
+        self.show_board_key(False)
         await self.open_run()
 
     async def open_run(self) -> None:
@@ -235,6 +241,7 @@ class ControlCenter(Controls, App[int]):
             view = state.agents.get(agent_id)
             if view is not None:
                 agents.upsert(view)
+        self.update_boards(message.events, message.history)
         self.query_one(StatusBar).show(state)
 
     def on_console_lines_ready(self, message: ConsoleLinesReady) -> None:

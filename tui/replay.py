@@ -55,6 +55,8 @@ class ReplayCenter(ControlCenter, inherit_bindings=False):
         Binding("G", "to_end", "End"),
         Binding("end", "to_end", "End", show=False, priority=True),
         Binding("d", "detail", "Detail", show=False),
+        Binding("b", "toggle_board", "Board"),  # shown once the run has a workflow
+        Binding("B", "board_screen", "Board full screen", show=False),
         Binding("q", "request_quit", "Quit"),
         Binding("question_mark", "help", "Help"),
         Binding("ctrl+c", "request_quit", "Quit", show=False, priority=True),

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine import events as ev
+from tui.board_state import BoardState
 
 LAST_TOOL_CALLS = 20
 
@@ -81,6 +82,7 @@ class InterruptView:
     timeout: float | None = None
     path: str = ""  # a write_file approval: the file to write
     files: list[tuple[str, str]] = field(default_factory=list)  # (path, content) shown
+    task: str = ""  # a task_blocked interrupt: the task's id on the board
 
 
 @dataclass
@@ -105,6 +107,7 @@ class RunState:
         self.run_status = "starting"  # starting | running | <run_finished status>
         self.finish_reason = ""
         self.started_ts: float | None = None
+        self.board = BoardState()  # the workflow's tasks (tui/board_state.py)
 
     @property
     def finished(self) -> bool:
@@ -222,7 +225,7 @@ class RunState:
             list(d.get("steps") or []), d.get("command", "") or "", d.get("reason", "") or "",
             d.get("timeout"), str(d.get("path") or ""),
             [(str(f.get("path", "")), str(f.get("content", ""))) for f in d.get("files") or []
-             if isinstance(f, dict)])
+             if isinstance(f, dict)], str(d.get("task_id") or d.get("task") or ""))
 
     def _interrupt_answered(self, e: ev.Event) -> None:
         intr = self.interrupts.pop(e.data.get("id", ""), None)
@@ -249,6 +252,12 @@ class RunState:
     def _notice(self, e: ev.Event) -> None:
         self.notices.append(Notice(e.data.get("level", "info"), e.data.get("text", "")))
 
+    def _task(self, e: ev.Event) -> None:
+        self.board.apply_task(e.ts, e.data)
+
+    def _workflow(self, e: ev.Event) -> None:
+        self.board.apply_workflow(e.data)
+
 
 _HANDLERS = {
     ev.RUN_STARTED: RunState._run_started,
@@ -261,4 +270,6 @@ _HANDLERS = {
     ev.INTERRUPT_ANSWERED: RunState._interrupt_answered,
     ev.USAGE: RunState._usage,
     ev.NOTICE: RunState._notice,
+    ev.TASK: RunState._task,
+    ev.WORKFLOW: RunState._workflow,
 }

@@ -1,0 +1,160 @@
+"""The Board view in the real control center: a real engine and store, its `task` and
+`workflow` events recorded and published by the engine, the app under Textual's pilot.
+
+The key `b` puts the board in place of the Agents panel, `B` opens it full screen,
+Enter on a card opens its history, which follows the task live."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from engine import events as ev
+from tests.conftest_tui import (  # noqa: F401  (tui_env_fixture provides `tui_env`)
+    app_for,
+    tui_env_fixture,
+    wait_until,
+    write_team,
+)
+from tests.test_board_ui_state import record
+from tui.screens.board import BoardScreen
+from tui.screens.task_history import TaskHistoryScreen
+from tui.widgets.agents_panel import AgentsPanel
+from tui.widgets.board_panel import BoardColumn, BoardPanel, CardList
+
+TEAM = {"name": "board", "agents": [
+    {"id": a, "type": "coder", "script": [{"tool": "wait_for_message", "args": {"timeout": 300}}]}
+    for a in ("planner", "coder", "tester")]}
+
+
+def running(s) -> bool:
+    return s.run_status == "running"
+
+
+def task_is(task_id: str, state: str, attempt: int = 1):
+    def check(s) -> bool:
+        task = s.board.tasks.get(task_id)
+        return task is not None and (task.state, task.record.attempt) == (state, attempt)
+    return check
+
+
+async def emit(app, *records: dict[str, Any]) -> None:
+    for data in records:
+        await app.engine.emit(ev.TASK, None, **data)
+
+
+def shown_keys(app) -> set[str]:
+    return {key for key, active in app.screen.active_bindings.items() if active.binding.show}
+
+
+def column(app, key: str) -> BoardColumn:
+    return app.screen.query_one(f"#column-{key}", BoardColumn)
+
+
+def card_ids(app, key: str) -> list[str]:
+    cards = column(app, key).query_one(CardList)
+    return [cards.get_option_at_index(i).id for i in range(cards.option_count)]
+
+
+async def test_b_shows_the_board_in_place_of_the_agents_and_back(tui_env: Path) -> None:
+    app = app_for(write_team(tui_env, TEAM), tui_env)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_until(pilot, running)
+        assert "b" not in shown_keys(app)  # no workflow yet: the key is not advertised
+        await app.engine.emit(ev.WORKFLOW, None, goal="Add --json", phase="running", attempt=1)
+        await emit(app, record("t1", "todo", title="Parse the flag"),
+                   record("t2", "running", title="Print JSON"))
+        await wait_until(pilot, lambda s: len(s.board.tasks) == 2)
+        assert "b" in shown_keys(app)
+        await pilot.press("b")
+        board = app.query_one("#board", BoardPanel)
+        assert board.display and not app.query_one(AgentsPanel).display
+        assert card_ids(app, "todo") == ["t1"] and card_ids(app, "running") == ["t2"]
+        assert "Add --json" in str(board.border_title)
+        assert app.focused is column(app, "todo").cards  # the first column with cards
+        await pilot.press("b")
+        assert not board.display and app.query_one(AgentsPanel).display
+
+
+async def test_cards_move_between_columns_and_keep_the_highlighted_card(tui_env: Path) -> None:
+    app = app_for(write_team(tui_env, TEAM), tui_env)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_until(pilot, running)
+        await emit(app, *(record(f"t{i}", "todo") for i in range(4)))
+        await wait_until(pilot, lambda s: len(s.board.tasks) == 4)
+        await pilot.press("b", "down", "down")  # t2 highlighted
+        await emit(app, record("t0", "running"), record("t3", "review", summary="done it"))
+        await wait_until(pilot, task_is("t3", "review"))
+        await pilot.pause()
+        assert card_ids(app, "todo") == ["t1", "t2"]
+        assert card_ids(app, "running") == ["t0"] and card_ids(app, "review") == ["t3"]
+        cards = column(app, "todo").cards
+        assert cards.highlighted_option is not None and cards.highlighted_option.id == "t2"
+        header = column(app, "todo").query_one(".column-header")
+        assert str(header.render()) == "Todo 2"  # type: ignore[attr-defined]
+        await pilot.press("right")
+        assert app.focused is column(app, "running").cards
+        await pilot.press("right")  # Review (QA, Done and Blocked are empty)
+        assert app.focused is column(app, "review").cards
+
+
+async def test_enter_opens_a_cards_history_that_follows_the_task(tui_env: Path) -> None:
+    app = app_for(write_team(tui_env, TEAM), tui_env)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await wait_until(pilot, running)
+        await emit(app, record("t1", "running"), record("t1", "review", summary="first go"))
+        await wait_until(pilot, task_is("t1", "review"))
+        await pilot.press("b", "right", "enter")  # Running is empty: Review's card
+        screen = app.screen
+        assert isinstance(screen, TaskHistoryScreen) and screen.task_id == "t1"
+        assert "first go" in _text_of(screen)
+        await emit(app, record("t1", "running", attempt=2, summary="first go",
+                               feedback="[b]handle[/b] empty input"))
+        await wait_until(pilot, task_is("t1", "running", 2))
+        await pilot.pause()
+        assert "Attempt 2" in _text_of(screen)
+        assert "[b]handle[/b] empty input" in _text_of(screen)  # plain text, not markup
+        await pilot.press("escape")
+        assert not isinstance(app.screen, TaskHistoryScreen)
+
+
+async def test_the_full_screen_board_gets_updates_and_esc_goes_back(tui_env: Path) -> None:
+    app = app_for(write_team(tui_env, TEAM), tui_env)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, running)
+        await emit(app, record("t1", "todo"))
+        await wait_until(pilot, lambda s: "t1" in s.board.tasks)
+        await pilot.press("B")
+        assert isinstance(app.screen, BoardScreen)
+        await emit(app, record("t1", "done", summary="ok"), record("t2", "blocked",
+                                                                   reason="QA failed 3 times"))
+        await wait_until(pilot, lambda s: "t2" in s.board.tasks)
+        await pilot.pause()
+        assert card_ids(app, "done") == ["t1"] and card_ids(app, "blocked") == ["t2"]
+        await pilot.press("escape")
+        assert not isinstance(app.screen, BoardScreen)
+        await pilot.press("b")  # the board in place shows what happened meanwhile
+        assert card_ids(app, "done") == ["t1"] and card_ids(app, "blocked") == ["t2"]
+
+
+async def test_thirty_tasks_at_80x24_every_card_is_reached_by_scrolling(tui_env: Path) -> None:
+    app = app_for(write_team(tui_env, TEAM), tui_env)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, running)
+        await emit(app, *(record(f"t{i:02d}", "todo", order=i) for i in range(30)))
+        await wait_until(pilot, lambda s: len(s.board.tasks) == 30)
+        await pilot.press("b")
+        cards = column(app, "todo").cards
+        assert cards.size.height < 30  # far fewer rows than cards: it scrolls
+        for _ in range(29):
+            await pilot.press("down")
+        assert cards.highlighted_option is not None and cards.highlighted_option.id == "t29"
+        assert cards.scroll_y > 0
+        await pilot.press("enter")
+        assert isinstance(app.screen, TaskHistoryScreen) and app.screen.task_id == "t29"
+
+
+def _text_of(screen) -> str:
+    from textual.widgets import Static
+
+    return "\n".join(str(w.render()) for w in screen.query(Static))
