@@ -86,6 +86,9 @@ class AgentRuntime:
         self.unfinished_facts = None  # engine.resume.CallFacts of that call
         self.recovered_interrupt = None
         self.recovered_message = None
+        #: the result of the `finish` that ended a (scheduled) firing: the next firing's
+        #: first turn carries it, so a model's tool_use keeps its tool_result
+        self.finish_result: ToolResult | None = None
 
     # -- BrainContext ------------------------------------------------------------
     async def emit(self, type: str, **data: Any) -> None:
@@ -197,23 +200,19 @@ class AgentRuntime:
 
             await self.set_status(ev.STARTING, "starting")
             await self.brain.start(self)
-            await self.set_status(ev.PLANNING if not self.plan_approved else ev.RUNNING, "")
+            scheduler = self.engine.scheduler
+            scheduled = scheduler is not None and scheduler.owns(self.agent_id)
+            if not scheduled or scheduler.in_firing(self.agent_id):
+                await self.set_status(ev.PLANNING if not self.plan_approved else ev.RUNNING, "")
             results: list[ToolResult] = list(self.resume_results)
             if self.unfinished_call is not None:
                 from engine.recovery import finish_interrupted_call
 
                 results.append(await finish_interrupted_call(self, self.unfinished_call))
-            while True:
-                await self.checkpoint()
-                calls = await self.brain.next_calls(results)
-                if not calls:
-                    summary = self.summary or getattr(self.brain, "summary", "")
-                    await self._end(ev.DONE, summary or "nothing more to do")
-                    return
-                results = []
-                for call in calls:
-                    await self.checkpoint()
-                    results.append(await self._run_call(execute, call))
+            if scheduled:  # wakes at each firing until the run stops (engine/schedules)
+                await scheduler.serve(self, results)
+                return
+            await self._end(ev.DONE, await self.work(execute, results))
         except AgentFinished as fin:
             self.summary = fin.summary
             await self._end(ev.DONE, fin.summary)
@@ -229,6 +228,20 @@ class AgentRuntime:
             await self._end(ev.FAILED, f"internal error: {type(exc).__name__}: {exc}")
         finally:
             await self.brain.close()
+
+    async def work(self, execute, results: list[ToolResult]) -> str:
+        """Tool calls until the brain has none left (returns the summary) or one of them
+        is `finish` (raises AgentFinished)."""
+        while True:
+            await self.checkpoint()
+            calls = await self.brain.next_calls(results)
+            if not calls:
+                summary = self.summary or getattr(self.brain, "summary", "")
+                return summary or "nothing more to do"
+            results = []
+            for call in calls:
+                await self.checkpoint()
+                results.append(await self._run_call(execute, call))
 
     async def _run_call(self, execute, call: ToolCall) -> ToolResult:
         self.tool_calls += 1
@@ -251,8 +264,9 @@ class AgentRuntime:
         try:
             result = await execute(self, call)
         except AgentFinished as fin:
-            await self.record_result(ToolResult(call.id, call.name,
-                                                {"finished": True, "summary": fin.summary}))
+            self.finish_result = ToolResult(call.id, call.name,
+                                            {"finished": True, "summary": fin.summary})
+            await self.record_result(self.finish_result)
             raise
         await self.record_result(result)
         return result

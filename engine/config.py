@@ -23,6 +23,7 @@ from pydantic import (
 
 from engine.safe_list import pattern_problem
 from sandboxes.network.policy import pattern_problem as host_pattern_problem
+from engine.schedules.spec import Schedule
 
 ALL = "all"
 ApprovalMode = Literal["never", "plan", "risky", "always"]
@@ -253,6 +254,13 @@ class AgentFields(Strict):
     """Claude: the model's context size in tokens (default 200000); near it, old tool results are shortened."""
     reply_timeout: float | None = Field(default=None, gt=0)
     """Seconds send_message(wait_reply=true) waits for the reply."""
+    schedule: Schedule | None = None
+    """Wake the agent on a schedule (a cron expression, or `{cron, timezone, overlap,
+    missed, offline_after}`): it sleeps (`idle`) between firings, and the run lives on
+    until you stop it."""
+    instructions_on_schedule: str | None = None
+    """What the agent is told at each firing of its `schedule` (default: its
+    initial_instructions)."""
 
     @field_validator("pass_env")
     @classmethod

@@ -55,12 +55,15 @@ TASK = "task"
 WORKFLOW = "workflow"  # goal, phase (planning|checking|approval|running|done|stopped), attempt
 SHARED_CONTEXT = "shared_context"  # version, text, by: the team's shared context changed
 CONNECTION = "connection"  # host, port, method, allowed, reason, address, up, down: egress proxy
+SCHEDULE = "schedule"  # action (fired|skipped|queued|completed|failed|missed|...), planned, next
+CLAIM = "claim"  # key, holder, until, (refused_by): a work claim taken or refused
+BUDGET_RESET = "budget_reset"  # scope, owner, period: a period budget starts over
 
 EVENT_TYPES = (
     RUN_STARTED, RUN_FINISHED, AGENT_STATUS, TOOL_CALL, TOOL_RESULT, MESSAGE,
     MESSAGE_REFUSED, INTERRUPT, INTERRUPT_ANSWERED, CONSOLE, MEMORY_UPDATED,
     ASSISTANT_TEXT, USAGE, BUDGET_WARNING, NOTICE, ERROR, WORKSPACE, CHECKPOINT,
-    MERGED, TASK, WORKFLOW, SHARED_CONTEXT, CONNECTION,
+    MERGED, TASK, WORKFLOW, SHARED_CONTEXT, CONNECTION, SCHEDULE, CLAIM, BUDGET_RESET,
 )
 
 
@@ -108,6 +111,8 @@ PAUSED = "paused"
 DONE = "done"
 FAILED = "failed"
 CANCELLED = "cancelled"
+IDLE = "idle"  # a scheduled agent waiting for its next firing
+OFFLINE = "offline"  # a scheduled agent that has completed no firing for too long
 
 TERMINAL_STATUSES = frozenset({DONE, FAILED, CANCELLED})
 

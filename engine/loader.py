@@ -180,11 +180,15 @@ def _drop(data: Any, loc: list[Any]) -> None:
     """Remove the value at ``loc`` (an agent's bad id becomes a placeholder, a bad
     script step a harmless one, so indexes and line numbers stay as in the file)."""
     parent, key = data, None
-    for part in loc[:-1]:
+    for depth, part in enumerate(loc[:-1]):
         try:
-            parent = parent[part]
+            child = parent[part]
         except (KeyError, IndexError, TypeError):
             return
+        if not isinstance(child, dict | list):  # a shorthand (`schedule: "..."`): drop it whole
+            _drop(data, loc[: depth + 1])
+            return
+        parent = child
     key = loc[-1] if loc else None
     if len(loc) == 3 and loc[0] == "agents" and key == "id" and isinstance(parent, dict):
         parent["id"] = f"invalid-agent-{loc[1] + 1}"
@@ -194,6 +198,8 @@ def _drop(data: Any, loc: list[Any]) -> None:
             steps[loc[3]] = {"tool": "report_progress", "args": {"text": "-"}}
     elif isinstance(parent, dict) and key in parent:
         del parent[key]
+    elif isinstance(parent, dict) and len(loc) > 3:  # a required field of an agent's
+        _drop(data, loc[:-1])  # mapping (`schedule: {overlap: skip}`): drop the mapping
     elif isinstance(parent, list) and isinstance(key, int) and key < len(parent):
         if loc[0] == "agents" and len(loc) == 2:  # not an agent at all: a stand-in
             parent[key] = {"id": f"invalid-agent-{key + 1}", "model": "scripted", "script": []}
@@ -326,6 +332,10 @@ def _team_problems(team: TeamConfig, name: str, lines: _LineMap) -> list[ConfigP
                     problems.append(ConfigProblem(
                         name, lines.line(loc), _field_name(loc),
                         f"tool {step.tool!r} is not in this agent's `tools` list"))
+    from engine.schedules.checks import schedule_problems
+
+    for i, field, message in schedule_problems(team):
+        add(i, field, message)
     return problems
 
 

@@ -26,6 +26,7 @@ from engine.network import NetworkGate
 from engine.notify import Notifier
 from engine.pricing import price_problems
 from engine.recording import ControlError, EventRecorder, RunAborted
+from engine.schedules.scheduler import Scheduler
 from engine.workspaces import Workspaces
 from memory.run_lock import RunLock
 from memory.store import Store
@@ -113,6 +114,8 @@ class Engine(EventRecorder):
         self.control: Any = None
         #: the egress proxy when an agent has `network: {allow, deny}` (engine/network.py)
         self.network = NetworkGate.of(self)
+        #: wakes the agents that have a `schedule:` (None when none has)
+        self.scheduler = Scheduler.of(self)
 
     @property
     def resuming(self) -> bool:
@@ -272,6 +275,8 @@ class Engine(EventRecorder):
         sandboxes = {a.id: create_sandbox(self.sandbox_spec(a, self.backends[a.id]))
                      for a in self.team.agents}
         await self._prepare_agents(sandboxes)  # what can fail, before any container starts
+        if self.resuming and self.scheduler is not None:
+            await self.scheduler.restore()
         live = [s for a, s in sandboxes.items() if self._should_run(a)]
         results = await asyncio.gather(*(s.start() for s in live), return_exceptions=True)
         errors = [r for r in results if isinstance(r, BaseException)]
@@ -290,6 +295,8 @@ class Engine(EventRecorder):
             if self._should_run(rt.agent_id):
                 rt.task = asyncio.create_task(rt.run(), name=f"agent-{rt.agent_id}")
         self._watcher = asyncio.create_task(self._watch(), name="engine-watch")
+        if self.scheduler is not None:
+            await self.scheduler.start()
         if self.resuming:  # show again what still waits for the person
             for intr in self.interrupts.pending():
                 await self.emit(ev.INTERRUPT, intr.agent, restored=True, **intr.payload())
@@ -342,6 +349,8 @@ class Engine(EventRecorder):
                              return_exceptions=True)
         if self._stopping:
             return
+        if self.scheduler is not None:  # every scheduled agent was cancelled
+            await self.scheduler.stop()
         statuses = {rt.status for rt in self.agents.values()}
         status = ("failed" if ev.FAILED in statuses else
                   "cancelled" if ev.CANCELLED in statuses else "finished")
@@ -368,6 +377,8 @@ class Engine(EventRecorder):
 
     async def _stop_agents(self) -> None:
         self._stopping = True
+        if self.scheduler is not None:
+            await self.scheduler.stop()
         for rt in self.agents.values():
             rt.stopping = True
         tasks = [rt.task for rt in self.agents.values() if rt.task and not rt.task.done()]

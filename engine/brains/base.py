@@ -131,6 +131,12 @@ class Brain(abc.ABC):
     async def next_calls(self, results: list[ToolResult]) -> list[ToolCall]:
         """The next tool calls given the results of the previous ones; [] means done."""
 
+    def new_firing(self, firing: int, start_at: int = 0) -> None:
+        """A scheduled agent is woken for ``firing`` (engine/schedules); ``start_at`` calls
+        of it were already made before a restart. A brain that plays a fixed list
+        starts it over; a conversation just goes on (the firing comes as a message)."""
+        return None
+
     async def close(self) -> None:
         return None
 

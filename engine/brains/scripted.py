@@ -29,6 +29,7 @@ class ScriptedBrain(Brain):
         self._plan: list[str] = []  # the steps of the last plan proposed (if it revises)
         self._rejected: str | None = None  # feedback on it, while it stands rejected
         self._revisions = 0
+        self._firing = 0  # the schedule's firing being played (0: not scheduled)
 
     async def next_calls(self, results: list[ToolResult]) -> list[ToolCall]:
         from engine.toolbox import PLAN_FREE_TOOLS
@@ -49,7 +50,15 @@ class ScriptedBrain(Brain):
         if step.tool == "propose_plan":
             revises = step.revise_on_reject
             self._plan = [str(s) for s in step.args.get("steps") or []] if revises else []
-        return [ToolCall(f"{self.agent_id}-{self.position}", step.tool, dict(step.args))]
+        prefix = f"{self.agent_id}-f{self._firing}" if self._firing else self.agent_id
+        return [ToolCall(f"{prefix}-{self.position}", step.tool, dict(step.args))]
+
+    def new_firing(self, firing: int, start_at: int = 0) -> None:
+        """Each firing of a schedule plays the script from the top (or from where a
+        restart left this firing); call ids name the firing, so they never repeat."""
+        self.position = start_at
+        self._firing = firing
+        self._rejected = None
 
     def _revised_plan(self) -> ToolCall:
         feedback, self._rejected = self._rejected, None

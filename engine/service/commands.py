@@ -138,6 +138,7 @@ async def _rollback(engine: Engine, cmd: Command) -> None:
 def _load_features() -> None:
     """Modules that register more commands (task board, network, schedules...)."""
     import engine.network_commands  # noqa: F401
+    import engine.schedules.commands  # noqa: F401 - registers schedule_run/pause/resume
     import engine.shared_context  # noqa: F401  (the `shared_context` command)
     from engine.service import views  # noqa: F401 - registers hello-time views (state, memory)
 
