@@ -22,8 +22,8 @@ from pydantic import (
 )
 
 from engine.safe_list import pattern_problem
-from sandboxes.network.policy import pattern_problem as host_pattern_problem
 from engine.schedules.spec import Schedule
+from sandboxes.network.policy import pattern_problem as host_pattern_problem
 
 ALL = "all"
 ApprovalMode = Literal["never", "plan", "risky", "always"]
