@@ -418,6 +418,12 @@ async def cmd_runs(db: str) -> int:
             team = visible_controls(r["team"])[:14]  # the team file's words: no escape codes
             print(f"{r['id']:<32} {team:<14} {started:<17} {status:<10} {resumable:<10} "
                   f"{r['tokens']:>8} ${r['cost']:>8.4f}  {visible_controls(agents)}")
+            if status == "live" or resumable:  # scheduled agents: when each wakes next
+                from engine.schedules.view import next_firings_text, stored_schedules
+
+                firings = next_firings_text(await stored_schedules(store, r["id"]))
+                if firings:
+                    print(f"  {visible_controls(firings)}")
         if any(r["status"] != "finished" for r in runs):
             print("\ncontinue a run with: agentorch-tui --resume RUN_ID  (or --resume last)")
         if any(live_socket(r) is not None for r in runs):

@@ -32,6 +32,8 @@ STATUS_LOOK: dict[str, tuple[str, str]] = {
     ev.DONE: ("✔", "green"),
     ev.FAILED: ("✖", "bold red"),
     ev.CANCELLED: ("⊘", "red"),
+    ev.IDLE: ("☾", "dim cyan"),  # a scheduled agent between firings
+    ev.OFFLINE: ("⚠", "bold red"),  # ... that has completed no firing for too long
 }
 
 STATUS_WORDS = {
