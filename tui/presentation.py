@@ -59,6 +59,7 @@ INTERRUPT_LABELS = {
     "command_approval": "command",
     "budget": "budget",
     "disk": "disk full",
+    "network": "network",
 }
 
 
@@ -117,8 +118,18 @@ def agent_row(agent: AgentView) -> dict[str, Text | str]:
         "calls": str(agent.tool_calls),
         "tokens": tokens_text(agent.tokens),
         "cost": cost_text(agent.cost),
-        "sandbox": sandbox_text(agent),
+        "sandbox": sandbox_text(agent) + connections_text(agent),
     }
+
+
+def connections_text(agent: AgentView) -> Text:
+    """`⇅3 ✗1`: the agent's connections through the egress proxy, and how many were refused."""
+    if not agent.connections:
+        return Text()
+    text = Text(f" ⇅{agent.connections}", style="cyan")
+    if agent.refused:
+        text.append(f" ✗{agent.refused}", style="red")
+    return text
 
 
 def who(agent: str) -> str:

@@ -46,6 +46,9 @@ class AgentView:
     plan: list[str] = field(default_factory=list)  # the approved plan, as edited
     plan_note: str = ""  # "approved", "approved as edited", "rejected: feedback"
     last_calls: deque[ToolCallView] = field(default_factory=lambda: deque(maxlen=LAST_TOOL_CALLS))
+    connections: int = 0  # through the egress proxy (engine/network.py)
+    refused: int = 0
+    last_connections: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=LAST_TOOL_CALLS))
 
     @property
     def finished(self) -> bool:
@@ -83,6 +86,7 @@ class InterruptView:
     path: str = ""  # a write_file approval: the file to write
     files: list[tuple[str, str]] = field(default_factory=list)  # (path, content) shown
     task: str = ""  # a task_blocked interrupt: the task's id on the board
+    network: dict[str, Any] = field(default_factory=dict)  # a held request: host, port, method, program
 
 
 @dataclass
@@ -225,7 +229,8 @@ class RunState:
             list(d.get("steps") or []), d.get("command", "") or "", d.get("reason", "") or "",
             d.get("timeout"), str(d.get("path") or ""),
             [(str(f.get("path", "")), str(f.get("content", ""))) for f in d.get("files") or []
-             if isinstance(f, dict)], str(d.get("task_id") or d.get("task") or ""))
+             if isinstance(f, dict)], str(d.get("task_id") or d.get("task") or ""),
+            {k: d[k] for k in ("host", "port", "method", "program") if k in d})
 
     def _interrupt_answered(self, e: ev.Event) -> None:
         intr = self.interrupts.pop(e.data.get("id", ""), None)
@@ -248,6 +253,13 @@ class RunState:
             view.cost = float(e.data.get("agent_cost", view.cost))
         self.team_tokens = int(e.data.get("team_tokens", self.team_tokens))
         self.team_cost = float(e.data.get("team_cost", self.team_cost))
+
+    def _connection(self, e: ev.Event) -> None:
+        view = self._agent(e.agent)
+        if view is not None:
+            view.connections += 1
+            view.refused += 0 if e.data.get("allowed") else 1
+            view.last_connections.append(dict(e.data))
 
     def _notice(self, e: ev.Event) -> None:
         self.notices.append(Notice(e.data.get("level", "info"), e.data.get("text", "")))
@@ -272,4 +284,5 @@ _HANDLERS = {
     ev.NOTICE: RunState._notice,
     ev.TASK: RunState._task,
     ev.WORKFLOW: RunState._workflow,
+    ev.CONNECTION: RunState._connection,
 }

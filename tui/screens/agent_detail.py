@@ -67,9 +67,26 @@ def detail_renderable(detail: AgentDetail) -> Group:
         memory = "…" + memory[-MEMORY_TAIL:]
     plan = [Text("\nPlan", style="bold underline"), plan_text(view)] \
         if "plan" in cfg.approval_text or view.plan or view.plan_note else []
-    return Group(facts, *plan, Text("\nLast tool calls", style="bold underline"), *calls,
+    net = [Text("\nNetwork", style="bold underline"), *connection_lines(view)] \
+        if view.connections else []
+    return Group(facts, *plan, Text("\nLast tool calls", style="bold underline"), *calls, *net,
                  Text("\nMemory", style="bold underline"),
                  safe_text(memory or "(empty)", style="" if memory else "dim"))
+
+
+def connection_lines(view: AgentView) -> list[Text]:
+    """The agent's last connections through the proxy: allowed or refused, bytes each way."""
+    lines = [Text(f"{view.connections} connections, {view.refused} refused", style="dim")]
+    for c in view.last_connections:
+        ok = bool(c.get("allowed"))
+        line = Text("✓ " if ok else "✗ ", style="green" if ok else "red")
+        line.append_text(safe_text(f"{c.get('method', '')} {c.get('host', '')}:{c.get('port', '')}"))
+        line.append(f"  ↑{c.get('up', 0)} B ↓{c.get('down', 0)} B", style="dim")
+        if c.get("reason"):
+            line.append("  ")
+            line.append_text(safe_text(str(c["reason"]), style="yellow"))
+        lines.append(line)
+    return lines
 
 
 def _talks_to(cfg: AgentConfig) -> str:

@@ -6,6 +6,7 @@ from textual.screen import Screen
 
 from tui.screens.command import CommandScreen
 from tui.screens.debug import DebugScreen
+from tui.screens.network import NetworkScreen
 from tui.screens.plan import PlanScreen
 from tui.screens.progress import ProgressScreen
 from tui.screens.question import QuestionScreen
@@ -18,6 +19,8 @@ def screen_for(intr: InterruptView, mode: str = "view") -> Screen:
         return PlanScreen(intr, mode)
     if intr.kind in ("command_approval", "budget", "disk"):
         return CommandScreen(intr, mode)
+    if intr.kind == "network":
+        return NetworkScreen(intr)
     if intr.kind == "debug_request":
         return DebugScreen(intr)
     if intr.kind == "progress_report":
