@@ -56,7 +56,6 @@ def test_kill_9_right_after_a_firing_is_recorded_never_fires_it_twice(tmp_path):
 
 def test_runs_shows_when_each_scheduled_agent_fires_next(tmp_path):
     import subprocess
-    import sys
 
     from crash_support import CLI, ROOT
 
