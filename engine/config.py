@@ -43,6 +43,7 @@ TOOL_NAMES = (
     "update_memory",
     "update_shared_context",
     "get_shared_context",
+    "claim",
     "finish",
 )
 

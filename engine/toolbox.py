@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
+from engine import claims, shared_context
 from engine import events as ev
 from engine import interrupts as ik
-from engine import shared_context
 from engine.agent import AgentFinished
 from engine.approval_gate import command_request, remember_write, write_request
 from engine.brains.base import ToolCall, ToolResult
@@ -285,6 +285,7 @@ HANDLERS = {
     "update_memory": update_memory,
     "finish": finish,
     **shared_context.TOOL_HANDLERS,
+    **claims.TOOL_HANDLERS,
 }
 #: tools allowed while no plan is approved (approval: plan): the ones that change nothing
 #: outside the agent's conversation and the person's queue.  Messages (send_message,

@@ -76,6 +76,11 @@ TOOL_SPECS: dict[str, ToolSpec] = {
         ToolSpec("get_shared_context",
                  "Read the team's shared context: {version, text, by}.",
                  _obj({}, [])),
+        ToolSpec("claim",
+                 "Claim a piece of work (`key`, e.g. `issue-42`) for `ttl` seconds (default "
+                 "900) so no other agent does it too. Returns claimed=true (again from you: "
+                 "renewed), or claimed=false with the agent that holds it and when it expires.",
+                 _obj({"key": _STR, "ttl": _SECONDS}, ["key"])),
         ToolSpec("finish", "End your work with a short summary of what you did.",
                  _obj({"summary": _STR}, ["summary"])),
     ]
