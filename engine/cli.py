@@ -25,7 +25,8 @@ from sandboxes import SandboxError
 from sandboxes.docker_client import ImageMissingError
 from sandboxes.processes import pid_alive
 
-SUBCOMMANDS = ("check", "schema", "runs", "events", "export", "replay", "diff", "merge", "rollback")
+SUBCOMMANDS = ("check", "schema", "runs", "events", "export", "replay", "diff", "merge", "rollback",
+               "attach")
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 
 
@@ -50,6 +51,7 @@ def build_run_parser() -> argparse.ArgumentParser:
         prog="agentorch-tui",
         description="A terminal control center for teams of AI agents.",
         epilog="subcommands: check FILE | schema | runs | events RUN_ID | export RUN_ID | "
+               "start [CONFIG] (a headless run in the background) | attach [RUN_ID] | "
                "diff RUN_ID AGENT | merge RUN_ID AGENT | rollback RUN_ID AGENT CHECKPOINT | "
                "replay RUN_ID (agentorch-tui SUBCOMMAND -h for more)",
     )
@@ -69,6 +71,10 @@ def build_run_parser() -> argparse.ArgumentParser:
     p.add_argument("--notify", choices=["bell", "desktop", "quiet"],
                    help="when an agent waits for you: ring the bell (default), also send a "
                         "desktop notification, or stay quiet (overrides the team's notify:)")
+    p.add_argument("--detach", action="store_true",
+                   help="with --headless: run in the background and print the run's id "
+                        "(`agentorch-tui start` is the same); attach to it later")
+    p.add_argument("--run-id", help=argparse.SUPPRESS)  # the id `start` chose for the run
     p.add_argument("--reload-config", action="store_true",
                    help="with --resume: use the team file as it is now, even if it changed "
                         "since the run started (default: refuse when it changed)")
@@ -175,12 +181,13 @@ def team_for_resume(args, ask_reload: Callable[[str], bool] | None = None
 
 def main(argv: list[str] | None = None, tui_runner: Callable | None = None,
          replay_runner: Callable | None = None,
-         ask_reload: Callable[[str], bool] | None = None) -> int:
+         ask_reload: Callable[[str], bool] | None = None,
+         attach_runner: Callable | None = None) -> int:
     """The command line; a closed stdout or an unreadable database ends it in one line."""
     from engine.pipes import EXIT_BROKEN_PIPE, stdout_gone
 
     try:
-        code = _main(argv, tui_runner, replay_runner, ask_reload)
+        code = _main(argv, tui_runner, replay_runner, ask_reload, attach_runner)
         sys.stdout.flush()
     except BrokenPipeError:
         stdout_gone()
@@ -192,16 +199,27 @@ def main(argv: list[str] | None = None, tui_runner: Callable | None = None,
 
 
 def _main(argv: list[str] | None, tui_runner: Callable | None,
-          replay_runner: Callable | None, ask_reload: Callable[[str], bool] | None) -> int:
+          replay_runner: Callable | None, ask_reload: Callable[[str], bool] | None,
+          attach_runner: Callable | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "start":  # `start` is `--headless --detach`
+        argv = [*argv[1:], "--headless", "--detach"]
     if argv and argv[0] in SUBCOMMANDS:
-        return run_subcommand(argv, replay_runner)
+        return run_subcommand(argv, replay_runner, attach_runner)
     args = build_run_parser().parse_args(argv)
+    if args.detach and not args.headless:
+        err("--detach runs a team in the background without a TUI: add --headless "
+            "(or use `agentorch-tui start`)")
+        return EXIT_CONFIG
     if args.resume:
         found = team_for_resume(args, ask_reload)
         if isinstance(found, int):
             return found
         team, config = found
+        if args.detach:
+            from engine.service.launch import start_detached
+
+            return start_detached(argv, args, err)
         if args.headless:
             return asyncio.run(_headless(team, config, args))
         return tui_runner(team, config, args) if tui_runner else EXIT_FAILED
@@ -216,6 +234,10 @@ def _main(argv: list[str] | None, tui_runner: Callable | None,
         if not args.demo and not Path(args.config).exists() and args.config == "agents.yaml":
             err("no agents.yaml here; try `agentorch-tui --demo` for the offline demo team")
         return EXIT_CONFIG
+    if args.detach:
+        from engine.service.launch import start_detached
+
+        return start_detached(argv, args, err)
     if args.headless:
         return asyncio.run(_headless(team, str(team_path), args))
     if tui_runner is None:
@@ -247,7 +269,8 @@ async def open_engine(team, config_path: str, args):
             raise ResumeError(f"run {state.run['id']} has {state.run['status']}: every agent "
                               "had ended, so there is nothing to resume")
     engine = Engine(team, store, config_path=config_path, auto_approve=args.auto_approve,
-                    backend=args.backend, run_id=state.run["id"] if state else None,
+                    backend=args.backend,
+                    run_id=state.run["id"] if state else getattr(args, "run_id", None),
                     image=getattr(args, "image", None), demo=bool(getattr(args, "demo", False)))
     engine.pending_resume = state
     from engine.service.control_socket import ControlServer
@@ -291,7 +314,8 @@ async def _headless(team, config_path: str, args) -> int:
 
 
 # -- subcommands ---------------------------------------------------------------------
-def run_subcommand(argv: list[str], replay_runner: Callable | None = None) -> int:
+def run_subcommand(argv: list[str], replay_runner: Callable | None = None,
+                   attach_runner: Callable | None = None) -> int:
     p = argparse.ArgumentParser(prog="agentorch-tui")
     sub = p.add_subparsers(dest="cmd", required=True)
     c = sub.add_parser("check", help="validate a team file and summarize it")
@@ -315,10 +339,18 @@ def run_subcommand(argv: list[str], replay_runner: Callable | None = None) -> in
     y.add_argument("--speed", type=_speed, default=1.0,
                    help="playback speed, e.g. 0.5, 2, 8 (default 1; pauses over 1 s are cut)")
     y.add_argument("--paused", action="store_true", help="start paused (space plays)")
+    a = sub.add_parser("attach", help="the control center on a live run (detach: ctrl+d)")
+    a.add_argument("run_id", nargs="?", default="last",
+                   help="a run id (or a prefix), or `last` (the newest live run; default)")
+    a.add_argument("--db", default=str(DEFAULT_DB))
     from engine import workspace_cli
 
     workspace_cli.add_parsers(sub)
     args = p.parse_args(argv)
+    if args.cmd == "attach":
+        from engine.service.launch import cmd_attach
+
+        return cmd_attach(args, attach_runner, err)
     if args.cmd in workspace_cli.COMMANDS:
         return workspace_cli.run_command(args)
     if args.cmd == "replay":

@@ -97,11 +97,19 @@ class Headless:
 
     def _say_stdin_closed(self) -> None:
         waiting = [i.id for i in self.engine.interrupts.pending() if i.blocking]
-        if waiting and not self._told_closed:
+        if waiting and not self._told_closed and self._attachable():
+            self._told_closed = True
+            print(f"agentorch: {', '.join(waiting)} wait for an answer; attach with "
+                  f"`agentorch-tui attach {self.engine.run_id}` to give it", file=sys.stderr)
+        elif waiting and not self._told_closed:
             self._told_closed = True
             print(f"agentorch: stdin is closed and {', '.join(waiting)} wait for an answer; "
                   "the run goes on. Stop it (Ctrl+C) and answer after "
                   f"`agentorch-tui --resume {self.engine.run_id} --headless`", file=sys.stderr)
+
+    def _attachable(self) -> bool:
+        control = self.engine.control
+        return control is not None and control.path is not None
 
     async def read_commands(self) -> None:
         lines: asyncio.Queue[Any] = asyncio.Queue()

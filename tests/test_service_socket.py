@@ -159,24 +159,48 @@ async def test_two_clients_see_each_others_answers_and_live_only_subscribe(tmp_p
 
 
 async def test_a_client_that_stops_reading_never_stalls_the_engine(tmp_path, sock_dir):
-    noisy = {"id": "n", "script": [step("run_command", command="seq 1 40000")
-                                   for _ in range(12)]}
+    noisy = {"id": "n", "script": [step("ask_user", question="flood?"),
+                                   *(step("run_command", command="seq 1 40000")
+                                     for _ in range(30))]}
     engine, w, store = await served(make_team(tmp_path, [noisy]), tmp_path, sock_dir,
                                     backlog=200)
+    question = await w.wait_for("interrupt", "n")
     stalled = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     loop = asyncio.get_running_loop()
     await loop.sock_connect(stalled, str(engine.control.path))
-    stalled.sendall(b'{"type": "subscribe", "from_seq": 1}\n')  # and never reads again
+    stalled.sendall(b'{"type": "subscribe"}\n')  # live from here, and never reads again
+    while not engine.control.subscribers:  # the server took the subscription
+        await asyncio.sleep(0.01)
+    await engine.answer(question.data["id"], "yes")  # the flood begins
+    async def dropped() -> list:
+        while not (found := [e for e in w.find("notice") if "dropped" in e.data["text"]]):
+            await asyncio.sleep(0.01)
+        return found
+    notice = (await asyncio.wait_for(dropped(), 60))[0]
+    assert "fell 200 events behind and was dropped (the run goes on)" in notice.data["text"]
     status = await asyncio.wait_for(engine.wait(), 120)
-    assert status == "finished"
-    assert engine.control.dropped == 1
-    notice = [e for e in w.find("notice") if "was dropped" in e.data["text"]]
-    assert len(notice) == 1 and "fell 200 events behind" in notice[0].data["text"]
+    assert status == "finished" and engine.control.dropped == 1
     received = b""
     while chunk := await asyncio.wait_for(loop.sock_recv(stalled, 1 << 20), 30):
         received += chunk
     last = json.loads(received.rstrip(b"\n").rsplit(b"\n", 1)[-1])
     assert last["type"] == "dropped" and "subscribe again with from_seq" in last["text"]
     stalled.close()
+    await store.close()
+
+
+async def test_sockets_of_killed_runs_are_swept_when_a_run_starts(tmp_path, sock_dir):
+    dead = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    dead.bind(str(sock_dir / "20260101-000000-dead.sock"))
+    dead.close()  # bound, never listening again: what a killed engine leaves
+    alive = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    alive.bind(str(sock_dir / "20260101-000000-alive.sock"))
+    alive.listen(1)
+    engine, w, store = await served(make_team(tmp_path, [asker()]), tmp_path, sock_dir)
+    await w.wait_for("interrupt", "a")
+    names = sorted(p.name for p in sock_dir.iterdir())
+    assert names == ["20260101-000000-alive.sock", f"{engine.run_id}.sock"]
+    alive.close()
+    await engine.stop()
     await store.close()

@@ -17,6 +17,12 @@ def _run_replay(run, events, args) -> int:
     return run_replay(run, events, args)
 
 
+def _run_attach(run, socket) -> int:
+    from tui.remote_app import run_attach
+
+    return run_attach(run, socket)
+
+
 def _ask_reload(text: str) -> bool:
     from tui.config_changed import ask_reload_config
 
@@ -28,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return cli_main(argv, tui_runner=_run_tui, replay_runner=_run_replay,
-                        ask_reload=_ask_reload)
+                        ask_reload=_ask_reload, attach_runner=_run_attach)
     except KeyboardInterrupt:
         return 130
 

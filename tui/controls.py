@@ -291,4 +291,7 @@ def _why_gone(answer: dict) -> str:
     if answer.get("withdrawn"):
         return "was withdrawn"
     by = answer.get("by")
-    return f"was answered by {by}" if by and by != "user" else "was answered"
+    if by and by != "user":
+        return f"was answered by {by}"
+    via = answer.get("via")  # the client another control center answered from
+    return f"was answered from {via}" if isinstance(via, str) and via else "was answered"

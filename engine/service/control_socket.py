@@ -46,6 +46,8 @@ CLIENT_BACKLOG = 20_000
 FANOUT_QUEUE = 10_000
 #: stored events read at once while replaying
 REPLAY_PAGE = 2000
+#: characters handed to the transport at once (beyond it, lines wait in the backlog)
+WRITE_CHUNK = 256 * 1024
 #: how long a closing run waits for its clients to take their last events
 CLOSE_GRACE = 5.0
 
@@ -95,6 +97,7 @@ class ControlServer:
                                    "reach this run")
             return
         self.path = path
+        sweep_dead_sockets(directory, keep=path)
         self._sub = engine.bus.subscribe(maxsize=FANOUT_QUEUE)
         self._fanout = asyncio.create_task(self._fan_out(), name="control-fanout")
         self._server = await asyncio.start_unix_server(self._serve, sock=sock)
@@ -160,6 +163,26 @@ class ControlServer:
                                timeout=CLOSE_GRACE)
             for client in list(self.clients):
                 client.abort()
+
+
+def sweep_dead_sockets(directory: Path, keep: Path) -> None:
+    """Remove sockets nobody listens on any more (their run's process was killed)."""
+    for other in directory.glob("*.sock"):
+        if other == keep:
+            continue
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            probe.setblocking(False)
+            probe.connect(str(other))
+        except ConnectionRefusedError:
+            try:
+                other.unlink()
+            except OSError:
+                pass
+        except OSError:
+            pass  # busy or not ours to judge: leave it
+        finally:
+            probe.close()
 
 
 def _bind(path: Path) -> socket.socket:
@@ -267,7 +290,10 @@ class ClientConnection:
                     await self._wake.wait()
                 if not out:
                     return
-                lines = [out.popleft() for _ in range(min(len(out), 1000))]
+                lines, size = [], 0
+                while out and size < WRITE_CHUNK:  # the rest waits in `out`, counted
+                    lines.append(out.popleft())
+                    size += len(lines[-1])
                 self._room.set()
                 writer.write(("\n".join(lines) + "\n").encode("utf-8", "replace"))
                 await writer.drain()

@@ -1,0 +1,153 @@
+"""The run behind an attached control center: an engine in another process.
+
+The control center talks to its run through a narrow surface: the control calls
+(`answer`, `approve`, `reject`, `acknowledge`, `send_user_message`, `pause`,
+`resume`, `cancel`, `stop`), an event `bus` the bridge reads, `team`, `run_id`,
+`agents[id].sandbox.label` and `finished`.  `Engine` is the embedded implementation;
+`RemoteRun` is this one: every call is a command on the control socket
+(engine/service/commands.py), and the socket's event stream is published on a local
+bus, so the same bridge, state and panels show it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+from engine import events as ev
+from engine.bus import EventBus
+from engine.config import TeamConfig
+from engine.service.client import ControlClient
+
+
+@dataclass
+class RemoteSandbox:
+    label: str
+
+
+@dataclass
+class RemoteAgent:
+    """What the control center reads of an agent the engine runs elsewhere."""
+
+    sandbox: RemoteSandbox
+    memory_text: str = ""
+
+
+class RemoteRun:
+    def __init__(self, client: ControlClient, state: dict[str, Any]) -> None:
+        self.client = client
+        self.run_id: str = state["run_id"]
+        self.status: str = state.get("status", "running")
+        self.team = TeamConfig.model_validate(state["team_config"])
+        self.agents = {agent_id: RemoteAgent(RemoteSandbox(info.get("sandbox", "")))
+                       for agent_id, info in state.get("agents", {}).items()}
+        self.bus = EventBus()
+        self.finished = asyncio.Event()
+        self.pending_resume = None
+        self.history: list[ev.Event] = []
+        self._pump: asyncio.Task | None = None
+
+    @classmethod
+    async def connect(cls, path: Any, name: str = "attach") -> RemoteRun:
+        client = await ControlClient.connect(path, name=name)
+        try:
+            state = await client.request({"type": "state"})
+        except BaseException:
+            await client.close()
+            raise
+        return cls(client, state)
+
+    # -- the event stream ---------------------------------------------------------------
+    async def load_history(self) -> list[ev.Event]:
+        """Subscribe from the start: the events so far (to fold at once), then live ones
+        are published on ``bus`` by `follow`."""
+        last = await self.client.subscribe(from_seq=1)
+        history: list[ev.Event] = []
+        while not history or history[-1].seq < last:
+            event = await self.client.next_event()
+            if event is None:
+                break
+            history.append(event)
+            history.extend(e for e in self.client.take_events() if e.seq <= last)
+        self.history = history
+        return history
+
+    def follow(self, on_event: Any = None) -> None:
+        self._pump = asyncio.create_task(self._follow(on_event), name="attach-events")
+
+    async def _follow(self, on_event: Any) -> None:
+        client, bus = self.client, self.bus
+        last = self.history[-1].seq if self.history else 0
+        try:
+            while (event := await client.next_event()) is not None:
+                for item in [event, *client.take_events()]:
+                    if item.seq <= last:
+                        continue  # already folded as history
+                    last = item.seq
+                    if item.type == ev.RUN_FINISHED:
+                        self.status = str(item.data.get("status", "finished"))
+                    if on_event is not None:
+                        on_event(item)
+                    await bus.publish(item)
+        finally:
+            self.finished.set()
+            await bus.close()
+
+    # -- control calls (ClientError, a ControlError, when refused) -----------------------
+    async def _do(self, raw: dict[str, Any]) -> Any:
+        return await self.client.request(raw)
+
+    async def answer(self, interrupt_id: str, text: str) -> None:
+        await self._do({"type": "answer", "interrupt": interrupt_id, "text": text})
+
+    async def approve(self, interrupt_id: str, steps: list[str] | None = None,
+                      text: str | None = None) -> None:
+        raw: dict[str, Any] = {"type": "approve", "interrupt": interrupt_id}
+        if steps is not None:
+            raw["steps"] = steps
+        if text:
+            raw["text"] = text
+        await self._do(raw)
+
+    async def reject(self, interrupt_id: str, feedback: str = "") -> None:
+        await self._do({"type": "reject", "interrupt": interrupt_id, "text": feedback})
+
+    async def acknowledge(self, interrupt_id: str) -> None:
+        await self._do({"type": "ack", "interrupt": interrupt_id})
+
+    async def send_user_message(self, to: str, text: str) -> None:
+        await self._do({"type": "message", "to": to, "text": text})
+
+    async def pause(self, agent_id: str) -> None:
+        await self._do({"type": "pause", "agent": agent_id})
+
+    async def resume(self, agent_id: str) -> None:
+        await self._do({"type": "resume", "agent": agent_id})
+
+    async def cancel(self, agent_id: str) -> None:
+        await self._do({"type": "cancel", "agent": agent_id})
+
+    async def memory_of(self, agent_id: str) -> str:
+        result = await self._do({"type": "memory", "agent": agent_id})
+        return str(result.get("text", "")) if isinstance(result, dict) else ""
+
+    async def stop(self, reason: str = "") -> None:
+        """Stop the run (as `q` does in the embedded control center) and wait for its end."""
+        if not self.finished.is_set():
+            await self._do({"type": "stop"})
+            await self.finished.wait()
+
+    def failure_text(self) -> str:
+        return ""
+
+    def log_exception(self, agent: str | None, exc: BaseException) -> None:
+        pass
+
+    async def detach(self) -> None:
+        """Leave the run going: close the connection, end the local stream."""
+        await self.client.close()
+        if self._pump is not None:
+            await asyncio.gather(self._pump, return_exceptions=True)
+        elif not self.bus.closed:
+            await self.bus.close()
