@@ -111,8 +111,8 @@ class AgentRuntime:
         """Messages still unread in the inbox."""
         return len(self.engine.post.inboxes[self.agent_id].items)
 
-    async def record_usage(self, usage: Usage) -> None:
-        await self.engine.budget.charge(self, usage)
+    async def record_usage(self, usage: Usage, cost: float | None = None) -> None:
+        await self.engine.budget.charge(self, usage, cost)
 
     async def save_conversation(self, messages: list[dict[str, Any]]) -> None:
         # messages taken from the inbox are consumed together with the

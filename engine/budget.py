@@ -61,6 +61,20 @@ def _shown(value: object) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
+#: the most one report of a CLI may cost; a bad number counts as this much
+REPORTED_COST_CEILING = 1000.0
+
+
+def checked_cost(value: object) -> float:
+    """A cost a CLI reported, in dollars: a finite non-negative number up to the ceiling."""
+    if value is None:
+        return 0.0
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) \
+            or not 0 <= value <= REPORTED_COST_CEILING:
+        return REPORTED_COST_CEILING
+    return float(value)
+
+
 class BudgetStopped(BrainError):
     """The person chose to stop an agent at its (or the team's) budget."""
 
@@ -175,10 +189,14 @@ class BudgetKeeper:
         self._team_suggestion: dict[str, float] = {}
         self._mismatched: set[tuple[str, str]] = set()
 
-    def cost_of(self, agent_id: str, usage: Usage) -> float:
-        """The cost of ``usage`` at the price of the model ``agent_id`` is configured with."""
+    def cost_of(self, agent_id: str, usage: Usage, reported: float | None = None) -> float:
+        """The cost of ``usage`` at the price of the model ``agent_id`` is configured with;
+        a CLI agent whose model has no price is charged the cost its CLI ``reported``
+        (checked: a negative, absurd or missing number counts as REPORTED_COST_CEILING)."""
         model = self.engine.team.agent(agent_id).model or ""
         price = self.prices.lookup(model)
+        if price is None and self.engine.team.agent(agent_id).is_cli:
+            return checked_cost(reported)
         if price is None:  # refused at load and at start (engine.pricing.price_problems)
             raise BrainError(f"no price for model {model!r}; add it under `pricing:`")
         return price.cost(usage)
@@ -198,10 +216,10 @@ class BudgetKeeper:
         if self.team_limit:
             self.team_limit.new_warnings(self.team)
 
-    async def charge(self, agent: AgentRuntime, usage: Usage) -> None:
+    async def charge(self, agent: AgentRuntime, usage: Usage, reported: float | None = None) -> None:
         """Account one response, then warn or pause on the budgets (may block)."""
         await self._note_mismatch(agent, usage.model)
-        cost = self.cost_of(agent.agent_id, usage)
+        cost = self.cost_of(agent.agent_id, usage, reported)
         t = self.per_agent.setdefault(agent.agent_id, Totals())
         t.add(usage, cost)
         self.team.add(usage, cost)
@@ -224,7 +242,7 @@ class BudgetKeeper:
     async def _note_mismatch(self, agent: AgentRuntime, model: str) -> None:
         """The endpoint answered as another model: say so once (the price stays ours)."""
         configured = agent.config.model or ""
-        if not model or canonical_model(model) == canonical_model(configured):
+        if not model or not configured or canonical_model(model) == canonical_model(configured):
             return
         if (agent.agent_id, model) in self._mismatched:
             return

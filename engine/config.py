@@ -208,6 +208,48 @@ class ScriptStep(Strict):
         return v
 
 
+CLI_BRAINS = ("claude-code", "codex", "command")
+BrainName = Literal["claude", "claude-code", "codex", "command"]
+#: flags of the CLI that agentorch sets itself (its configuration is ours, not the agent's)
+RESERVED_CLI_FLAGS = ("--settings", "--setting-sources", "--mcp-config", "--strict-mcp-config",
+                      "--permission-prompt-tool", "--permission-mode", "--resume", "--continue",
+                      "--dangerously-skip-permissions", "--allow-dangerously-skip-permissions",
+                      "--output-format", "--input-format", "--add-dir", "--plugin-dir",
+                      "--dangerously-bypass-approvals-and-sandbox", "--config", "--profile",
+                      "--cd", "--sandbox", "--ask-for-approval")
+
+
+class CliOptions(Strict):
+    """Options of a CLI agent (`brain: claude-code`, `codex` or `command`)."""
+
+    command: list[Annotated[str, Field(min_length=1)]] | None = Field(default=None, min_length=1)
+    """`brain: command` only: the program and its arguments, run in the sandbox (never
+    through a shell); each turn it gets the prompt as its last argument and prints JSON
+    lines (see the README, "Claude Code / Codex agents")."""
+    allowed_tools: list[str] | None = None
+    """Tools of the CLI allowed without asking (Claude Code: e.g. `Read`, `Bash(git *)`)."""
+    disallowed_tools: list[str] | None = None
+    """Tools of the CLI it may never use."""
+    max_turns: int | None = Field(default=None, gt=0, le=10_000)
+    """Most model requests per turn (Claude Code: `--max-turns`)."""
+    extra_args: list[str] = Field(default_factory=list)
+    """More arguments for the CLI (not the ones agentorch sets itself)."""
+    turn_timeout: float = Field(default=3600, gt=0, le=7 * 24 * 3600, allow_inf_nan=False)
+    """Seconds one turn of the CLI may run before it is stopped."""
+    idle_timeout: float = Field(default=900, gt=0, le=7 * 24 * 3600, allow_inf_nan=False)
+    """Seconds the CLI may print nothing before it is taken as hung and stopped."""
+
+    @field_validator("extra_args")
+    @classmethod
+    def _not_ours(cls, v: list[str]) -> list[str]:
+        for arg in v:
+            flag = arg.split("=", 1)[0]
+            if flag in RESERVED_CLI_FLAGS:
+                raise ValueError(f"{flag} is set by agentorch (the CLI's configuration is "
+                                 "the engine's); remove it from extra_args")
+        return v
+
+
 class AgentFields(Strict):
     """Fields an agent may set; `defaults` uses the same ones."""
 
@@ -226,7 +268,14 @@ class AgentFields(Strict):
     answered, once; other messages only if this list allows a message back."""
     initial_instructions: str | None = None
     model: str | None = None
-    """`scripted` or a Claude model name (e.g. `claude-sonnet-4-5`)."""
+    """`scripted` or a Claude model name (e.g. `claude-sonnet-4-5`); for a CLI agent the
+    model the CLI uses."""
+    brain: BrainName | None = None
+    """What decides the agent's actions: `claude` (agentorch's own loop; the default) or a
+    coding CLI run inside the sandbox: `claude-code`, `codex`, or `command` (your own
+    program speaking JSON lines)."""
+    cli: CliOptions | None = None
+    """Options of a CLI agent (`brain: claude-code | codex | command`)."""
     script: list[ScriptStep] | None = None
     """For scripted agents: the tool calls to play, in order."""
     tools: list[str] | None = None
@@ -296,7 +345,21 @@ class AgentConfig(AgentFields):
     # resolved helpers -------------------------------------------------
     @property
     def is_scripted(self) -> bool:
-        return (self.model or "scripted") == "scripted"
+        return not self.is_cli and (self.model or "scripted") == "scripted"
+
+    @property
+    def is_cli(self) -> bool:
+        """A coding CLI run inside the sandbox (`brain: claude-code | codex | command`)."""
+        return self.brain in CLI_BRAINS
+
+    @property
+    def uses_anthropic_api(self) -> bool:
+        """Needs the engine's Anthropic key: a Claude agent or a Claude Code agent."""
+        return self.brain == "claude-code" or (not self.is_cli and not self.is_scripted)
+
+    @property
+    def cli_options(self) -> CliOptions:
+        return self.cli or CliOptions()
 
     @property
     def approval_modes(self) -> frozenset[str]:
@@ -320,6 +383,25 @@ class AgentConfig(AgentFields):
 
     def allowed_tools(self) -> list[str]:
         return list(self.tools) if self.tools is not None else list(TOOL_NAMES)
+
+
+def cli_problems(agent: AgentConfig) -> list[tuple[str, str]]:
+    """(field, sentence) for what does not fit together in a CLI agent's fields."""
+    out: list[tuple[str, str]] = []
+    if agent.is_cli and agent.model == "scripted":
+        out.append(("model", f"`model: scripted` cannot drive `brain: {agent.brain}`; name the "
+                             "CLI's model, or remove `brain:`"))
+    if agent.brain == "claude-code" and not agent.model:
+        out.append(("model", "a `brain: claude-code` agent needs `model:` (e.g. "
+                             "claude-sonnet-4-5): it is what the budget prices its usage at"))
+    if agent.brain == "command" and not agent.cli_options.command:
+        out.append(("cli", "`brain: command` needs `cli: {command: [program, args...]}`"))
+    if agent.brain != "command" and agent.cli is not None and agent.cli.command:
+        out.append(("cli", "`cli.command` only applies to `brain: command`"))
+    if agent.cli is not None and not agent.is_cli:
+        out.append(("cli", "`cli:` only applies to CLI agents (`brain: claude-code`, `codex` "
+                           "or `command`)"))
+    return out
 
 
 def _command_pattern(pattern: str) -> str:

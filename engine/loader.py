@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from engine.config import ALL, AgentConfig, TeamConfig
+from engine.config import ALL, AgentConfig, TeamConfig, cli_problems
 from engine.layout import layout_problems
 from engine.pricing import price_problems
 from engine.tools import TOOL_SPECS, check_args
@@ -316,6 +316,8 @@ def _team_problems(team: TeamConfig, name: str, lines: _LineMap) -> list[ConfigP
                 read_memory(team.resolve(agent.memory_file))
             except (SandboxError, OSError) as exc:
                 add(i, "memory_file", f"cannot be read: {exc}")
+        for field, problem in cli_problems(agent):
+            add(i, field, problem)
         if agent.is_scripted and agent.script is None:
             add(i, "script", "a scripted agent needs a `script` (a list of tool steps)")
         if not agent.is_scripted and agent.script is not None:

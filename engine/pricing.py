@@ -133,7 +133,7 @@ def price_problems(team: TeamConfig) -> list[tuple[int, str]]:
     table = PriceTable(team.pricing)
     out = []
     for i, agent in enumerate(team.agents):
-        if agent.is_scripted or table.lookup(agent.model or "") is not None:
+        if not agent.uses_anthropic_api or table.lookup(agent.model or "") is not None:
             continue
         model = agent.model or ""
         name = canonical_model(model)

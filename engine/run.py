@@ -17,6 +17,7 @@ from engine.agent import AgentRuntime
 from engine.brains import make_brain
 from engine.brains.base import BrainError, Peer
 from engine.brains.claude_errors import api_key_problem
+from engine.brains.cli_agent import cli_binds
 from engine.budget import BudgetKeeper
 from engine.bus import EventBus
 from engine.config import ALL, AgentConfig, TeamConfig
@@ -187,6 +188,8 @@ class Engine(EventRecorder):
             max_output_bytes=pick("max_output", DEFAULT_MAX_OUTPUT),
             disk=parse_size(pick("disk", None)) if pick("disk", None) else None,
             env={name: os.environ[name] for name in agent.pass_env or [] if name in os.environ},
+            binds=cli_binds(agent, self.run_id, Path(str(self.store.path)).resolve().parent,
+                            backend),
         )
         return self.network.apply(spec) if self.network is not None else spec
 

@@ -79,6 +79,9 @@ class SandboxSpec:
     service_dir: Path | None = None
     #: (port, socket name in service_dir): the relay forwards 127.0.0.1:port to the socket
     relays: tuple[tuple[int, str], ...] = ()
+    #: more host directories to bind (host path, container path, read-only): a CLI agent's
+    #: engine-written files and its own state (engine/brains/cli_agent.py); docker only
+    binds: tuple[tuple[str, str, bool], ...] = ()
 
 
 class OutputCollector:

@@ -226,6 +226,10 @@ class DockerSandbox(Sandbox):
                 raise SandboxError(f"agent {spec.agent_id}'s network rules need the Docker daemon "
                                    "on this machine (the proxy's socket is bound into the container)")
             binds[str(spec.service_dir)] = {"bind": SOCKET_DIR, "mode": "ro"}
+        for host, inside, read_only in spec.binds:
+            if not read_only and os.geteuid() == 0:  # the sandbox user writes there
+                os.chown(host, self._uid, self._gid, follow_symlinks=False)
+            binds[host] = {"bind": inside, "mode": "ro" if read_only else "rw"}
         host_config = api.create_host_config(
             binds=binds,
             network_mode="bridge" if spec.network == "unrestricted" else "none",

@@ -215,6 +215,9 @@ def _make_handler(api: FakeAnthropic) -> type[BaseHTTPRequestHandler]:
             system = Recorded("", {}, body, None).system_text
             match = _AGENT.search(system[:200])
             agent = match.group(1) if match else None
+            if agent not in api._queues:  # a CLI's own prompt first, agentorch's appended
+                agent = next((m.group(1) for m in _AGENT.finditer(system)
+                              if m.group(1) in api._queues), agent)
             item = api.responder(body) if api.responder else api._next(agent)
             if api.record:
                 api.requests.append(Recorded(

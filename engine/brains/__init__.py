@@ -1,4 +1,4 @@
-"""Brains decide an agent's next tool calls: `scripted` and `claude`."""
+"""Brains decide an agent's next tool calls: `scripted`, `claude`, and the CLI brains."""
 
 from __future__ import annotations
 
@@ -12,6 +12,10 @@ if TYPE_CHECKING:
 
 def make_brain(agent: AgentConfig, team: TeamConfig, start_at: int = 0) -> Brain:
     """Build the brain for ``agent``; ``start_at`` is the scripted resume position."""
+    if agent.is_cli:
+        from engine.brains.cli_kinds import make_cli_brain
+
+        return make_cli_brain(agent, team)
     if agent.is_scripted:
         from engine.brains.scripted import ScriptedBrain
 

@@ -107,8 +107,9 @@ class BrainContext(Protocol):
     def messages_waiting(self) -> int:
         """Messages left in the inbox after take_messages."""
 
-    async def record_usage(self, usage: Usage) -> None:
-        """Account tokens/cost; may block while the agent is paused on a budget interrupt."""
+    async def record_usage(self, usage: Usage, cost: float | None = None) -> None:
+        """Account tokens/cost; may block while the agent is paused on a budget interrupt.
+        ``cost``: what a CLI reported, used only when the model has no price here."""
 
     async def ask_person(self, kind: str, prompt: str, activity: str,
                          **extra: Any) -> dict[str, Any]:

@@ -20,7 +20,7 @@ TRANSIENT_STREAM_ERRORS = frozenset({"overloaded_error", "api_error", "rate_limi
 
 def api_key_problem(team: TeamConfig, env: Any = os.environ) -> str | None:
     """A missing API key for the team's Claude agents, as a sentence; None when all is set."""
-    claude = [a.id for a in team.agents if not a.is_scripted]
+    claude = [a.id for a in team.agents if a.uses_anthropic_api]
     var = team.anthropic.api_key_env
     if not claude or env.get(var):
         return None

@@ -1,0 +1,105 @@
+"""The real Claude Code in a real container against the fake Messages API on 127.0.0.1.
+
+The CLI reaches the fake through the agent's model socket (engine/brains/model_socket.py):
+the container has no network and never sees the key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+
+from engine import events as ev
+from tests.cli_image_support import CLI_IMAGE, require_cli_image
+from tests.engine_support import make_team, run_to_end, start
+from tests.fake_anthropic import FakeAnthropic, Turn, fake_api_fixture, text, tool
+
+pytestmark = pytest.mark.docker
+
+api = fake_api_fixture()
+MODEL = "claude-sonnet-4-5"
+
+
+def cli_team(tmp_path: Path, **agent):
+    fields = {"id": "coder", "brain": "claude-code", "model": MODEL, "script": None,
+              "tools": ["send_message", "finish"], **agent}
+    return make_team(tmp_path, [fields], sandbox={"backend": "docker", "image": CLI_IMAGE})
+
+
+async def test_a_turn_becomes_events_console_and_budget(tmp_path: Path, api: FakeAnthropic) -> None:
+    require_cli_image()
+    api.push("coder", Turn([text("Writing the file."),
+                            tool("Bash", command="echo made by claude > out.txt && cat out.txt",
+                                 description="write a file")]),
+             Turn([text("All done: out.txt written.")]))
+    team = cli_team(tmp_path, approval="never")
+    engine, watcher, store = await run_to_end(team, tmp_path, timeout=180)
+    assert engine.agents["coder"].status == ev.DONE, watcher.find(ev.AGENT_STATUS, "coder")
+    call = watcher.find(ev.TOOL_CALL, "coder", tool="Bash")[0]
+    assert call.data["args"]["command"].startswith("echo made by claude")
+    result = watcher.find(ev.TOOL_RESULT, "coder", call_id=call.data["call_id"])[0]
+    assert result.data["result"] == "made by claude" and not result.data["is_error"]
+    texts = [e.data["text"] for e in watcher.find(ev.ASSISTANT_TEXT, "coder")]
+    assert texts == ["Writing the file.", "All done: out.txt written."]
+    usage = watcher.find(ev.USAGE, "coder")
+    assert len(usage) == 2 and all(u.data["cost"] > 0 for u in usage)
+    assert usage[-1].data["agent_tokens"] == sum(
+        u.data["input_tokens"] + u.data["output_tokens"] for u in usage)
+    assert (team.workspace_of(team.agents[0], engine.run_id) / "out.txt").read_text() == \
+        "made by claude\n"
+    # the key was added outside: the CLI sent a placeholder, the fake got the real one
+    assert [r.headers["x-api-key"] for r in api.requests] == ["sk-ant-test"] * 2
+    await store.close()
+
+
+async def test_the_key_never_enters_the_container(tmp_path: Path, api: FakeAnthropic) -> None:
+    require_cli_image()
+    api.push("coder", Turn([tool("Bash", command="env; cat /agentorch/ctl/settings.json",
+                                 description="look")]),
+             Turn([text("looked")]))
+    engine, watcher, store = await run_to_end(cli_team(tmp_path, approval="never"), tmp_path,
+                                              timeout=180)
+    seen = watcher.find(ev.TOOL_RESULT, "coder", tool="Bash")[0].data["result"]
+    assert "ANTHROPIC_UNIX_SOCKET=/agentorch/ctl/api.sock" in seen
+    assert "sk-ant-test" not in seen
+    assert "sk-ant-test" not in json.dumps([e.data for e in watcher.events])
+    await store.close()
+
+
+async def test_a_message_is_the_next_turn_of_the_same_session(tmp_path: Path,
+                                                              api: FakeAnthropic) -> None:
+    require_cli_image()
+    api.push("coder", Turn([text("Ready for work.")]), Turn([text("Got it: 42.")]))
+    team = cli_team(tmp_path, approval="never", tools=["wait_for_message", "finish"])
+    engine, watcher, store = await start(team, tmp_path)
+    try:
+        await watcher.wait_for(ev.AGENT_STATUS, "coder", timeout=120, status=ev.WAITING_MESSAGE)
+        await engine.send_user_message("coder", "the answer is 42")
+        await watcher.wait_for(ev.ASSISTANT_TEXT, "coder", timeout=120, text="Got it: 42.")
+        second = api.requests_of("coder")[-1].body["messages"]
+        assert "the answer is 42" in json.dumps(second)
+        first_session = api.requests_of("coder")[0].headers["x-claude-code-session-id"]
+        assert api.requests_of("coder")[-1].headers["x-claude-code-session-id"] == first_session
+    finally:
+        await engine.stop()
+        await store.close()
+
+
+async def test_garbage_and_a_crash_give_a_clear_status(tmp_path: Path, api: FakeAnthropic) -> None:
+    require_cli_image()
+    # an extra argument the CLI refuses: it prints an error (not JSON) and exits
+    team = cli_team(tmp_path, cli={"extra_args": ["--no-such-flag"]})
+    engine, watcher, store = await start(team, tmp_path)
+    try:
+        intr = await watcher.wait_for(ev.INTERRUPT, "coder", timeout=120)
+        assert "without a result line" in intr.data["prompt"]
+        assert "no-such-flag" in intr.data["prompt"]
+        await engine.interrupts.answer(intr.data["id"], {"text": "stop"})
+        await asyncio.wait_for(engine.wait(), 60)
+        assert engine.agents["coder"].status == ev.FAILED
+    finally:
+        await engine.stop()
+        await store.close()
