@@ -457,6 +457,10 @@ class TeamConfig(Strict):
     base: str | None = Field(default=None, pattern=r"^[^\s~^:?*\[\\]+$")
     """The branch of `repo` the agents start from and merge into (default: the branch
     checked out in `repo`)."""
+    merge: Literal["auto", "ff", "merge", "squash"] = "auto"
+    """How an agent's work is merged by default (the diff screen's `M`, headless
+    `merge`): `auto` fast-forwards when it can and makes a merge commit otherwise,
+    `ff` only fast-forwards, `merge` always makes a merge commit, `squash` one commit."""
 
     #: directory of the YAML file (for relative paths); not part of the schema
     base_dir: Path = Field(default=Path("."), exclude=True)

@@ -37,6 +37,9 @@ def add_parsers(sub) -> None:
     m.add_argument("run_id", help="a run id (or a prefix), or `last`")
     m.add_argument("agent")
     m.add_argument("--squash", action="store_true", help="one new commit instead of the agent's history")
+    m.add_argument("--how", choices=("auto", "ff", "merge", "squash"), default="auto",
+                   help="auto: fast-forward when possible, else a merge commit; ff: only a "
+                   "fast-forward; merge: always a merge commit; squash: one new commit")
     m.add_argument("--into", metavar="BRANCH", help="the branch to merge into (default: the run's base)")
     m.add_argument("--push", metavar="REMOTE", help="then push the merged branch there (your git)")
     m.add_argument("--db", default=str(DEFAULT_DB))
@@ -140,7 +143,7 @@ def cmd_merge(work: AgentWork, args: argparse.Namespace) -> int:
         return EXIT_FAILED
     target = args.into or work.base_branch
     branch, result = merge_work(work.user_repo, work.repo, work.run_id, work.agent, target,
-                                args.squash)
+                                args.squash, args.how)
     print(merge_text(branch, target, result))
     if args.push:
         UserGit(work.user_repo).run(["push", "-q", "--", args.push, f"refs/heads/{target}:refs/heads/{target}"])

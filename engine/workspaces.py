@@ -21,7 +21,7 @@ from engine.recording import ControlError, RunAborted
 from sandboxes.base import SandboxError
 from sandboxes.workspaces.checkpoint import Checkpoint, Checkpointer
 from sandboxes.workspaces.git import GitError, owner_of, run_git
-from sandboxes.workspaces.merge import MergeConflict, MergeResult, merge_agent
+from sandboxes.workspaces.merge import MERGE_MODES, MergeConflict, MergeResult, merge_agent
 from sandboxes.workspaces.repo import (
     EngineRepo,
     agent_branch,
@@ -185,16 +185,21 @@ class Workspaces:
         return cpr
 
     # -- merge while the run goes on (headless `{"type":"merge","agent":ID}`)
-    async def merge(self, agent_id: str, squash: bool = False, into: str | None = None) -> str:
-        """Merge the agent's latest checkpoint; what happened, in one sentence.  Raises
-        ControlError with the reason (nothing changed then)."""
+    async def merge(self, agent_id: str, squash: bool = False, into: str | None = None,
+                    mode: str | None = None) -> str:
+        """Merge the agent's latest checkpoint (``mode``: see MERGE_MODES; default the
+        team's `merge:`); what happened, in one sentence.  Raises ControlError with the
+        reason (nothing changed then)."""
         run_id = self.engine.run_id
+        mode = "squash" if squash else (mode or self.engine.team.merge)
+        if mode not in MERGE_MODES:
+            raise ControlError(f"unknown merge mode {mode!r}; use {', '.join(MERGE_MODES)}")
         async with self._locks.setdefault(agent_id, asyncio.Lock()):  # no checkpoint half-way
             if self.repo.ref(checkpoint_ref(run_id, agent_id)) is None:
                 raise ControlError(f"{agent_id} has changed nothing yet; nothing to merge")
             try:
                 branch, result = await asyncio.to_thread(
-                    merge_work, self.user_repo, self.repo, run_id, agent_id, into or self.branch, squash)
+                    merge_work, self.user_repo, self.repo, run_id, agent_id, into or self.branch, False, mode)
             except MergeConflict as exc:
                 raise ControlError(f"merging {agent_id}'s work conflicts in {', '.join(exc.files)}; "
                                    "nothing was changed") from None
@@ -259,13 +264,18 @@ async def docker_listing(sandbox: Sandbox) -> Listing | None:
 
 
 def merge_work(user_repo: Path, repo: EngineRepo, run_id: str, agent_id: str, target: str,
-               squash: bool) -> tuple[str, MergeResult]:
+               squash: bool, mode: str = "auto") -> tuple[str, MergeResult]:
     """Publish the agent's latest checkpoint as its branch in the user's repository, then
     merge it into ``target`` (sandboxes/workspaces/merge.py).  GitError / MergeConflict."""
     branch = agent_branch(run_id, agent_id)
     publish_refs(user_repo, repo, [f"+{checkpoint_ref(run_id, agent_id)}:refs/heads/{branch}"])
     message = f"Merge the work of agent {agent_id} (run {run_id}, branch {branch})"
-    return branch, merge_agent(user_repo, target, f"refs/heads/{branch}", message, squash)
+    head = repo.ref(checkpoint_ref(run_id, agent_id))
+    result = merge_agent(user_repo, target, f"refs/heads/{branch}", message, squash, mode)
+    if head is not None:  # merged: no longer unmerged work (engine/workspace_review.py)
+        from engine.workspace_review import mark_reviewed
+        mark_reviewed(repo, run_id, agent_id, head)
+    return branch, result
 
 
 def merge_text(branch: str, target: str, result: MergeResult) -> str:

@@ -57,6 +57,7 @@ class ControlCenter(BoardControls, Controls, App[int]):
         Binding("p", "pause_resume", "Pause"),
         Binding("x", "cancel_agent", "Cancel"),
         Binding("d", "detail", "Detail"),
+        Binding("v", "changes", "Changes"),
         Binding("s", "shell", "Shell", show=False),
         Binding("n", "next_interrupt", "Waiting"),
         Binding("i", "focus_interrupts", "Interrupts", show=False),
@@ -291,6 +292,12 @@ class ControlCenter(BoardControls, Controls, App[int]):
     def on_interrupts_panel_interrupt_opened(self, message: InterruptsPanel.InterruptOpened
                                              ) -> None:
         self.open_interrupt(message.interrupt, message.action)
+
+    def action_changes(self, agent: str | None = None) -> None:
+        """The diff screen of the selected agent (tui/screens/diff.py)."""
+        from tui.screens.diff import open_changes
+
+        open_changes(self, agent or self._target())
 
     def action_focus_interrupts(self) -> None:
         self.query_one(InterruptsPanel).focus()

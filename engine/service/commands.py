@@ -122,12 +122,13 @@ async def _stop(engine: Engine, cmd: Command) -> None:
 
 
 @command("merge")
-async def _merge(engine: Engine, cmd: Command) -> None:
+async def _merge(engine: Engine, cmd: Command) -> str:
     if engine.workspaces is None:
         raise ControlError("merge needs a team with `repo:` (agents work on a clone of it)")
     agent = cmd.need("agent")
     engine._agent(agent)
-    await engine.workspaces.merge(agent, bool(cmd.get("squash")), cmd.optional("into"))
+    return await engine.workspaces.merge(agent, bool(cmd.get("squash")), cmd.optional("into"),
+                                         cmd.optional("how"))
 
 
 @command("rollback")
@@ -140,6 +141,7 @@ def _load_features() -> None:
     import engine.network_commands  # noqa: F401
     import engine.schedules.commands  # noqa: F401 - registers schedule_run/pause/resume
     import engine.shared_context  # noqa: F401  (the `shared_context` command)
+    import engine.workspace_review  # noqa: F401 - discard
     from engine.service import views  # noqa: F401 - registers hello-time views (state, memory)
 
 

@@ -31,9 +31,17 @@ class MergeConflict(GitError):
         super().__init__("conflicts in: " + ", ".join(files))
 
 
+#: how a merge may be made: `auto` fast-forwards when it can, else a merge commit
+MERGE_MODES = ("auto", "ff", "merge", "squash")
+
+
 def merge_agent(repo: Path, target: str, agent_ref: str, message: str,
-                squash: bool = False) -> MergeResult:
-    """Merge ``agent_ref`` (already fetched into ``repo``) into branch ``target``."""
+                squash: bool = False, mode: str = "auto") -> MergeResult:
+    """Merge ``agent_ref`` (already fetched into ``repo``) into branch ``target``
+    (``mode`` one of MERGE_MODES; ``squash`` is mode `squash`)."""
+    if squash:
+        mode = "squash"
+    squash = mode == "squash"
     git = UserGit(repo)
     old = git.run(["rev-parse", "-q", "--verify", f"refs/heads/{target}^{{commit}}"], check=False)
     if old.returncode != 0:
@@ -50,7 +58,10 @@ def merge_agent(repo: Path, target: str, agent_ref: str, message: str,
     if ancestor.returncode == 0:
         return MergeResult(old_commit, "up to date", worktree)
     ff = git.run(["merge-base", "--is-ancestor", old_commit, agent_commit], check=False).returncode == 0
-    if ff and not squash:
+    if mode == "ff" and not ff:
+        raise GitError(f"{target} has moved on since the agent started, so a fast-forward is "
+                       "not possible; merge with a merge commit or squash (nothing was changed)")
+    if ff and mode in ("auto", "ff"):
         new, how = agent_commit, "fast-forward"
     else:
         tree = _merged_tree(git, old_commit, agent_commit)

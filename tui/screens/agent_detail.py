@@ -97,7 +97,7 @@ def _talks_to(cfg: AgentConfig) -> str:
 
 
 class AgentDetailScreen(Dialog[None]):
-    BINDINGS = [Binding("escape,q,d", "close", "Close")]
+    BINDINGS = [Binding("escape,q,d", "close", "Close"), Binding("v", "changes", "Changes")]
 
     def __init__(self, detail: AgentDetail) -> None:
         super().__init__()
@@ -108,3 +108,7 @@ class AgentDetailScreen(Dialog[None]):
             box.border_title = safe_text(f"Agent {self.detail.view.id}")
             yield Static(detail_renderable(self.detail))
             yield Label("Esc close", classes="hint")
+
+    def action_changes(self) -> None:
+        self.dismiss(None)
+        self.app.action_changes(self.detail.view.id)

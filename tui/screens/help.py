@@ -19,6 +19,7 @@ KEYS: list[tuple[str, list[tuple[str, str]]]] = [
         ("p", "pause or resume the selected agent"),
         ("x", "cancel the selected agent (asks first)"),
         ("d", "details of the selected agent: config, memory, tool calls, usage"),
+        ("v", "the selected agent's changes (repo: teams): diff, merge, rollback"),
         ("s", "a shell in the selected agent's sandbox (exit it to come back)"),
         ("n", "go to the oldest interrupt an agent waits on (again: the next)"),
         ("i", "jump to the interrupts"),
@@ -39,6 +40,12 @@ KEYS: list[tuple[str, list[tuple[str, str]]]] = [
     ("Messages", [("enter", "read the whole message"),
                   ("f", "only messages of the selected agent (again: all)")]),
     ("Console", [("w", "wrap long lines or not"), ("← →", "scroll a page sideways (no wrap)")]),
+    ("Changes (v)", [("↑ ↓ / PgUp PgDn", "move in the diff · [ ] previous/next file"),
+                     ("/ then n N", "search, next/previous match"),
+                     ("f", "send the agent feedback on the file or hunk under the cursor"),
+                     ("M / D", "merge (pick ff, merge commit, squash) / discard its work"),
+                     ("R / c", "roll back to a checkpoint / compare two checkpoints"),
+                     ("! in the file list", "a file that runs on your machine when opened or built")]),
 ]
 
 

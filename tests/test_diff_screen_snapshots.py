@@ -1,0 +1,52 @@
+"""Snapshots of the diff screen (pytest-textual-snapshot) at 80x24 and 120x40: a finished
+`repo:` run with an ordinary change, a file that runs on the user's machine and hostile
+text; and the merge dialog.  Update with `--snapshot-update` and review the SVGs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.conftest_tui import (  # noqa: F401  (tui_env_fixture provides `tui_env`)
+    app_for,
+    status_is,
+    tui_env_fixture,
+    wait_until,
+)
+from tests.test_diff_screen import CHANGES, repo_team
+from tui.screens.diff import DiffScreen
+
+
+def diff_open(tmp: Path, *keys: str):
+    app = app_for(repo_team(tmp, CHANGES), tmp)
+
+    async def run_before(pilot) -> None:
+        await wait_until(pilot, status_is("coder", "done"))
+        await pilot.press("v")
+        screen = pilot.app.screen
+        assert isinstance(screen, DiffScreen)
+        await screen.loaded.wait()
+        pilot.app.clear_notifications()
+        await pilot.press(*keys)
+        await pilot.pause()
+
+    return app, run_before
+
+
+def test_diff_screen_at_80x24(snap_compare, tui_env: Path) -> None:
+    app, run_before = diff_open(tui_env)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
+def test_diff_screen_at_120x40(snap_compare, tui_env: Path) -> None:
+    app, run_before = diff_open(tui_env, "right_square_bracket", "down", "down")
+    assert snap_compare(app, terminal_size=(120, 40), run_before=run_before)
+
+
+def test_diff_screen_search_at_80x24(snap_compare, tui_env: Path) -> None:
+    app, run_before = diff_open(tui_env, "slash", *"markup", "enter")
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
+def test_merge_dialog(snap_compare, tui_env: Path) -> None:
+    app, run_before = diff_open(tui_env, "M")
+    assert snap_compare(app, terminal_size=(100, 30), run_before=run_before)
