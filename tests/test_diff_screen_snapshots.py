@@ -8,7 +8,6 @@ from pathlib import Path
 
 from tests.conftest_tui import (  # noqa: F401  (tui_env_fixture provides `tui_env`)
     app_for,
-    status_is,
     tui_env_fixture,
     wait_until,
 )
@@ -20,7 +19,7 @@ def diff_open(tmp: Path, *keys: str):
     app = app_for(repo_team(tmp, CHANGES), tmp)
 
     async def run_before(pilot) -> None:
-        await wait_until(pilot, status_is("coder", "done"))
+        await wait_until(pilot, lambda s: s.finished)  # its notices are out: none shows later
         await pilot.press("v")
         screen = pilot.app.screen
         assert isinstance(screen, DiffScreen)
