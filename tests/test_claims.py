@@ -50,7 +50,8 @@ async def test_a_claim_is_refused_with_its_holder_then_expires_on_its_own(tmp_pa
     [refused] = claim_results(w, "b")
     assert refused["claimed"] is False and refused["holder"] == "a"
     assert refused["expires_in"] == 800
-    assert refused["refused"] == "'issue-1' is claimed by a for 13m 20s more; pick other work, or claim it again after that"
+    assert refused["refused"] == ("'issue-1' is claimed by a for 13m 20s more; pick other work, "
+                                  "or claim it again after that")
     clock.advance(800)  # the claim's time is up
     await engine.send_user_message("b", "again")
     await settle(engine, lambda: len(claim_results(w, "b")) == 2)
