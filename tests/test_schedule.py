@@ -25,14 +25,16 @@ def paris(*args: int) -> float:
     return datetime(*args, tzinfo=PARIS).timestamp()
 
 
-async def settle(engine: Engine, pred, rounds: int = 2000) -> None:
-    """Let the engine's tasks run until ``pred()`` holds (no clock moves meanwhile)."""
+async def settle(engine: Engine, pred, rounds: int = 2000, timeout: float = 30) -> None:
+    """Let the engine's tasks run until ``pred()`` holds (the manual clock stays where it
+    is; real time passes only for real I/O such as a commit or an HTTP request)."""
     for _ in range(rounds):
         if pred():
             return
         await asyncio.sleep(0)
     await engine.durable()
-    for _ in range(200):
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
         if pred():
             return
         await asyncio.sleep(0.01)

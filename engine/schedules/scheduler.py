@@ -54,7 +54,11 @@ class Scheduler:
                                               a.schedule.overlap, a.schedule.missed)
         #: firings are computed after this instant (the newest planned one, or a restart)
         self._after: dict[str, float] = {}
+        #: the newest firing delivered to each agent (its instructions are in its inbox)
+        self._ready = dict.fromkeys(self.states, 0)
         self._delivered = {a: asyncio.Event() for a in self.states}
+        #: the firing each agent was inside when the run stopped (resume goes on with it)
+        self._resumed_firing: dict[str, int] = {}
         self._poke = {a: asyncio.Event() for a in self.states}
         self._calls_in_firing: dict[str, int] = {}
         self._undelivered: set[str] = set()
@@ -115,6 +119,8 @@ class Scheduler:
                 rt.brain.new_firing(st.in_progress, self._calls_in_firing.get(agent, 0))
             elif not await self._was_delivered(agent, st.in_progress):
                 self._undelivered.add(agent)
+                continue  # start() delivers it, and the agent takes it as a new firing
+            self._ready[agent] = self._resumed_firing[agent] = st.in_progress
 
     async def _was_delivered(self, agent: str, firing: int) -> bool:
         rows = await self.engine.store.query(
@@ -235,16 +241,18 @@ class Scheduler:
         await self._emit(agent, sa.FIRED, planned=planned, firing=firing, **extra)
         # recorded (committed) before delivered: a crash past this line never runs it twice
         await self.engine.durable()
-        await self._deliver(agent, firing, planned)
+        await self._deliver(agent, firing, planned, parallel=bool(extra.get("parallel")))
 
-    async def _deliver(self, agent: str, firing: int, planned: float) -> None:
+    async def _deliver(self, agent: str, firing: int, planned: float, parallel: bool = False) -> None:
         rt = self.engine.agents[agent]
         if not rt.config.is_scripted:  # a scripted agent plays its script: no message
             text = (f"{_marker(agent, firing)} planned {when_text(planned, self.times[agent].zone_name)}] "
                     f"{self.instructions(rt.config)}\n(When this firing's work is done, call "
                     "finish; you will be woken again at the next firing.)")
             await self.engine.post.send(USER, agent, text)
-        self._delivered[agent].set()
+        if not parallel:  # a parallel one reaches the busy agent as a message, no more
+            self._ready[agent] = max(self._ready[agent], firing)
+            self._delivered[agent].set()
 
     def instructions(self, config: AgentConfig) -> str:
         return config.instructions_on_schedule or config.initial_instructions or DEFAULT_INSTRUCTIONS
@@ -255,15 +263,16 @@ class Scheduler:
         from engine.toolbox import execute
 
         agent, st = rt.agent_id, self.states[rt.agent_id]
-        if st.in_progress is None:
-            await self._wait_for_firing(rt)
+        taken = self._resumed_firing.pop(agent, 0)
+        if not taken:
+            taken = await self._wait_for_firing(rt, 0)
         while True:
             outcome, text = await self._work(rt, execute, results)
             await self._emit(agent, outcome, firing=st.in_progress, planned=st.in_progress_planned,
                              result=text[:RESULT_CHARS])
             results = [rt.finish_result] if rt.finish_result is not None else []
             rt.finish_result = None
-            await self._wait_for_firing(rt)
+            taken = await self._wait_for_firing(rt, taken)
 
     async def _work(self, rt: AgentRuntime, execute: Any, results: list[ToolResult]) -> tuple[str, str]:
         try:
@@ -274,21 +283,24 @@ class Scheduler:
             await rt.emit(ev.NOTICE, level="error", text=f"{rt.agent_id}: firing failed: {exc}")
             return sa.FAILED, str(exc)
 
-    async def _wait_for_firing(self, rt: AgentRuntime) -> None:
+    async def _wait_for_firing(self, rt: AgentRuntime, taken: int) -> int:
+        """Wait until a firing newer than ``taken`` is delivered; its number."""
         agent, st = rt.agent_id, self.states[rt.agent_id]
         if st.queued is not None and not rt.paused:
             await self.fire(agent, st.queued, from_queue=True)
-        if not self._delivered[agent].is_set():
+        if self._ready[agent] <= taken:
             await self._show_idle(rt)
             self._poke[agent].set()  # the timer looks again (the offline deadline moved)
+        while self._ready[agent] <= taken:
+            self._delivered[agent].clear()
             await self._delivered[agent].wait()
-        self._delivered[agent].clear()
         rt.summary = ""
         if hasattr(rt.brain, "summary"):
             rt.brain.summary = ""
         rt.brain.new_firing(st.in_progress or 0)
         await rt.set_status(ev.RUNNING if rt.plan_approved else ev.PLANNING,
                             f"firing #{st.in_progress}")
+        return self._ready[agent]
 
     # -- idle and offline ---------------------------------------------------------------------
     def _offline_after(self, agent: str) -> float:
