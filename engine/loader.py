@@ -287,6 +287,9 @@ def _team_problems(team: TeamConfig, name: str, lines: _LineMap) -> list[ConfigP
         if agent.id in seen:
             add(i, "id", f"duplicate agent id {agent.id!r} (also agent #{seen[agent.id] + 1})")
         seen.setdefault(agent.id, i)
+        if agent.secrets and isinstance(team.network_of(agent), str):
+            add(i, "secrets", "secrets are added by the run's egress proxy, which this agent does "
+                              "not use; give it `network: {allow: [...]}` listing the secrets' hosts")
         dc = agent.direct_communication
         if isinstance(dc, list):
             for other in dc:

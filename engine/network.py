@@ -63,7 +63,6 @@ class NetworkGate:
         self.proxy: EgressProxy | None = None
         self._held: dict[tuple[str, str, int], asyncio.Future[bool]] = {}
         self._tasks: set[asyncio.Task] = set()
-        self.secret_values: list[str] = []
 
     @classmethod
     def of(cls, engine: Engine) -> NetworkGate | None:
@@ -123,7 +122,7 @@ class NetworkGate:
         out = []
         for s in agent.secrets or []:
             value = self._secret_value(agent.id, s.env, s.file)
-            self.secret_values.append(value)
+            self.engine.redactor.add(f"${s.env}" if s.env else f"secret file of {agent.id}", value)
             out.append(Secret(parse_pattern(s.host), s.header, s.prefix + value,
                               s.upstream.rstrip("/") if s.upstream else None))
         return out

@@ -48,6 +48,8 @@ class EventRecorder:
     status: str
     finished: asyncio.Event
     _abort_task: asyncio.Task | None
+    #: secrets and pass_env values replaced before anything is recorded (engine/network_secrets.py)
+    redactor: Any = None
 
     clock: Callable[[], float]
 
@@ -67,6 +69,8 @@ class EventRecorder:
         if has_surrogates(encoded):  # a bad string from outside: never unencodable
             data = clean_value(data)
             encoded = _encode(data)
+        if self.redactor:
+            data, encoded = self.redactor.clean(data, encoded)
         self.seq += 1
         event = ev.Event(type, self.run_id, self.seq, self.clock(), agent, data)
         store.append_event(self.run_id, event.seq, event.ts, type, agent, encoded,

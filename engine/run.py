@@ -24,6 +24,7 @@ from engine.config import ALL, AgentConfig, TeamConfig
 from engine.interrupts import InterruptError, InterruptQueue
 from engine.messaging import USER, MessageError, PostOffice
 from engine.network import NetworkGate
+from engine.network_secrets import Redactor
 from engine.notify import Notifier
 from engine.pricing import price_problems
 from engine.recording import ControlError, EventRecorder, RunAborted
@@ -115,6 +116,7 @@ class Engine(EventRecorder):
         self.control: Any = None
         #: the egress proxy when an agent has `network: {allow, deny}` (engine/network.py)
         self.network = NetworkGate.of(self)
+        self.redactor = Redactor.for_team(team)
         #: wakes the agents that have a `schedule:` (None when none has)
         self.scheduler = Scheduler.of(self)
 
