@@ -243,12 +243,13 @@ class AgentRuntime:
                 await self.checkpoint()
                 results.append(await self._run_call(execute, call))
 
-    async def _run_call(self, execute, call: ToolCall) -> ToolResult:
+    async def _run_call(self, execute, call: ToolCall, **extra: Any) -> ToolResult:
+        """``extra``: more fields of the tool_call event (``via="mcp"``: the agent's MCP view)."""
         self.tool_calls += 1
         self.current_call_id = call.id
         call.args = clean_value(call.args)  # a model's "\ud800" must not reach a tool
         await self.engine.emit(ev.TOOL_CALL, self.agent_id, call_id=call.id, tool=call.name,
-                               args=call.args)
+                               args=call.args, **extra)
         if call.name in DURABLE_START:  # recorded as started before it starts
             await self.engine.durable()
         try:

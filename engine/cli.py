@@ -26,7 +26,7 @@ from sandboxes.docker_client import ImageMissingError
 from sandboxes.processes import pid_alive
 
 SUBCOMMANDS = ("check", "schema", "runs", "events", "export", "replay", "diff", "merge", "rollback",
-               "attach")
+               "attach", "mcp")
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 
 
@@ -276,6 +276,9 @@ async def open_engine(team, config_path: str, args):
     from engine.service.control_socket import ControlServer
 
     engine.control = ControlServer(engine)  # other processes of this user may attach
+    from engine.service.agent_socket import AgentViews
+
+    engine.agent_views = AgentViews(engine)  # each agent's own MCP socket (CLI agents)
     if getattr(args, "notify", None):
         engine.notifier.setting = args.notify
     try:  # one writer per run: a second resume of it is refused, naming the holder
@@ -344,13 +347,17 @@ def run_subcommand(argv: list[str], replay_runner: Callable | None = None,
                    help="a run id (or a prefix), or `last` (the newest live run; default)")
     a.add_argument("--db", default=str(DEFAULT_DB))
     from engine import workspace_cli
+    from engine.service import mcp_server
 
     workspace_cli.add_parsers(sub)
+    mcp_server.add_parser(sub, str(DEFAULT_DB))
     args = p.parse_args(argv)
     if args.cmd == "attach":
         from engine.service.launch import cmd_attach
 
         return cmd_attach(args, attach_runner, err)
+    if args.cmd == "mcp":
+        return mcp_server.run_command(args)
     if args.cmd in workspace_cli.COMMANDS:
         return workspace_cli.run_command(args)
     if args.cmd == "replay":

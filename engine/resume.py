@@ -93,6 +93,7 @@ async def load_run_state(store: Store, run_id: str) -> RunState:
     open_calls: dict[str, dict[str, Any]] = {}
     last_seq = 0
     backends: dict[str, str] = {}
+    mcp_calls: set[str | None] = set()
     for row in await store.events(rid):
         e = ev.Event.from_row(*row)
         last_seq = e.seq
@@ -104,6 +105,11 @@ async def load_run_state(store: Store, run_id: str) -> RunState:
         d = e.data
         if e.type == ev.AGENT_STATUS:
             st.status, st.reason = d.get("status", st.status), d.get("reason", "")
+        elif e.type == ev.TOOL_CALL and d.get("via") == "mcp":  # the agent's MCP client's
+            st.tool_calls += 1  # call, not its brain's: never replayed to the brain
+            mcp_calls.add(d.get("call_id"))
+        elif e.type == ev.TOOL_RESULT and d.get("call_id") in mcp_calls:
+            st.results += 1
         elif e.type == ev.TOOL_CALL and not d.get("resumed"):
             st.calls += 1
             st.tool_calls += 1

@@ -114,6 +114,8 @@ class Engine(EventRecorder):
         self.workspaces = Workspaces.of(self)
         #: the control socket (engine.service.control_socket.ControlServer), set by the CLI
         self.control: Any = None
+        #: each agent's MCP socket (engine.service.agent_socket.AgentViews), set by the CLI
+        self.agent_views: Any = None
         #: the egress proxy when an agent has `network: {allow, deny}` (engine/network.py)
         self.network = NetworkGate.of(self)
         self.redactor = Redactor.for_team(team)
@@ -193,7 +195,8 @@ class Engine(EventRecorder):
             binds=cli_binds(agent, self.run_id, Path(str(self.store.path)).resolve().parent,
                             backend),
         )
-        return self.network.apply(spec) if self.network is not None else spec
+        spec = self.network.apply(spec) if self.network is not None else spec
+        return self.agent_views.apply(spec) if self.agent_views is not None else spec
 
     def _should_run(self, agent_id: str) -> bool:
         """False for an agent that had already ended in the run being resumed."""
@@ -282,6 +285,8 @@ class Engine(EventRecorder):
         await self._prepare_agents(sandboxes)  # what can fail, before any container starts
         if self.resuming and self.scheduler is not None:
             await self.scheduler.restore()
+        if self.agent_views is not None:  # the agents' MCP sockets answer from now on
+            await self.agent_views.start()
         live = [s for a, s in sandboxes.items() if self._should_run(a)]
         results = await asyncio.gather(*(s.start() for s in live), return_exceptions=True)
         errors = [r for r in results if isinstance(r, BaseException)]
@@ -393,6 +398,8 @@ class Engine(EventRecorder):
         await self._teardown()
 
     async def _teardown(self) -> None:
+        if self.agent_views is not None:
+            await self.agent_views.close()
         if self.workspaces is not None:
             await self.workspaces.finish({a: rt.sandbox for a, rt in self.agents.items()
                                           if self._should_run(a)})
@@ -425,6 +432,8 @@ class Engine(EventRecorder):
             await self.bus.close()
             if self.control is not None:
                 await self.control.close()
+            if self.agent_views is not None:
+                await self.agent_views.close()
 
     # -- control API (keys in the TUI, JSON lines in headless) -------------------------
     def _agent(self, agent_id: str) -> AgentRuntime:
