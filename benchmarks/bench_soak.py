@@ -9,7 +9,8 @@ messages (send_message / wait_for_message), write and read files, report progres
 consumer reading every event as the TUI bridge does.  The process's resident memory
 is sampled at every 5 % of the tool calls; the figures are the RSS at 10 %, the peak,
 and the growth from 10 % to 95 % per 10,000 calls (the start is the Python heap
-warming up, the last sample is taken while the run ends).  Baseline in the same run: the RSS right after the team started.
+warming up, the last sample is taken while the run ends).  Baseline in the same run:
+the RSS right after the team started.
 """
 
 from __future__ import annotations
