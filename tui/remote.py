@@ -1,9 +1,10 @@
 """The run behind an attached control center: an engine in another process.
 
-The control center talks to its run through a narrow surface: the control calls
-(`answer`, `approve`, `reject`, `acknowledge`, `send_user_message`, `pause`,
-`resume`, `cancel`, `stop`), an event `bus` the bridge reads, `team`, `run_id`,
-`agents[id].sandbox.label` and `finished`.  `Engine` is the embedded implementation;
+The control center talks to its run through a narrow surface: `handle_command(raw)`
+(any command of the registry) and the control calls the keys use (`answer`,
+`approve`, `reject`, `acknowledge`, `send_user_message`, `pause`, `resume`, `cancel`,
+`stop`), an event `bus` the bridge reads, `team`, `run_id`, `agents[id].sandbox.label`,
+`workspaces` (where the git work is) and `finished`.  `Engine` is the embedded implementation;
 `RemoteRun` is this one: every call is a command on the control socket
 (engine/service/commands.py), and the socket's event stream is published on a local
 bus, so the same bridge, state and panels show it.
@@ -13,17 +14,28 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from engine import events as ev
 from engine.bus import EventBus
 from engine.config import TeamConfig
 from engine.service.client import ControlClient
+from sandboxes.workspaces.repo import EngineRepo
 
 
 @dataclass
 class RemoteSandbox:
     label: str
+
+
+@dataclass
+class RemoteWorkspaces:
+    """Where the engine keeps the agents' git work (`repo:` teams): read by the diff screen
+    from this process, as the embedded one reads it (same user, same machine)."""
+
+    repo: EngineRepo
+    branch: str
 
 
 @dataclass
@@ -42,6 +54,9 @@ class RemoteRun:
         self.team = TeamConfig.model_validate(state["team_config"])
         self.agents = {agent_id: RemoteAgent(RemoteSandbox(info.get("sandbox", "")))
                        for agent_id, info in state.get("agents", {}).items()}
+        ws = state.get("workspaces")
+        self.workspaces = (RemoteWorkspaces(EngineRepo(Path(ws["git_dir"])), ws["branch"])
+                           if ws else None)
         self.bus = EventBus()
         self.finished = asyncio.Event()
         self.pending_resume = None
@@ -95,8 +110,11 @@ class RemoteRun:
             await bus.close()
 
     # -- control calls (ClientError, a ControlError, when refused) -----------------------
-    async def _do(self, raw: dict[str, Any]) -> Any:
+    async def handle_command(self, raw: dict[str, Any]) -> Any:
+        """Any command of the registry, as `Engine.handle_command` runs it in process."""
         return await self.client.request(raw)
+
+    _do = handle_command
 
     async def answer(self, interrupt_id: str, text: str) -> None:
         await self._do({"type": "answer", "interrupt": interrupt_id, "text": text})

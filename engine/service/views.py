@@ -1,7 +1,8 @@
 """Read-only views of a running engine for clients in other processes.
 
 `state`: the run as it is now (status, each agent's status and sandbox, the team's
-configuration as the run uses it); `memory`: one agent's memory file as it reads it.
+configuration as the run uses it, where the engine keeps the agents' git work when the
+team has `repo:`); `memory`: one agent's memory file as it reads it.
 The event stream (`subscribe`) carries everything else.
 """
 
@@ -20,8 +21,10 @@ async def _state(engine: Engine, cmd: Command) -> dict[str, Any]:
     agents = {agent_id: {"status": rt.status, "sandbox": rt.sandbox.label,
                          "backend": engine.backends.get(agent_id, "")}
               for agent_id, rt in engine.agents.items()}
+    ws = engine.workspaces
+    workspaces = None if ws is None else {"git_dir": str(ws.repo.git_dir), "branch": ws.branch}
     return {"run_id": engine.run_id, "team": engine.team.name, "status": engine.status,
-            "last_seq": engine.seq, "agents": agents,
+            "last_seq": engine.seq, "agents": agents, "workspaces": workspaces,
             "team_config": engine.team.model_dump(mode="json")}
 
 

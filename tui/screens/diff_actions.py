@@ -30,14 +30,13 @@ class DiffActions(_Base):
     async def command(self, raw: dict[str, Any], done: str | None = None) -> Any:
         """Run one control command; a refusal is an error toast (None returned)."""
         from engine.recording import ControlError
-        from engine.service.commands import dispatch
 
         engine = getattr(self.app, "engine", None)
         if engine is None:
             self.app.notify("No run is open.", severity="error")
             return None
         try:
-            result = await dispatch(engine, raw)
+            result = await engine.handle_command(raw)  # in process, or over the socket
         except ControlError as exc:
             self.app.notify(str(exc), title="Not possible", severity="error", timeout=10)
             return None
