@@ -28,6 +28,7 @@ from tui.bridge import FLUSH_INTERVAL, ConsoleLinesReady, EngineBridge, EventsAp
 from tui.console_buffers import DEFAULT_SCROLLBACK, ConsoleBuffers
 from tui.controls import Controls
 from tui.presentation import finished_text
+from tui.screens.schedules import ScheduleControls
 from tui.state import RunState
 from tui.widgets.agents_panel import AgentsPanel
 from tui.widgets.board_panel import BoardPanel
@@ -43,7 +44,7 @@ if TYPE_CHECKING:
 EngineFactory = Callable[[], Awaitable["tuple[Engine, Store | None]"]]
 
 
-class ControlCenter(BoardControls, Controls, App[int]):
+class ControlCenter(ScheduleControls, BoardControls, Controls, App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "agentorch"
     ENABLE_COMMAND_PALETTE = True
@@ -53,6 +54,7 @@ class ControlCenter(BoardControls, Controls, App[int]):
         Binding("question_mark", "help", "Help"),
         Binding("b", "toggle_board", "Board"),  # shown once the run has a workflow
         Binding("B", "board_screen", "Board full screen", show=False),
+        Binding("S", "schedules", "Schedules", show=False),  # shown once a schedule is armed
         Binding("m", "message", "Message"),
         Binding("p", "pause_resume", "Pause"),
         Binding("x", "cancel_agent", "Cancel"),
@@ -243,6 +245,7 @@ class ControlCenter(BoardControls, Controls, App[int]):
             if view is not None:
                 agents.upsert(view)
         self.update_boards(message.events, message.history)
+        self.update_schedules(message.events)
         self.query_one(StatusBar).show(state)
 
     def on_console_lines_ready(self, message: ConsoleLinesReady) -> None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine import events as ev
+from engine.schedules.state import ScheduleState
 from tui.board_state import BoardState
 
 LAST_TOOL_CALLS = 20
@@ -112,6 +113,7 @@ class RunState:
         self.finish_reason = ""
         self.started_ts: float | None = None
         self.board = BoardState()  # the workflow's tasks (tui/board_state.py)
+        self.schedules: dict[str, ScheduleState] = {}  # scheduled agents (engine/schedules)
 
     @property
     def finished(self) -> bool:
@@ -267,6 +269,10 @@ class RunState:
     def _task(self, e: ev.Event) -> None:
         self.board.apply_task(e.ts, e.data)
 
+    def _schedule(self, e: ev.Event) -> None:
+        if e.agent:
+            self.schedules.setdefault(e.agent, ScheduleState(e.agent)).fold(e.data, e.ts)
+
     def _workflow(self, e: ev.Event) -> None:
         self.board.apply_workflow(e.data)
 
@@ -285,4 +291,5 @@ _HANDLERS = {
     ev.TASK: RunState._task,
     ev.WORKFLOW: RunState._workflow,
     ev.CONNECTION: RunState._connection,
+    ev.SCHEDULE: RunState._schedule,
 }

@@ -24,6 +24,7 @@ KEYS: list[tuple[str, list[tuple[str, str]]]] = [
         ("n", "go to the oldest interrupt an agent waits on (again: the next)"),
         ("i", "jump to the interrupts"),
         ("b / B", "the task board in place of the agents (again: back) / full screen"),
+        ("S", "schedules: next firings, results; r runs one now, p pauses/resumes it"),
         ("ctrl+p", "command palette: every action, searchable"),
         ("?", "this help"),
         ("q / ctrl+c", "quit: asks while agents run, then stops them cleanly"),
