@@ -146,3 +146,23 @@ async def test_a_team_without_repo_says_there_is_nothing_to_review(tui_env: Path
         await pilot.pause()
         assert not isinstance(app.screen, DiffScreen)
         assert any("without `repo:`" in n.message for n in app._notifications)
+
+
+async def test_both_rows_are_marked_when_two_agents_change_the_same_file(tui_env: Path) -> None:
+    from tui.widgets.agents_panel import AgentsPanel
+
+    make_repo(tui_env / "proj", {"README.md": "hello\n"})
+    agents = [{"id": name, "script": [write("README.md", f"{name}\n"),
+                                      {"tool": "finish", "args": {"summary": "ok"}}]}
+              for name in ("one", "two", "three")]
+    agents[2]["script"] = [write("other.txt", "x\n"), {"tool": "finish", "args": {"summary": "ok"}}]
+    team = write_team(tui_env, {"name": "pair", "repo": "proj", "agents": agents})
+    app = app_for(team, tui_env)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await wait_until(pilot, lambda s: s.finished)
+        panel = app.query_one(AgentsPanel)
+        cell = lambda a, c: panel.get_cell(a, c).plain  # noqa: E731
+        assert cell("one", "id").endswith("⚠") and cell("two", "id").endswith("⚠")
+        assert "same files as two" in cell("one", "activity")
+        assert "same files as one" in cell("two", "activity")
+        assert "⚠" not in cell("three", "id")

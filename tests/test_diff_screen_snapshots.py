@@ -49,3 +49,24 @@ def test_diff_screen_search_at_80x24(snap_compare, tui_env: Path) -> None:
 def test_merge_dialog(snap_compare, tui_env: Path) -> None:
     app, run_before = diff_open(tui_env, "M")
     assert snap_compare(app, terminal_size=(100, 30), run_before=run_before)
+
+
+def test_agents_that_changed_the_same_file_are_marked(snap_compare, tui_env: Path) -> None:
+    from git_repos import make_repo
+
+    from tests.conftest_tui import write_team
+    from tests.test_diff_screen import write
+
+    make_repo(tui_env / "proj", {"README.md": "hello\n"})
+    team = write_team(tui_env, {"name": "pair", "repo": "proj", "agents": [
+        {"id": name, "script": [write("README.md", f"{name}\n"),
+                                {"tool": "finish", "args": {"summary": "ok"}}]}
+        for name in ("one", "two")]})
+    app = app_for(team, tui_env)
+
+    async def run_before(pilot) -> None:
+        await wait_until(pilot, lambda s: s.finished)
+        pilot.app.clear_notifications()
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)

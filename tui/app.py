@@ -211,6 +211,8 @@ class ControlCenter(ScheduleControls, BoardControls, Controls, App[int]):
         for event in message.events:
             if event.agent:
                 touched.add(event.agent)
+            if event.type == ev.NOTICE and isinstance(event.data.get("overlap"), list):
+                touched.update(agents.mark_overlap(event.data["overlap"]))
             if event.type == ev.MESSAGE:
                 msg = state.message(event.data.get("id", ""))
                 if msg is not None:

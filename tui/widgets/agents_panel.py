@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable
 
 from tui.presentation import agent_row
+from tui.safe_text import safe_text
 from tui.state import AgentView
 from tui.widgets.flex_table import FlexTable
 
@@ -39,9 +41,27 @@ class AgentsPanel(FlexTable):
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self.border_title = "Agents"
+        self.overlaps: dict[str, set[str]] = {}  # agent -> agents that changed the same files
 
     def upsert(self, agent: AgentView) -> None:
-        self.put_row(agent.id, agent_row(agent))
+        row = agent_row(agent)
+        others = self.overlaps.get(agent.id)
+        if others:  # it changed a file another agent changed too: merging both may conflict
+            row["id"] = Text.assemble(row["id"], (" ⚠", "bold yellow"))
+            activity = row["activity"]
+            gap = " · " if isinstance(activity, Text) and activity.plain else ""
+            row["activity"] = Text.assemble(
+                ("⚠ ", "bold yellow"), safe_text(f"same files as {', '.join(sorted(others))}{gap}",
+                                                 "yellow"), activity)
+        self.put_row(agent.id, row)
+
+    def mark_overlap(self, pair: list[str]) -> list[str]:
+        """Two agents changed the same file (a `notice` with `overlap`): mark both rows;
+        the agents whose rows changed."""
+        agents = [a for a in pair if isinstance(a, str)]
+        for a in agents:
+            self.overlaps.setdefault(a, set()).update(b for b in agents if b != a)
+        return agents
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         event.stop()
