@@ -103,3 +103,27 @@ async def test_garbage_and_a_crash_give_a_clear_status(tmp_path: Path, api: Fake
     finally:
         await engine.stop()
         await store.close()
+
+
+async def test_plan_mode_routes_the_plan_to_the_approval_interrupt(tmp_path: Path,
+                                                                   api: FakeAnthropic) -> None:
+    require_cli_image()
+    api.push("coder", Turn([tool("ExitPlanMode", plan="1. write plan.txt\n2. check it")]),
+             Turn([text("Plan proposed.")]),
+             Turn([tool("Bash", command="echo planned > plan.txt", description="do it")]),
+             Turn([text("Done as planned.")]))
+    team = cli_team(tmp_path, approval="plan", tools=["propose_plan", "finish"])
+    engine, watcher, store = await start(team, tmp_path)
+    try:
+        intr = await watcher.wait_for(ev.INTERRUPT, "coder", timeout=120, kind="plan_approval")
+        assert intr.data["steps"] == ["1. write plan.txt", "2. check it"]
+        first = api.requests_of("coder")[0]
+        assert "plan mode" in json.dumps(first.body).lower()
+        await engine.interrupts.answer(intr.data["id"], {"approved": True})
+        await asyncio.wait_for(engine.wait(), 120)
+    finally:
+        await engine.stop()
+    assert engine.agents["coder"].status == ev.DONE
+    assert "Your plan was approved" in json.dumps(api.requests_of("coder")[2].body["messages"])
+    assert (team.workspace_of(team.agents[0], engine.run_id) / "plan.txt").read_text() == "planned\n"
+    await store.close()

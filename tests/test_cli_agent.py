@@ -123,3 +123,38 @@ async def test_the_command_runs_inside_the_container_as_the_sandbox_user(tmp_pat
     assert said[0] != "0" and said[1:] == ["/workspace", "/agentorch/state"]
     assert (tmp_path / "cli" / engine.run_id / "bot" / "kept").exists()  # outside the workspace
     await store.close()
+
+
+CODEX_STREAM = Path(__file__).parent / "fixtures" / "codex_exec.jsonl"
+
+
+async def test_codex_exec_json_stream_becomes_events(tmp_path: Path, monkeypatch) -> None:
+    """A recorded stream of `codex exec --json`'s documented events (the real binary is not
+    run: it needs the OpenAI API); a stand-in `codex` on PATH prints it and its argv."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "codex"
+    fake.write_text(f"#!/bin/sh\necho \"$@\" >> {tmp_path}/argv\ncat {CODEX_STREAM}\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
+    team = make_team(tmp_path, [{"id": "cx", "brain": "codex", "model": "gpt-5-codex",
+                                 "script": None, "tools": ["finish"]}],
+                     pricing={"gpt-5-codex": {"input": 1.25, "output": 10, "cache_read": 0.125}})
+    engine, watcher, store = await run_to_end(team, tmp_path)
+    calls = [(e.data["call_id"], e.data["tool"]) for e in watcher.find(ev.TOOL_CALL, "cx")]
+    assert calls == [("item_1", "shell"), ("item_2", "apply_patch"),
+                     ("item_3", "mcp__agentorch__report_progress")]
+    results = {e.data["call_id"]: e.data for e in watcher.find(ev.TOOL_RESULT, "cx")}
+    assert results["item_1"]["result"] == "README.md\nsrc\n" and not results["item_1"]["is_error"]
+    assert [e.data["text"] for e in watcher.find(ev.ASSISTANT_TEXT, "cx")] == ["Updated src/a.py."]
+    usage = watcher.find(ev.USAGE, "cx")[0].data
+    assert (usage["input_tokens"], usage["cache_read_tokens"], usage["output_tokens"]) == \
+        (315, 24448, 122)
+    assert usage["cost"] > 0
+    argv = (tmp_path / "argv").read_text()
+    assert argv == ("exec --json --skip-git-repo-check --sandbox danger-full-access "
+                    "--model gpt-5-codex -- Begin your work.\n")  # approval: never
+    assert engine.agents["cx"].status == ev.DONE
+    assert "0199a213-81c0-7800-8aa1-bbab2a035a53" in json.dumps(
+        await engine.agents["cx"].load_conversation())
+    await store.close()

@@ -50,6 +50,10 @@ NON_ESSENTIAL_OFF = {
     "DISABLE_BUG_COMMAND": "1",
     "CLAUDE_CODE_DISABLE_TERMINAL_TITLE": "1",
 }
+#: the agent's MCP view (engine/service/agent_socket.py): its URL in the sandbox's env
+MCP_URL_ENV = "AGENTORCH_MCP_URL"
+MCP_SERVER = "agentorch"
+PERMISSION_TOOL = "approve_command"  # engine/service/mcp_permission.py
 TEAM_TOOLS_NOTE = ("Your agentorch team tools, where you have them, are the MCP tools named "
                    "mcp__agentorch__<tool>.")
 
@@ -64,6 +68,7 @@ class ClaudeCodeBrain(CliBrain):
         self.metered = False  # usage is charged by the model socket, not from the result
         self.system = ""
         self._plan: str | None = None  # the plan of an ExitPlanMode call, to approve
+        self.permission_tool: str | None = None  # set when the agent has its MCP view
 
     # -- setup ------------------------------------------------------------------------------
     async def prepare(self) -> None:
@@ -72,8 +77,15 @@ class ClaudeCodeBrain(CliBrain):
         self.system = system_prompt(ctx, self.team.name) + "\n\n" + TEAM_TOOLS_NOTE
         settings = dict(SETTINGS)
         opts = self.options
-        settings["permissions"] = {"allow": list(opts.allowed_tools or []),
-                                   "deny": list(opts.disallowed_tools or [])}
+        mcp_url = getattr(getattr(ctx, "sandbox", None), "spec", None)
+        mcp_url = (mcp_url.env.get(MCP_URL_ENV) if mcp_url is not None else None)
+        allow = list(opts.allowed_tools or [])
+        if mcp_url and self.paths.in_container:  # the agent's own MCP view, over the relay
+            _write(self.paths.ctl / "mcp.json", json.dumps(
+                {"mcpServers": {MCP_SERVER: {"type": "http", "url": mcp_url}}}))
+            allow.append(f"mcp__{MCP_SERVER}")  # its team tools: the view enforces the rules
+            self.permission_tool = f"mcp__{MCP_SERVER}__{PERMISSION_TOOL}"
+        settings["permissions"] = {"allow": allow, "deny": list(opts.disallowed_tools or [])}
         _write(self.paths.ctl / "settings.json", json.dumps(settings, indent=2))
         key_var = self.team.anthropic.api_key_env
         if key_var in (self.agent.pass_env or []):
@@ -109,8 +121,10 @@ class ClaudeCodeBrain(CliBrain):
                 "--permission-mode", self._permission_mode()]
         if self.agent.model:
             argv += ["--model", self.agent.model]
-        if (self.paths.ctl / "mcp.json").exists():
+        if self.permission_tool is not None:
             argv += ["--mcp-config", f"{ctl}/mcp.json"]
+            if self.agent.command_approval != "never":
+                argv += ["--permission-prompt-tool", self.permission_tool]
         if opts.allowed_tools:
             argv += ["--allowedTools", ",".join(opts.allowed_tools)]
         if opts.disallowed_tools:
@@ -121,7 +135,8 @@ class ClaudeCodeBrain(CliBrain):
         if self.session_id:
             argv += ["--resume", self.session_id]
         argv += ["--", prompt]
-        env = {"CLAUDE_CONFIG_DIR": self.paths.state_seen, **NON_ESSENTIAL_OFF}
+        env = {"CLAUDE_CONFIG_DIR": self.paths.state_seen, "NO_PROXY": "127.0.0.1,localhost",
+               **NON_ESSENTIAL_OFF}
         if self.socket is not None:
             env.update({"ANTHROPIC_UNIX_SOCKET": f"{ctl}/api.sock",
                         "ANTHROPIC_BASE_URL": "http://localhost",
