@@ -127,3 +127,33 @@ async def test_plan_mode_routes_the_plan_to_the_approval_interrupt(tmp_path: Pat
     assert "Your plan was approved" in json.dumps(api.requests_of("coder")[2].body["messages"])
     assert (team.workspace_of(team.agents[0], engine.run_id) / "plan.txt").read_text() == "planned\n"
     await store.close()
+
+
+async def test_a_message_to_another_agent_through_the_mcp_view(tmp_path: Path,
+                                                               api: FakeAnthropic) -> None:
+    require_cli_image()
+    from engine.run import Engine
+    from engine.service.agent_socket import AgentViews
+    from memory.store import Store
+    from tests.engine_support import Watcher
+
+    api.push("coder", Turn([tool("mcp__agentorch__send_message", to="other", text="hello via MCP")]),
+             Turn([text("Sent.")]))
+    team = make_team(tmp_path, [
+        {"id": "coder", "brain": "claude-code", "model": MODEL, "script": None,
+         "approval": "never", "tools": ["send_message", "finish"],
+         "direct_communication": ["other"]},
+        {"id": "other", "script": [{"tool": "wait_for_message", "args": {"timeout": 120}}]}],
+        sandbox={"backend": "docker", "image": CLI_IMAGE})
+    store = await Store.open(tmp_path / "state.db")
+    engine = Engine(team, store)
+    engine.agent_views = AgentViews(engine)
+    watcher = Watcher(engine)
+    await engine.start()
+    try:
+        await asyncio.wait_for(engine.wait(), 180)
+    finally:
+        await engine.stop()
+    got = watcher.find(ev.TOOL_RESULT, "other", tool="wait_for_message")[0].data["result"]
+    assert got["text"] == "hello via MCP" and got["from"] == "coder"
+    await store.close()
