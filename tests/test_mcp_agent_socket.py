@@ -141,3 +141,26 @@ async def test_the_permission_prompt_follows_the_agents_approval_policy(tmp_path
         assert free["behavior"] == "allow"  # approval: never
     await engine.stop()
     await store.close()
+
+
+async def test_a_dead_runs_sockets_are_swept_and_a_live_ones_kept(tmp_path):
+    import socket as socketlib
+
+    from engine.service.agent_socket import sweep_dead_runs
+
+    base = tmp_path / "base"
+    dead = base / "r1.agents" / "a"
+    live = base / "r2.agents" / "a"
+    for folder in (dead, live):
+        folder.mkdir(parents=True)
+    gone = socketlib.socket(socketlib.AF_UNIX)
+    gone.bind(str(dead / "mcp.sock"))
+    gone.close()  # its process died: the file stays, nobody listens
+    serving = socketlib.socket(socketlib.AF_UNIX)
+    serving.bind(str(live / "mcp.sock"))
+    serving.listen(1)
+    try:
+        sweep_dead_runs(base, keep=base / "r3.agents")
+        assert not (base / "r1.agents").exists() and (base / "r2.agents").exists()
+    finally:
+        serving.close()

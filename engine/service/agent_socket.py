@@ -119,6 +119,7 @@ class AgentViews:
         if self.run_dir is None:
             base = private_dir(self.directory or default_socket_dir())
             self.run_dir = base / f"{self.engine.run_id}.agents"
+            sweep_dead_runs(base, keep=self.run_dir)
             self.run_dir.mkdir(mode=0o700, exist_ok=True)
         folder = self.run_dir / folder_name(agent_id)
         folder.mkdir(mode=0o755, exist_ok=True)
@@ -172,6 +173,29 @@ class AgentViews:
         self.sockets.clear()
         if self.run_dir is not None:
             shutil.rmtree(self.run_dir, ignore_errors=True)
+
+
+def sweep_dead_runs(base: Path, keep: Path) -> None:
+    """Remove the agents' directories of runs whose process died (no socket answers)."""
+    for other in base.glob("*.agents"):
+        if other == keep or other.is_symlink() or not other.is_dir():
+            continue
+        if not any(_answers(sock) for sock in other.glob(f"*/{MCP_SOCKET}")):
+            shutil.rmtree(other, ignore_errors=True)
+
+
+def _answers(path: Path) -> bool:
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.setblocking(False)
+        probe.connect(str(path))
+    except (ConnectionRefusedError, FileNotFoundError):
+        return False
+    except OSError:
+        return True  # busy (EAGAIN) or not ours to judge: keep it
+    finally:
+        probe.close()
+    return True
 
 
 def _bind(path: Path) -> socket.socket:

@@ -129,7 +129,7 @@ async def serve_agent_sockets(views: AgentViews, sockets: list[socket.socket]) -
     # DNS rebinding protection is for TCP ports a browser can reach; a Unix socket bound
     # only into one container has no such caller, and the relay's Host varies
     manager = StreamableHTTPSessionManager(
-        app=build_server(views), stateless=True,
+        app=build_server(views), stateless=True, json_response=True,
         security_settings=TransportSecuritySettings(enable_dns_rebinding_protection=False))
 
     async def app(scope: dict, receive: Any, send: Any) -> None:
