@@ -20,7 +20,8 @@ from tests.test_board_ui_state import record
 from tui.screens.board import BoardScreen
 from tui.screens.task_history import TaskHistoryScreen
 from tui.widgets.agents_panel import AgentsPanel
-from tui.widgets.board_panel import BoardColumn, BoardPanel, CardList
+from tui.widgets.board_grid import BoardGrid
+from tui.widgets.board_panel import BoardPanel
 
 TEAM = {"name": "board", "agents": [
     {"id": a, "type": "coder", "script": [{"tool": "wait_for_message", "args": {"timeout": 300}}]}
@@ -43,17 +44,30 @@ async def emit(app, *records: dict[str, Any]) -> None:
         await app.engine.emit(ev.TASK, None, **data)
 
 
+async def board_drawn(pilot, predicate) -> None:
+    """Wait until ``predicate`` holds for the run state and the board on screen shows
+    it (the board is drawn at most ten times a second)."""
+    app = pilot.app
+    await wait_until(pilot, lambda s: predicate(s) and app._board_due is None
+                     and not s.board.dirty)
+
+
 def shown_keys(app) -> set[str]:
     return {key for key, active in app.screen.active_bindings.items() if active.binding.show}
 
 
-def column(app, key: str) -> BoardColumn:
-    return app.screen.query_one(f"#column-{key}", BoardColumn)
+def grid(app) -> BoardGrid:
+    return app.screen.query_one(BoardGrid)
 
 
 def card_ids(app, key: str) -> list[str]:
-    cards = column(app, key).query_one(CardList)
-    return [cards.get_option_at_index(i).id for i in range(cards.option_count)]
+    return grid(app).column(key).ids
+
+
+def current(app) -> str:
+    """The column the keys act on, when the board has the focus."""
+    g = grid(app)
+    return g.columns[g.current].key if app.focused is g else "(board not focused)"
 
 
 async def test_b_shows_the_board_in_place_of_the_agents_and_back(tui_env: Path) -> None:
@@ -64,14 +78,14 @@ async def test_b_shows_the_board_in_place_of_the_agents_and_back(tui_env: Path) 
         await app.engine.emit(ev.WORKFLOW, None, goal="Add --json", phase="running", attempt=1)
         await emit(app, record("t1", "todo", title="Parse the flag"),
                    record("t2", "running", title="Print JSON"))
-        await wait_until(pilot, lambda s: len(s.board.tasks) == 2)
+        await board_drawn(pilot, lambda s: len(s.board.tasks) == 2)
         assert "b" in shown_keys(app)
         await pilot.press("b")
         board = app.query_one("#board", BoardPanel)
         assert board.display and not app.query_one(AgentsPanel).display
         assert card_ids(app, "todo") == ["t1"] and card_ids(app, "running") == ["t2"]
         assert "Add --json" in str(board.border_title)
-        assert app.focused is column(app, "todo").cards  # the first column with cards
+        assert current(app) == "todo"  # the first column with cards
         await pilot.press("b")
         assert not board.display and app.query_one(AgentsPanel).display
 
@@ -81,21 +95,19 @@ async def test_cards_move_between_columns_and_keep_the_highlighted_card(tui_env:
     async with app.run_test(size=(100, 30)) as pilot:
         await wait_until(pilot, running)
         await emit(app, *(record(f"t{i}", "todo") for i in range(4)))
-        await wait_until(pilot, lambda s: len(s.board.tasks) == 4)
+        await board_drawn(pilot, lambda s: len(s.board.tasks) == 4)
         await pilot.press("b", "down", "down")  # t2 highlighted
         await emit(app, record("t0", "running"), record("t3", "review", summary="done it"))
-        await wait_until(pilot, task_is("t3", "review"))
+        await board_drawn(pilot, task_is("t3", "review"))
         await pilot.pause()
         assert card_ids(app, "todo") == ["t1", "t2"]
         assert card_ids(app, "running") == ["t0"] and card_ids(app, "review") == ["t3"]
-        cards = column(app, "todo").cards
-        assert cards.highlighted_option is not None and cards.highlighted_option.id == "t2"
-        header = column(app, "todo").query_one(".column-header")
-        assert str(header.render()) == "Todo 2"  # type: ignore[attr-defined]
+        assert grid(app).cursor_id == "t2"
+        assert "Todo 2" in grid(app).render_line(0).text
         await pilot.press("right")
-        assert app.focused is column(app, "running").cards
+        assert current(app) == "running"
         await pilot.press("right")  # Review (QA, Done and Blocked are empty)
-        assert app.focused is column(app, "review").cards
+        assert current(app) == "review"
 
 
 async def test_enter_opens_a_cards_history_that_follows_the_task(tui_env: Path) -> None:
@@ -103,16 +115,15 @@ async def test_enter_opens_a_cards_history_that_follows_the_task(tui_env: Path) 
     async with app.run_test(size=(100, 40)) as pilot:
         await wait_until(pilot, running)
         await emit(app, record("t1", "running"), record("t1", "review", summary="first go"))
-        await wait_until(pilot, task_is("t1", "review"))
+        await board_drawn(pilot, task_is("t1", "review"))
         await pilot.press("b", "right", "enter")  # Running is empty: Review's card
         screen = app.screen
         assert isinstance(screen, TaskHistoryScreen) and screen.task_id == "t1"
         assert "first go" in _text_of(screen)
         await emit(app, record("t1", "running", attempt=2, summary="first go",
                                feedback="[b]handle[/b] empty input"))
-        await wait_until(pilot, task_is("t1", "running", 2))
-        await pilot.pause()
-        assert "Attempt 2" in _text_of(screen)
+        await board_drawn(pilot, task_is("t1", "running", 2))
+        await wait_until(pilot, lambda s: "Attempt 2" in _text_of(screen))
         assert "[b]handle[/b] empty input" in _text_of(screen)  # plain text, not markup
         await pilot.press("escape")
         assert not isinstance(app.screen, TaskHistoryScreen)
@@ -123,12 +134,12 @@ async def test_the_full_screen_board_gets_updates_and_esc_goes_back(tui_env: Pat
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_until(pilot, running)
         await emit(app, record("t1", "todo"))
-        await wait_until(pilot, lambda s: "t1" in s.board.tasks)
+        await board_drawn(pilot, lambda s: "t1" in s.board.tasks)
         await pilot.press("B")
         assert isinstance(app.screen, BoardScreen)
         await emit(app, record("t1", "done", summary="ok"), record("t2", "blocked",
                                                                    reason="QA failed 3 times"))
-        await wait_until(pilot, lambda s: "t2" in s.board.tasks)
+        await board_drawn(pilot, lambda s: "t2" in s.board.tasks)
         await pilot.pause()
         assert card_ids(app, "done") == ["t1"] and card_ids(app, "blocked") == ["t2"]
         await pilot.press("escape")
@@ -142,14 +153,15 @@ async def test_thirty_tasks_at_80x24_every_card_is_reached_by_scrolling(tui_env:
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_until(pilot, running)
         await emit(app, *(record(f"t{i:02d}", "todo", order=i) for i in range(30)))
-        await wait_until(pilot, lambda s: len(s.board.tasks) == 30)
+        await board_drawn(pilot, lambda s: len(s.board.tasks) == 30)
         await pilot.press("b")
-        cards = column(app, "todo").cards
-        assert cards.size.height < 30  # far fewer rows than cards: it scrolls
+        g = grid(app)
+        assert g.per_page < 30  # far fewer rows than cards: it scrolls
         for _ in range(29):
             await pilot.press("down")
-        assert cards.highlighted_option is not None and cards.highlighted_option.id == "t29"
-        assert cards.scroll_y > 0
+        assert g.cursor_id == "t29"
+        assert g.column("todo").top > 0
+        assert any("Title of t29" in g.render_line(y).text for y in range(g.size.height))
         await pilot.press("enter")
         assert isinstance(app.screen, TaskHistoryScreen) and app.screen.task_id == "t29"
 

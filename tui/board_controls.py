@@ -8,6 +8,7 @@ the ids of the tasks that changed, and an open history follows its task.
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -18,6 +19,8 @@ from tui.widgets.agents_panel import AgentsPanel
 from tui.widgets.board_panel import BoardPanel
 
 if TYPE_CHECKING:
+    from textual.timer import Timer
+
     from tui.app import ControlCenter
 
     _Base = ControlCenter
@@ -25,10 +28,15 @@ else:
     _Base = object
 
 BOARD_EVENTS = frozenset({ev.TASK, ev.WORKFLOW})
+#: seconds between two drawings of the board: a burst of task changes (200 tasks moving
+#: at once) is drawn ten times a second, not once per batch of events
+BOARD_FRAME = 0.1
 
 
 class BoardControls(_Base):
     board_told = False  #: the person was told once that the plan's tasks are on the board
+    _board_due: Timer | None = None  #: the next frame of the board, when one is scheduled
+    _board_drawn_at = 0.0
 
     def show_board_key(self, show: bool) -> None:
         """`b` is in the footer only for a run with a workflow (it works in any run)."""
@@ -45,21 +53,39 @@ class BoardControls(_Base):
         return panels
 
     def update_boards(self, events: list[ev.Event], history: bool) -> None:
+        """A batch touched the board: draw it now, or at the next frame of the board
+        when one was drawn less than BOARD_FRAME ago (changes in between add up)."""
         if self.state is None or not any(e.type in BOARD_EVENTS for e in events):
             return
         board = self.state.board
         self.show_board_key(True)
+        if board.tasks and not self.board_told and not history and self.live:
+            self.board_told = True
+            if not self.query_one("#board", BoardPanel).display \
+                    and not isinstance(self.screen, BoardScreen):
+                self.notify("The plan's tasks are on the board: b shows it (B full screen).",
+                            timeout=6)
+        if self._board_due is not None:
+            return
+        wait = self._board_drawn_at + BOARD_FRAME - time.monotonic()
+        if wait > 0:
+            self._board_due = self.set_timer(wait, self.draw_boards)
+        else:
+            self.draw_boards()
+
+    def draw_boards(self) -> None:
+        """Every board on screen shows the board; an open history follows its task."""
+        self._board_due = None
+        self._board_drawn_at = time.monotonic()
+        if self.state is None or self._panels_gone():
+            return
+        board = self.state.board
         changed = board.take_dirty()
         for panel in self.board_panels():
-            panel.refresh_board(board, changed)
+            panel.refresh_board(board)
         screen = self.screen
         if isinstance(screen, TaskHistoryScreen) and screen.task_id in changed:
             self.run_worker(screen.task_changed(), group="task-history")
-        if board.tasks and not self.board_told and not history and self.live:
-            self.board_told = True
-            if not self.query_one("#board", BoardPanel).display:
-                self.notify("The plan's tasks are on the board: b shows it (B full screen).",
-                            timeout=6)
 
     def action_toggle_board(self) -> None:
         """The board in place of the Agents panel, or the agents again."""
@@ -71,7 +97,7 @@ class BoardControls(_Base):
         if showing:
             if self.state is not None:
                 board.refresh_board(self.state.board)
-            board.focus_column()
+            board.focus_cards()
         else:
             agents.focus()
 

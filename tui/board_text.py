@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
+from engine.control_chars import visible_controls, visible_line
 from tui.board_state import (
     BLOCKED,
     CANCELLED,
@@ -67,31 +68,57 @@ def status_line(task: TaskView) -> str:
     return r.state
 
 
+Piece = tuple[str, str]  #: (text, rich style) of a part of one line
+
+
 def card_text(task: TaskView, compact: bool = False) -> Text:
-    """A card: title; assignee and attempt; status (compact: the last two on one line)."""
+    """A card as one text (its lines joined)."""
+    return Text("\n").join(card_lines(task, compact))
+
+
+def card_lines(task: TaskView, compact: bool = False) -> list[Text]:
+    """A card's lines as rich `Text`."""
+    return [Text.assemble(*line) for line in card_pieces(task, compact)]
+
+
+def card_pieces(task: TaskView, compact: bool = False) -> list[list[Piece]]:
+    """A card: title; assignee and attempt; status (compact: the last two on one line).
+
+    Each line is a list of (text, style) pieces, every text one line with its control
+    characters visible (tabs and line breaks too), so the board can lay them into its
+    columns without parsing or wrapping anything."""
     r = task.record
     closed = r.state in (SKIPPED, CANCELLED)
-    title = safe_text(fold(r.title or r.task_id, LINE), "dim" if closed else "bold")
+    title = [(_line(r.title or r.task_id), "dim" if closed else "bold")]
     if closed:  # the column says the state, except for these two in Done
-        title = Text.assemble(STATE_LOOK[r.state], " ", title)
-    who = Text.assemble(safe_text(fold(r.assignee or "unassigned", 40),
-                                  "" if r.assignee else "dim italic"),
-                        (f" #{r.attempt}", "bold yellow" if r.attempt > 1 else "dim"))
-    status = safe_text(fold(status_line(task), LINE),
-                       "red" if r.state == BLOCKED else ("dim" if r.state != RUNNING else ""))
+        title.insert(0, (STATE_LOOK[r.state][0] + " ", STATE_LOOK[r.state][1]))
+    who = [(_line(r.assignee or "unassigned"), "" if r.assignee else "dim italic"),
+           (f" #{r.attempt}", "bold yellow" if r.attempt > 1 else "dim")]
+    status = [(_line(status_line(task)),
+               "red" if r.state == BLOCKED else ("dim" if r.state != RUNNING else ""))]
     if compact:
-        return Text("\n").join([title, Text.assemble(who, " ", status)])
-    return Text("\n").join([title, who, status])
+        return [title, [*who, (" ", ""), *status]]
+    return [title, who, status]
+
+
+def _line(text: str) -> str:
+    """The first line of ``text`` (an ellipsis if there is more), cut at LINE characters,
+    every control character visible."""
+    return visible_line(visible_controls(fold(text, LINE)))
 
 
 def column_title(key: str, tasks: list[TaskView]) -> Text:
+    return Text.assemble(*column_pieces(key, tasks))
+
+
+def column_pieces(key: str, tasks: list[TaskView]) -> list[Piece]:
     """`Todo 4`; the Done column tells skipped and cancelled tasks apart: `Done 3 ⊘2`."""
-    label = dict(COLUMNS)[key]
-    out = Text.assemble((label, COLUMN_STYLE.get(key, "bold")), " ", (str(len(tasks)), "dim"))
+    out = [(dict(COLUMNS)[key], COLUMN_STYLE.get(key, "bold")), (" ", ""),
+           (str(len(tasks)), "dim")]
     if key == DONE:
         closed = sum(1 for t in tasks if t.state in (SKIPPED, CANCELLED))
         if closed:
-            out.append(f" ⊘{closed}", style="dim")
+            out.append((f" ⊘{closed}", "dim"))
     return out
 
 

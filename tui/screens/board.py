@@ -28,7 +28,7 @@ class BoardScreen(Screen[None]):
     def on_mount(self) -> None:
         panel = self.query_one(BoardPanel)
         panel.refresh_board(self.board)
-        panel.focus_column()
+        panel.focus_cards()
 
     def action_close(self) -> None:
         self.dismiss(None)
