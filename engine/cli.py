@@ -26,7 +26,7 @@ from sandboxes.docker_client import ImageMissingError
 from sandboxes.processes import pid_alive
 
 SUBCOMMANDS = ("check", "schema", "runs", "events", "export", "replay", "diff", "merge", "rollback",
-               "attach", "mcp")
+               "attach", "mcp", "tasks")
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 
 
@@ -75,6 +75,7 @@ def build_run_parser() -> argparse.ArgumentParser:
                    help="with --headless: run in the background and print the run's id "
                         "(`agentorch-tui start` is the same); attach to it later")
     p.add_argument("--run-id", help=argparse.SUPPRESS)  # the id `start` chose for the run
+    p.add_argument("--goal", help="the workflow's goal (a team with `workflow:`)")
     p.add_argument("--reload-config", action="store_true",
                    help="with --resume: use the team file as it is now, even if it changed "
                         "since the run started (default: refuse when it changed)")
@@ -238,6 +239,11 @@ def _main(argv: list[str] | None, tui_runner: Callable | None,
         from engine.service.launch import start_detached
 
         return start_detached(argv, args, err)
+    from engine.workflow.checks import goal_problem
+
+    if goal_problem(team, args.goal):
+        err(goal_problem(team, args.goal))
+        return EXIT_CONFIG
     if args.headless:
         return asyncio.run(_headless(team, str(team_path), args))
     if tui_runner is None:
@@ -279,6 +285,8 @@ async def open_engine(team, config_path: str, args):
     from engine.service.agent_socket import AgentViews
 
     engine.agent_views = AgentViews(engine)  # each agent's own MCP socket (CLI agents)
+    if getattr(args, "goal", None) and engine.workflow is not None and state is None:
+        engine.workflow.goal = args.goal
     if getattr(args, "notify", None):
         engine.notifier.setting = args.notify
     try:  # one writer per run: a second resume of it is refused, naming the holder
@@ -348,8 +356,10 @@ def run_subcommand(argv: list[str], replay_runner: Callable | None = None,
     a.add_argument("--db", default=str(DEFAULT_DB))
     from engine import workspace_cli
     from engine.service import mcp_server
+    from engine.workflow import cli as workflow_cli
 
     workspace_cli.add_parsers(sub)
+    workflow_cli.add_parsers(sub)
     mcp_server.add_parser(sub, str(DEFAULT_DB))
     args = p.parse_args(argv)
     if args.cmd == "attach":
@@ -360,6 +370,8 @@ def run_subcommand(argv: list[str], replay_runner: Callable | None = None,
         return mcp_server.run_command(args)
     if args.cmd in workspace_cli.COMMANDS:
         return workspace_cli.run_command(args)
+    if args.cmd in workflow_cli.COMMANDS:
+        return workflow_cli.run_command(args)
     if args.cmd == "replay":
         return cmd_replay(args, replay_runner)
     if args.cmd == "export":

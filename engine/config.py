@@ -23,6 +23,7 @@ from pydantic import (
 
 from engine.safe_list import pattern_problem
 from engine.schedules.spec import Schedule
+from engine.workflow.settings import WorkflowConfig
 from sandboxes.network.policy import pattern_problem as host_pattern_problem
 
 ALL = "all"
@@ -45,7 +46,17 @@ TOOL_NAMES = (
     "get_shared_context",
     "claim",
     "finish",
+    # the team workflow (`workflow:`): given to its roles (engine.workflow.agents.grant_tools)
+    "create_tasks",
+    "validate_plan",
+    "create_agent",
+    "submit_task",
+    "review_task",
 )
+
+#: tools of the workflow's roles: not in an agent's default tools
+WORKFLOW_TOOL_NAMES = frozenset({"create_tasks", "validate_plan", "create_agent", "submit_task",
+                                 "review_task"})
 
 
 class Strict(BaseModel):
@@ -382,7 +393,10 @@ class AgentConfig(AgentFields):
         return a if isinstance(a, str) else "+".join(a) if a else "never"
 
     def allowed_tools(self) -> list[str]:
-        return list(self.tools) if self.tools is not None else list(TOOL_NAMES)
+        """The `tools` list, or by default every tool but the workflow's (which a team
+        with `workflow:` gives to the roles that use them)."""
+        return list(self.tools) if self.tools is not None else [
+            t for t in TOOL_NAMES if t not in WORKFLOW_TOOL_NAMES]
 
 
 def cli_problems(agent: AgentConfig) -> list[tuple[str, str]]:
@@ -454,6 +468,9 @@ class TeamConfig(Strict):
     """A git repository the agents work on (relative to this file, e.g. `.`): each agent
     gets its own clone on branch `agentorch/<run>/<agent>`, checkpointed after every
     change; `diff` and `merge` bring the work back. Default: none (empty workspaces)."""
+    workflow: WorkflowConfig | None = None
+    """The team workflow: goal -> planner's tasks -> checker -> your approval -> tasks
+    in order -> review -> QA (see the README)."""
     base: str | None = Field(default=None, pattern=r"^[^\s~^:?*\[\\]+$")
     """The branch of `repo` the agents start from and merge into (default: the branch
     checked out in `repo`)."""

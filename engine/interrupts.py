@@ -28,8 +28,9 @@ COMMAND_APPROVAL = "command_approval"
 BUDGET = "budget"
 DISK = "disk"
 NETWORK = "network"
+TASK_BLOCKED = "task_blocked"  # the workflow: retry, reassign, skip or cancel
 KINDS = (USER_INPUT, DEBUG_REQUEST, PROGRESS_REPORT, PLAN_APPROVAL, COMMAND_APPROVAL, BUDGET, DISK,
-         NETWORK)
+         NETWORK, TASK_BLOCKED)
 #: answers of a `network` interrupt (a held request): approve = once, reject = deny
 NETWORK_CHOICES = ("once", "run", "always", "deny")
 #: the highest budget a person can give in an answer (a typo guard, not a policy)
@@ -100,7 +101,8 @@ class InterruptQueue:
                                         "text": f"folded into {intr.id}"})
             if folded.future is not None and not folded.future.done():
                 folded.future.set_result(folded.answer)
-        if self.engine.auto_approve and kind in APPROVAL_KINDS:
+        # --auto-approve never approves agents created at run time
+        if self.engine.auto_approve and kind in APPROVAL_KINDS and not intr.extra.get("new_agents"):
             await self.answer(intr.id, {"approved": True, "by": "auto-approve"})
         if blocking and intr.pending:
             command = intr.extra.get("command") or intr.extra.get("path")
@@ -138,6 +140,13 @@ class InterruptQueue:
             known = ", ".join(i.id for i in self.pending()) or "none pending"
             raise InterruptError(f"no interrupt {interrupt_id!r} in this run ({known})")
         _validate(intr, answer)
+        if intr.kind == TASK_BLOCKED:
+            from engine.workflow.answers import AnswerError, check_blocked_answer
+
+            try:
+                check_blocked_answer(self.engine, answer)
+            except AnswerError as exc:
+                raise InterruptError(str(exc)) from None
         await self._record(intr, answer)
         await self.engine.durable()  # recorded before the agent acts on it
         if intr.future is not None and not intr.future.done():

@@ -18,6 +18,7 @@ from engine.config import ALL, AgentConfig, TeamConfig, cli_problems
 from engine.layout import layout_problems
 from engine.pricing import price_problems
 from engine.tools import TOOL_SPECS, check_args
+from engine.workflow.checks import workflow_problems
 from memory.files import read_memory, read_rules
 from memory.store import DEFAULT_DB
 from sandboxes.base import SandboxError
@@ -341,6 +342,8 @@ def _team_problems(team: TeamConfig, name: str, lines: _LineMap) -> list[ConfigP
 
     for i, field, message in schedule_problems(team):
         add(i, field, message)
+    for loc, message in workflow_problems(team):
+        problems.append(ConfigProblem(name, lines.line(loc), _field_name(loc), message))
     return problems
 
 

@@ -29,6 +29,8 @@ from engine.notify import Notifier
 from engine.pricing import price_problems
 from engine.recording import ControlError, EventRecorder, RunAborted
 from engine.schedules.scheduler import Scheduler
+from engine.workflow.agents import grant_tools, restore_created
+from engine.workflow.flow import Workflow
 from engine.workspaces import Workspaces
 from memory.run_lock import RunLock
 from memory.store import Store
@@ -121,6 +123,8 @@ class Engine(EventRecorder):
         self.redactor = Redactor.for_team(team)
         #: wakes the agents that have a `schedule:` (None when none has)
         self.scheduler = Scheduler.of(self)
+        #: the team workflow (`workflow:`): plan, tasks, review, QA (engine/workflow/)
+        self.workflow = Workflow.of(self)
 
     @property
     def resuming(self) -> bool:
@@ -246,6 +250,7 @@ class Engine(EventRecorder):
             self.store.execute(  # the configuration this leg runs with (--reload-config)
                 "UPDATE runs SET meta=json_set(COALESCE(meta, '{}'), '$.team', json(?)) "
                 "WHERE id=?", (self.team.model_dump_json(), self.run_id))
+            restore_created(self)  # agents the workflow created before the stop
         fell_back, docker_problem = await self._resolve_backends()
         await self.emit(ev.RUN_STARTED, team=self.team.name, agents=agent_ids,
                         types={a.id: a.type or "" for a in self.team.agents},
@@ -287,6 +292,7 @@ class Engine(EventRecorder):
             await self.scheduler.restore()
         if self.agent_views is not None:  # the agents' MCP sockets answer from now on
             await self.agent_views.start()
+        grant_tools(self)  # the workflow's tools to the roles that use them
         live = [s for a, s in sandboxes.items() if self._should_run(a)]
         results = await asyncio.gather(*(s.start() for s in live), return_exceptions=True)
         errors = [r for r in results if isinstance(r, BaseException)]
@@ -304,6 +310,8 @@ class Engine(EventRecorder):
         for rt in self.agents.values():
             if self._should_run(rt.agent_id):
                 rt.task = asyncio.create_task(rt.run(), name=f"agent-{rt.agent_id}")
+        if self.workflow is not None:
+            await self.workflow.begin()
         self._watcher = asyncio.create_task(self._watch(), name="engine-watch")
         if self.scheduler is not None:
             await self.scheduler.start()
@@ -355,8 +363,16 @@ class Engine(EventRecorder):
             prepare_agents(self, self.pending_resume)
 
     async def _watch(self) -> None:
-        await asyncio.gather(*(rt.task for rt in self.agents.values() if rt.task),
-                             return_exceptions=True)
+        while True:  # agents created at run time (the workflow) are waited for too
+            tasks = [rt.task for rt in self.agents.values() if rt.task and not rt.task.done()]
+            if tasks:
+                await asyncio.gather(*tasks, return_exceptions=True)
+            elif self.workflow is not None and not self._stopping:
+                await self.workflow.settle()  # QA under way, then how the workflow ends
+                if not any(rt.task and not rt.task.done() for rt in self.agents.values()):
+                    break
+            else:
+                break
         if self._stopping:
             return
         if self.scheduler is not None:  # every scheduled agent was cancelled
@@ -400,6 +416,8 @@ class Engine(EventRecorder):
     async def _teardown(self) -> None:
         if self.agent_views is not None:
             await self.agent_views.close()
+        if self.workflow is not None:
+            await self.workflow.close()
         if self.workspaces is not None:
             await self.workspaces.finish({a: rt.sandbox for a, rt in self.agents.items()
                                           if self._should_run(a)})

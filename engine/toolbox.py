@@ -14,6 +14,7 @@ from engine.brains.base import ToolCall, ToolResult
 from engine.messaging import ALL, REPLY, REQUEST, MessageError
 from engine.timeouts import within
 from engine.tools import TOOL_SPECS, check_args
+from engine.workflow.tools import WORKFLOW_HANDLERS
 from memory.files import MemoryEntryError, append_memory
 from sandboxes import SandboxError
 
@@ -286,6 +287,7 @@ HANDLERS = {
     "finish": finish,
     **shared_context.TOOL_HANDLERS,
     **claims.TOOL_HANDLERS,
+    **WORKFLOW_HANDLERS,
 }
 #: tools allowed while no plan is approved (approval: plan): the ones that change nothing
 #: outside the agent's conversation and the person's queue.  Messages (send_message,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 
 from engine.brains.base import ToolSpec
+from engine.workflow.specs import WORKFLOW_SPECS
 
 
 def _obj(props: dict, required: list[str]) -> dict:
@@ -83,6 +84,7 @@ TOOL_SPECS: dict[str, ToolSpec] = {
                  _obj({"key": _STR, "ttl": _SECONDS}, ["key"])),
         ToolSpec("finish", "End your work with a short summary of what you did.",
                  _obj({"summary": _STR}, ["summary"])),
+        *WORKFLOW_SPECS,
     ]
 }
 
@@ -109,6 +111,7 @@ def check_args(spec: ToolSpec, args: object) -> str | None:
             "number": isinstance(value, (int, float)) and not isinstance(value, bool),
             "boolean": isinstance(value, bool),
             "array": isinstance(value, list),
+            "integer": isinstance(value, int) and not isinstance(value, bool),
         }.get(kind, True)
         if not ok:
             return f"{spec.name}: argument {key!r} must be a {kind}"
@@ -117,6 +120,11 @@ def check_args(spec: ToolSpec, args: object) -> str | None:
             top = props[key].get("maximum")
             return (f"{spec.name}: argument {key!r} must be a positive finite number"
                     + (f", at most {top:,}" if top else ""))
-        if kind == "array" and not all(isinstance(x, str) for x in value):
+        items = props[key].get("items", {}).get("type", "string") if kind == "array" else None
+        if items == "string" and not all(isinstance(x, str) for x in value):
             return f"{spec.name}: argument {key!r} must be a list of strings"
+        if items == "object" and not all(isinstance(x, dict) for x in value):
+            return f"{spec.name}: argument {key!r} must be a list of objects"
+        if "enum" in props[key] and value not in props[key]["enum"]:
+            return f"{spec.name}: argument {key!r} must be one of {', '.join(props[key]['enum'])}"
     return None

@@ -37,35 +37,33 @@ def send(proc: subprocess.Popen, obj) -> None:
     proc.stdin.flush()
 
 
-def test_demo_runs_headless_needing_the_person_only_for_the_question(tmp_path):
+def test_the_demo_workflow_runs_headless_with_auto_approve(tmp_path):
     proc = spawn(["--demo", "--headless", "--auto-approve", "--backend", "local"], tmp_path)
     seen: list[dict] = []
-    question = read_until(proc, lambda e: e["type"] == "interrupt" and e["kind"] == "user_input",
-                          seen)
-    assert question["agent"] == "reviewer" and question["options"] == ["ship it", "hold"]
+    read_until(proc, lambda e: e["type"] == "run_started", seen)
     send(proc, "this is not json")
     send(proc, {"type": "answer", "interrupt": "i404", "text": "x"})
-    send(proc, {"type": "answer", "interrupt": question["id"], "text": "ship it"})
     read_until(proc, lambda e: e["type"] == "run_finished", seen)
     proc.stdin.close()
     assert proc.wait(timeout=30) == 0
     types = {e["type"] for e in seen}
     assert {"run_started", "agent_status", "tool_call", "tool_result", "message", "interrupt",
-            "interrupt_answered", "console", "memory_updated", "run_finished"} <= types
+            "interrupt_answered", "console", "memory_updated", "task", "workflow",
+            "run_finished"} <= types
     errors = [e["text"] for e in seen if e["type"] == "error"]
     assert any("malformed command line" in t for t in errors)
     assert any("no interrupt 'i404'" in t for t in errors)
     seqs = [e["seq"] for e in seen]
     assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
-    kinds = {e["kind"] for e in seen if e["type"] == "message"}
-    assert kinds == {"notify", "request", "reply", "broadcast"}
-    assert any(e["type"] == "tool_result" and e["is_error"]
-               and "may not message planner" in e["result"]["error"] for e in seen)
+    board = {e["task_id"]: e for e in seen if e["type"] == "task"}
+    assert {t: e["state"] for t, e in board.items()} == {"greet": "done", "docs": "done",
+                                                         "test": "done"}
+    assert [e["phase"] for e in seen if e["type"] == "workflow"][-1] == "done"
     finished = seen[-1]
     assert finished["status"] == "finished"
     assert set(finished["agents"].values()) == {"done"}
     answered = [e for e in seen if e["type"] == "interrupt_answered"]
-    assert {a["answer"].get("by") for a in answered} >= {"auto-approve", "user"}
+    assert [a["answer"].get("by") for a in answered] == ["auto-approve"]  # the plan
     # the events command prints the same stream from the store
     out = subprocess.run([*CLI, "events", "last"], cwd=tmp_path, capture_output=True,
                          text=True, timeout=30)
@@ -73,6 +71,10 @@ def test_demo_runs_headless_needing_the_person_only_for_the_question(tmp_path):
     assert [e["seq"] for e in stored] == seqs
     runs = subprocess.run([*CLI, "runs"], cwd=tmp_path, capture_output=True, text=True)
     assert "demo" in runs.stdout and "finished" in runs.stdout
+    tasks = subprocess.run([*CLI, "tasks", "last"], cwd=tmp_path, capture_output=True,
+                           text=True, timeout=30)
+    assert tasks.returncode == 0, tasks.stderr
+    assert "phase: done" in tasks.stdout and "3 done" in tasks.stdout
 
 
 def test_headless_control_commands_pause_message_and_reject(tmp_path):

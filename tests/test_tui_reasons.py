@@ -1,6 +1,6 @@
 """Reasons on screen: a refused or failed call says why in the console and the detail
 screen; the plan the person approved (as edited) is in the detail screen; a rejected
-demo agent re-plans instead of doing the plan's work."""
+agent re-plans instead of doing the plan's work."""
 
 from __future__ import annotations
 
@@ -63,8 +63,15 @@ async def test_the_approved_plan_as_edited_is_in_the_detail(tui_env: Path) -> No
         assert "approved as edited" in text and "2. test it" in text
 
 
-async def test_a_rejected_demo_coder_re_plans_instead_of_finishing(tui_env: Path) -> None:
-    app = app_for(None, tui_env)
+REPLANNING_CODER = {"name": "replan", "agents": [{"id": "coder", "approval": "plan", "script": [
+    {"tool": "propose_plan", "revise_on_reject": True,
+     "args": {"steps": ["Write greet.sh", "Run it on a name"]}},
+    {"tool": "write_file", "args": {"path": "greet.sh", "content": "echo hi"}},
+    {"tool": "finish", "args": {"summary": "done"}}]}]}
+
+
+async def test_a_rejected_coder_re_plans_instead_of_finishing(tui_env: Path) -> None:
+    app = app_for(write_team(tui_env, REPLANNING_CODER), tui_env)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_until(pilot, pending("plan_approval", "coder"))
         first = next(i for i in app.state.interrupts.values() if i.agent == "coder")

@@ -47,16 +47,12 @@ async def settle(pilot) -> None:
 
 
 async def run_demo_live(tmp: Path) -> list[list[tuple[str, object]]]:
-    """The demo team to its end (plans auto-approved, questions answered), coder selected."""
+    """The demo team's workflow to its end (the plan auto-approved), coder selected."""
     app = app_for(None, tmp, auto_approve=True)
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(pilot, lambda s: s.run_status == "running")
-        await pilot.press("down")  # the coder's console, from the start
-        await wait_until(pilot, pending("debug_request"))
-        await app.engine.answer(interrupt_of(app.state, "debug_request"), "the sleep 1")
-        await wait_until(pilot, pending("user_input"), timeout=30)
-        await app.engine.answer(interrupt_of(app.state, "user_input"), "ship it")
-        await wait_until(pilot, lambda s: s.finished, timeout=30)
+        await pilot.press("down", "down")  # the coder's console, from the start
+        await wait_until(pilot, lambda s: s.finished, timeout=60)
         await settle(pilot)
         return screen_rows(app)
 
@@ -72,13 +68,13 @@ async def test_the_screen_at_the_end_of_a_replay_is_the_live_runs_last_screen(
         tui_env: Path) -> None:
     live = await run_demo_live(tui_env)
     live_text = text_of(live)
-    for seen in ("Run finished", "✔ done", "Hello, Ada!", "[exit 0]", "coder → reviewer",
-                 "Please write greet.sh", "Interrupts (1)", "Console · coder"):
+    for seen in ("Run finished", "✔ done", "Hello, Ada!", "[exit 0]", "workflow → reviewer",
+                 "Review task test", "Interrupts (1)", "Console · coder"):
         assert seen in live_text, seen  # the comparison below is about a full screen
 
     app = await replay_app(tui_env, paused=True)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("down")
+        await pilot.press("down", "down")
         await settle(pilot)
         assert app.player.position == 0
         assert text_of(screen_rows(app)) != live_text
@@ -144,7 +140,7 @@ async def test_keys_that_would_act_on_an_engine_are_refused(tui_env: Path) -> No
         app.clear_notifications()
         assert app.engine is None
         panel = app.query_one(InterruptsPanel)
-        assert panel.count == 1  # the planner's progress report, never acknowledged
+        assert panel.count == 1  # the writer's progress report, never acknowledged
         panel.focus()
         for key in ("enter", "m", "p", "x"):
             await pilot.press(key)
@@ -176,11 +172,11 @@ async def test_the_console_shows_the_selected_agents_lines_in_replay(tui_env: Pa
     app = await replay_app(tui_env, speed=64)
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(pilot, lambda s: s.finished)
-        await pilot.press("down")
+        await pilot.press("down", "down")
         await pilot.pause(0.2)
         console = app.query_one(ConsolePanel)
         assert console.agent == "coder"
-        assert any("Hello, Grace!" in line for line in console.lines)
+        assert any("Hello, world!" in line for line in console.lines)
 
 
 def record_finishing_team(tmp: Path) -> tuple[dict, list[ev.Event]]:

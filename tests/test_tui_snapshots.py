@@ -65,12 +65,15 @@ ALL_FIVE = lambda s: len(s.interrupts) == 5  # noqa: E731
 
 
 def demo_mid_run(tmp: Path):
-    """The demo team when the planner asks for debug help (its 5th call) while the
-    coder's plan waits for approval and the reviewer waits for a message."""
+    """The demo team when the plan (checked once, revised, checked again) waits for the
+    person's approval and the checker has finished."""
     app = app_for(None, tmp)
 
     async def run_before(pilot) -> None:
-        await wait_until(pilot, pending("debug_request", "planner"))
+        await wait_until(pilot, lambda s: pending("plan_approval", "planner")(s)
+                         and s.agents["checker"].status == "done" and all(
+                             a.status == "waiting_message" for a in s.agents.values()
+                             if a.id != "checker"))
         pilot.app.clear_notifications()
 
     return app, run_before

@@ -142,6 +142,7 @@ def _load_features() -> None:
     import engine.schedules.commands  # noqa: F401 - registers schedule_run/pause/resume
     import engine.service.mcp_commands  # noqa: F401 - agents, send_to_agent, ... (mcp)
     import engine.shared_context  # noqa: F401  (the `shared_context` command)
+    import engine.workflow.commands  # noqa: F401 - registers `task`
     import engine.workspace_review  # noqa: F401 - discard
     from engine.service import views  # noqa: F401 - registers hello-time views (state, memory)
 

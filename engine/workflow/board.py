@@ -19,6 +19,9 @@ record, so a consumer keeps only the latest event per `task_id`:
     branch       str | None  the task's git branch when the team has `repo:`
     reviewer     str | None  who reviews it (None: no review step)
     reason       str | None  a sentence for the person on blocked/skipped/cancelled
+    max_attempts int         attempts allowed before it is blocked (a retry adds one)
+    interrupt    str | None  the pending `task_blocked` interrupt of a blocked task
+    by_call      str | None  the tool call that caused this change (None: the engine/person)
 
 A `workflow` event tells the run's phase: {goal, phase, attempt} with phase one of
 planning | checking | approval | running | done | stopped (and `reason` on stopped).
@@ -64,6 +67,9 @@ class Task:
     branch: str | None = None
     reviewer: str | None = None
     reason: str | None = None
+    max_attempts: int = 3
+    interrupt: str | None = None
+    by_call: str | None = None
 
     def event_data(self) -> dict[str, Any]:
         return task_event_data(self)
@@ -84,7 +90,8 @@ def task_event_data(task: Task) -> dict[str, Any]:
         "depends_on": list(task.depends_on), "description": task.description,
         "acceptance": task.acceptance, "feedback": task.feedback, "summary": task.summary,
         "qa_output": task.qa_output, "branch": task.branch, "reviewer": task.reviewer,
-        "reason": task.reason,
+        "reason": task.reason, "max_attempts": task.max_attempts,
+        "interrupt": task.interrupt, "by_call": task.by_call,
     }
 
 

@@ -1,0 +1,48 @@
+"""The headless/socket command on the task board:
+``{"type":"task","action":"retry"|"reassign"|"skip","task":ID,"agent":ID?,"text":...}``.
+
+On a blocked task it answers the task's `task_blocked` interrupt (so it is answered once,
+whichever client answers first); on a task still waiting (todo) reassign and skip act at
+once.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from engine.recording import ControlError
+from engine.service.commands import Command, command
+from engine.workflow import board as b
+from engine.workflow.answers import AnswerError, check_blocked_answer
+
+if TYPE_CHECKING:
+    from engine.run import Engine
+
+ACTIONS = ("retry", "reassign", "skip")
+
+
+@command("task")
+async def task_command(engine: Engine, cmd: Command) -> None:
+    wf = engine.workflow
+    if wf is None:
+        raise ControlError("this team has no workflow (`workflow:` in its team file)")
+    action = cmd.need("action")
+    if action not in ACTIONS:
+        raise ControlError(f"unknown task action {action!r}; use {', '.join(ACTIONS)}")
+    task = wf.tasks.get(cmd.need("task"))
+    if task is None:
+        raise ControlError(f"no task {cmd.raw.get('task')!r}; tasks: "
+                           f"{', '.join(wf.tasks) or 'none yet'}")
+    answer = {"choice": action, "agent": cmd.optional("agent"), "text": cmd.text(), "by": "user"}
+    try:
+        check_blocked_answer(engine, answer)
+    except AnswerError as exc:
+        raise ControlError(str(exc)) from None
+    if task.state == b.BLOCKED and task.interrupt:
+        await engine._answer(task.interrupt, answer)  # noqa: SLF001 - the engine's one way to answer
+        return
+    if task.state == b.TODO and action in ("reassign", "skip"):
+        await wf.decide(task, answer)
+        return
+    raise ControlError(f"task {task.task_id} is {task.state}: {action} applies to a blocked "
+                       "task" + (" or one still to do" if action != "retry" else ""))
