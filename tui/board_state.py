@@ -13,7 +13,7 @@ coerced to the type the screen expects, so a malformed record cannot break the f
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from engine.workflow.board import BLOCKED, CANCELLED, DONE, QA, REVIEW, RUNNING, SKIPPED, TODO
@@ -59,6 +59,7 @@ class TaskRecord:
     branch: str | None
     reviewer: str | None
     reason: str | None
+    max_attempts: int  #: attempts allowed before the task is blocked (0: not told)
 
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> TaskRecord:
@@ -71,7 +72,8 @@ class TaskRecord:
             description=_text(data.get("description")), acceptance=_text(data.get("acceptance")),
             feedback=_maybe(data.get("feedback")), summary=_maybe(data.get("summary")),
             qa_output=_maybe(data.get("qa_output")), branch=_maybe(data.get("branch")),
-            reviewer=_maybe(data.get("reviewer")), reason=_maybe(data.get("reason")))
+            reviewer=_maybe(data.get("reviewer")), reason=_maybe(data.get("reason")),
+            max_attempts=max(0, _int(data.get("max_attempts"), 0)))
 
 
 @dataclass(frozen=True)
@@ -203,8 +205,11 @@ def attempts(task: TaskView) -> list[Attempt]:
         if prev is None or rec.attempt != prev.attempt or (
                 prev.state == BLOCKED and rec.state in (TODO, RUNNING)):
             out.append(Attempt(rec.attempt, rec.assignee))
-            if prev is not None and prev.state == BLOCKED:
-                out[-1].entries.append(HistoryEntry(ts, "retried", None, rec.feedback))
+            if prev is not None and prev.state == BLOCKED:  # the person's answer
+                kind = "reassigned" if rec.assignee != prev.assignee else "retried"
+                out[-1].entries.append(HistoryEntry(ts, kind, rec.assignee if kind ==
+                                                    "reassigned" else None, rec.feedback))
+                prev = replace(prev, assignee=rec.assignee)
         entries = out[-1].entries
         if prev is not None and prev.assignee != rec.assignee and rec.assignee:
             entries.append(HistoryEntry(ts, "reassigned", rec.assignee))

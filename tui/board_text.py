@@ -93,7 +93,8 @@ def card_pieces(task: TaskView, compact: bool = False) -> list[list[Piece]]:
     if closed:  # the column says the state, except for these two in Done
         title.insert(0, (STATE_LOOK[r.state][0] + " ", STATE_LOOK[r.state][1]))
     who = [(_line(r.assignee or "unassigned"), "" if r.assignee else "dim italic"),
-           (f" #{r.attempt}", "bold yellow" if r.attempt > 1 else "dim")]
+           (f" #{r.attempt}" + (f"/{r.max_attempts}" if r.max_attempts else ""),
+            "bold yellow" if r.attempt > 1 else "dim")]
     status = [(_line(status_line(task)),
                "red" if r.state == BLOCKED else ("dim" if r.state != RUNNING else ""))]
     if compact:
@@ -165,8 +166,9 @@ def task_summary_text(task: TaskView) -> Text:
     acceptance."""
     r = task.record
     mark, style = STATE_LOOK.get(r.state, ("•", ""))
+    of = f" of {r.max_attempts}" if r.max_attempts else ""
     lines = [Text.assemble((f"{mark} {r.state}", style), "  ",
-                           safe_text(f"attempt {r.attempt}", "bold"), "  ",
+                           safe_text(f"attempt {r.attempt}{of}", "bold"), "  ",
                            safe_text(f"id {r.task_id}", "dim"))]
     facts = [("assignee", r.assignee or "unassigned"), ("reviewer", r.reviewer),
              ("order", str(r.order)),

@@ -31,7 +31,7 @@ from tui.board_state import COLUMNS, TaskView
 from tui.board_text import Piece, card_pieces, column_pieces
 
 CACHE_CARDS = 2000  #: drawn cards kept (a few screens of every column)
-EMPTY_WIDTH = 8  #: a narrow board's empty column: its header only
+EMPTY_WIDTH = 10  #: a narrow board's empty column: its header only
 NARROW_BELOW = 100  #: cells: a narrower board shrinks its empty columns
 RULE = "│"
 
