@@ -26,7 +26,7 @@ from sandboxes.docker_client import ImageMissingError
 from sandboxes.processes import pid_alive
 
 SUBCOMMANDS = ("check", "schema", "runs", "events", "export", "replay", "diff", "merge", "rollback",
-               "attach", "mcp", "tasks")
+               "attach", "mcp", "tasks", "clean")
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 
 
@@ -354,12 +354,13 @@ def run_subcommand(argv: list[str], replay_runner: Callable | None = None,
     a.add_argument("run_id", nargs="?", default="last",
                    help="a run id (or a prefix), or `last` (the newest live run; default)")
     a.add_argument("--db", default=str(DEFAULT_DB))
-    from engine import workspace_cli
+    from engine import workspace_clean, workspace_cli
     from engine.service import mcp_server
     from engine.workflow import cli as workflow_cli
 
     workspace_cli.add_parsers(sub)
     workflow_cli.add_parsers(sub)
+    workspace_clean.add_parser(sub)
     mcp_server.add_parser(sub, str(DEFAULT_DB))
     args = p.parse_args(argv)
     if args.cmd == "attach":
@@ -368,6 +369,8 @@ def run_subcommand(argv: list[str], replay_runner: Callable | None = None,
         return cmd_attach(args, attach_runner, err)
     if args.cmd == "mcp":
         return mcp_server.run_command(args)
+    if args.cmd == "clean":
+        return workspace_clean.run_command(args)
     if args.cmd in workspace_cli.COMMANDS:
         return workspace_cli.run_command(args)
     if args.cmd in workflow_cli.COMMANDS:
@@ -469,6 +472,11 @@ async def cmd_runs(db: str) -> int:
             team = visible_controls(r["team"])[:14]  # the team file's words: no escape codes
             print(f"{r['id']:<32} {team:<14} {started:<17} {status:<10} {resumable:<10} "
                   f"{r['tokens']:>8} ${r['cost']:>8.4f}  {visible_controls(agents)}")
+            from engine.workspace_clean import unmerged_line
+
+            unmerged = await unmerged_line(store, db, r)
+            if unmerged:
+                print(f"  {visible_controls(unmerged)}")
             if status == "live" or resumable:  # scheduled agents: when each wakes next
                 from engine.schedules.view import next_firings_text, stored_schedules
 

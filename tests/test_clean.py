@@ -1,0 +1,145 @@
+"""`agentorch-tui clean` and the unmerged work in `runs`, on real git and a real SQLite
+store after real runs (local backend)."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+
+from engine_support import make_team, run_to_end, start, step
+from git_repos import make_repo, user_git
+
+from engine.cli import main
+from sandboxes.workspaces.repo import EngineRepo
+
+
+def finished_run(tmp_path, agents=("a", "b"), repo_name="proj", fresh=True):
+    if fresh:
+        make_repo(tmp_path / repo_name, {"README.md": "hello\n"})
+    team = make_team(tmp_path, [{"id": a, "script": [
+        step("write_file", path=f"{a}.txt", content=a),
+        step("run_command", command=f"echo output of {a}")]} for a in agents], repo=repo_name)
+
+    async def go():
+        engine, _w, store = await run_to_end(team, tmp_path)
+        await store.close()
+        return engine
+
+    return asyncio.run(go())
+
+
+def cli(tmp_path, *args: str) -> int:
+    return main([*args, "--db", str(tmp_path / "state.db")])
+
+
+def console_events(tmp_path, run_id: str) -> int:
+    with sqlite3.connect(tmp_path / "state.db") as db:
+        return db.execute("SELECT COUNT(*) FROM events WHERE run_id = ? AND type = 'console'",
+                          (run_id,)).fetchone()[0]
+
+
+def engine_refs(engine) -> list[str]:
+    repo: EngineRepo = engine.workspaces.repo
+    return [r for r in repo.git(["for-each-ref", "--format=%(refname)"]).splitlines()
+            if engine.run_id in r]
+
+
+def test_runs_shows_unmerged_work_and_clean_refuses_it(tmp_path, capsys) -> None:
+    engine = finished_run(tmp_path)
+    rid = engine.run_id
+    assert cli(tmp_path, "runs") == 0
+    assert "2 agent(s) with unmerged work: a, b" in capsys.readouterr().out
+    assert cli(tmp_path, "clean", rid) == 1
+    out = capsys.readouterr()
+    assert "a, b have unmerged work" in out.err and "nothing was removed" in out.err
+    assert engine.workspace("a").is_dir() and console_events(tmp_path, rid) > 0
+    assert cli(tmp_path, "merge", rid, "a") == 0
+    assert cli(tmp_path, "runs") == 0
+    assert "1 agent(s) with unmerged work: b" in capsys.readouterr().out
+
+
+def test_clean_after_merge_removes_clones_refs_and_console_but_keeps_branches(tmp_path, capsys):
+    engine = finished_run(tmp_path, agents=("a",))
+    rid, repo = engine.run_id, tmp_path / "proj"
+    assert cli(tmp_path, "merge", rid, "a") == 0
+    assert engine_refs(engine)
+    capsys.readouterr()
+    assert cli(tmp_path, "clean", rid) == 0
+    out = capsys.readouterr().out
+    assert "cleaned run" in out and "1 workspace(s)" in out and "console event(s)" in out
+    assert not engine.workspace("a").exists()
+    assert not (tmp_path / ".agentorch" / "workspaces" / rid).exists()
+    assert engine_refs(engine) == [] and console_events(tmp_path, rid) == 0
+    assert user_git(repo, "branch", "--list", f"agentorch/{rid}/a")  # stays
+    assert (repo / "a.txt").read_text() == "a"  # the merged work is the user's
+    assert cli(tmp_path, "export", rid) == 0  # the run's record is still readable
+    assert cli(tmp_path, "clean", rid, "--branches") == 0
+    assert not user_git(repo, "branch", "--list", f"agentorch/{rid}/a")
+
+
+def test_force_cleans_unmerged_work_and_a_symlink_left_by_an_agent_is_not_followed(tmp_path,
+                                                                                  capsys):
+    outside = tmp_path / "precious"
+    outside.mkdir()
+    (outside / "keep.txt").write_text("mine")
+    engine = finished_run(tmp_path, agents=("a",))
+    (engine.workspace("a") / "link").symlink_to(outside)
+    assert cli(tmp_path, "clean", engine.run_id, "--force", "--branches") == 0
+    assert not engine.workspace("a").exists()
+    assert (outside / "keep.txt").read_text() == "mine"
+    assert not user_git(tmp_path / "proj", "branch", "--list", "agentorch/*")
+
+
+def test_older_than_picks_only_old_finished_runs(tmp_path, capsys) -> None:
+    old = finished_run(tmp_path, agents=("a",))
+    new = finished_run(tmp_path, agents=("a",), fresh=False)
+    with sqlite3.connect(tmp_path / "state.db") as db:
+        db.execute("UPDATE runs SET finished = ? WHERE id = ?", (time.time() - 10 * 86400, old.run_id))
+    assert cli(tmp_path, "clean", "--older-than", "7", "--force") == 0
+    out = capsys.readouterr().out
+    assert old.run_id in out and new.run_id not in out
+    assert not old.workspace("a").exists() and new.workspace("a").is_dir()
+    assert cli(tmp_path, "clean", "--older-than", "30") == 0
+    assert "no run ended more than 30 days ago" in capsys.readouterr().out
+
+
+def test_bad_input_is_one_sentence(tmp_path, capsys) -> None:
+    finished_run(tmp_path, agents=("a",))
+    assert cli(tmp_path, "clean") == 1
+    assert "needs a RUN_ID or --older-than" in capsys.readouterr().err
+    assert cli(tmp_path, "clean", "nosuchrun") == 1
+    assert "no run 'nosuchrun'" in capsys.readouterr().err
+    assert cli(tmp_path, "clean", "--older-than", "-1") == 1
+    assert "days >= 0" in capsys.readouterr().err
+
+
+def test_a_team_without_repo_only_loses_its_console_output(tmp_path, capsys) -> None:
+    team = make_team(tmp_path, [{"id": "a", "script": [step("run_command", command="echo hi")]}])
+
+    async def go():
+        engine, _w, store = await run_to_end(team, tmp_path)
+        await store.close()
+        return engine
+
+    engine = asyncio.run(go())
+    (engine.workspace("a") / "mine.txt").write_text("stays")
+    assert cli(tmp_path, "clean", engine.run_id) == 0
+    assert "console event(s)" in capsys.readouterr().out
+    assert (engine.workspace("a") / "mine.txt").exists()
+
+
+async def test_a_live_run_is_never_touched(tmp_path, capsys) -> None:
+    make_repo(tmp_path / "proj")
+    team = make_team(tmp_path, [{"id": "a", "script": [
+        step("write_file", path="x.txt", content="x"), step("wait_for_message", timeout=30),
+        step("finish", summary="ok")]}], repo="proj")
+    engine, watcher, store = await start(team, tmp_path)
+    try:
+        await watcher.wait_for("checkpoint", "a")
+        assert await asyncio.to_thread(cli, tmp_path, "clean", engine.run_id, "--force") == 1
+        assert "still running" in capsys.readouterr().err
+        assert engine.workspace("a").is_dir()
+        await engine.stop()
+    finally:
+        await store.close()
