@@ -58,4 +58,4 @@ class WorkflowConfig(BaseModel):
 
     @property
     def approval_seconds(self) -> float:
-        return float(self.approval_timeout)
+        return parse_duration(self.approval_timeout)
