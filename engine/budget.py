@@ -22,13 +22,13 @@ from __future__ import annotations
 
 import json
 import math
-import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from engine import events as ev
 from engine import interrupts as ik
 from engine.brains.base import BrainError, Usage
+from engine.budget_period import PeriodKeeper
 from engine.pricing import PriceTable, canonical_model
 
 if TYPE_CHECKING:
@@ -188,6 +188,8 @@ class BudgetKeeper:
         self._team_gate: Interrupt | None = None
         self._team_suggestion: dict[str, float] = {}
         self._mismatched: set[tuple[str, str]] = set()
+        #: budgets per hour/day/week (engine/budget_period.py)
+        self.periods = PeriodKeeper(self)
 
     def cost_of(self, agent_id: str, usage: Usage, reported: float | None = None) -> float:
         """The cost of ``usage`` at the price of the model ``agent_id`` is configured with;
@@ -215,6 +217,7 @@ class BudgetKeeper:
             limit.new_warnings(self.per_agent[agent])
         if self.team_limit:
             self.team_limit.new_warnings(self.team)
+        await self.periods.restore()
 
     async def charge(self, agent: AgentRuntime, usage: Usage, reported: float | None = None) -> None:
         """Account one response, then warn or pause on the budgets (may block)."""
@@ -226,7 +229,7 @@ class BudgetKeeper:
         store = self.engine.store
         store.execute(
             "INSERT INTO usage VALUES (?,?,?,?,?,?,?,?,?)",
-            (self.engine.run_id, agent.agent_id, time.time(), usage.model, usage.input_tokens,
+            (self.engine.run_id, agent.agent_id, self.engine.now(), usage.model, usage.input_tokens,
              usage.output_tokens, usage.cache_read_tokens, usage.cache_write_tokens, cost))
         store.execute("UPDATE agents SET usage=? WHERE run_id=? AND id=?",
                       (json.dumps(t.as_dict()), self.engine.run_id, agent.agent_id))
@@ -238,6 +241,7 @@ class BudgetKeeper:
                          team_tokens=self.team.tokens, team_cost=self.team.cost)
         await self._check_agent(agent)
         await self._check_team(agent)
+        await self.periods.charge(agent, usage, cost)
 
     async def _note_mismatch(self, agent: AgentRuntime, model: str) -> None:
         """The endpoint answered as another model: say so once (the price stays ours)."""

@@ -21,6 +21,7 @@ from pydantic import (
     model_validator,
 )
 
+from engine.budget_period import BudgetPeriod
 from engine.safe_list import pattern_problem
 from engine.schedules.spec import Schedule
 from engine.workflow.settings import WorkflowConfig
@@ -172,6 +173,10 @@ class Budget(Strict):
     """Total tokens (input + output + cache) allowed."""
     dollars: float | None = Field(default=None, gt=0, allow_inf_nan=False)
     """Total cost allowed, in US dollars."""
+    period: BudgetPeriod | None = None
+    """Besides the run's total: a budget per hour, day or week that starts over at
+    `reset_at` in `tz`, e.g. `{every: day, tokens: 100000, dollars: 5, reset_at: "00:00",
+    tz: Europe/Paris}`. Spent, the agent pauses until the reset (or your answer)."""
 
 
 class Limits(Strict):

@@ -341,7 +341,11 @@ def _team_problems(team: TeamConfig, name: str, lines: _LineMap) -> list[ConfigP
     from engine.schedules.checks import schedule_problems
 
     for i, field, message in schedule_problems(team):
-        add(i, field, message)
+        if i < 0:  # the team's own field
+            loc = tuple(field.split("."))
+            problems.append(ConfigProblem(name, lines.line(loc), field, message))
+        else:
+            add(i, field, message)
     for loc, message in workflow_problems(team):
         problems.append(ConfigProblem(name, lines.line(loc), _field_name(loc), message))
     return problems

@@ -313,6 +313,7 @@ class Engine(EventRecorder):
         if self.workflow is not None:
             await self.workflow.begin()
         self._watcher = asyncio.create_task(self._watch(), name="engine-watch")
+        self.budget.periods.start()  # resets of budgets per period (engine/budget_period.py)
         if self.scheduler is not None:
             await self.scheduler.start()
         if self.resuming:  # show again what still waits for the person
@@ -377,6 +378,7 @@ class Engine(EventRecorder):
             return
         if self.scheduler is not None:  # every scheduled agent was cancelled
             await self.scheduler.stop()
+        await self.budget.periods.stop()
         statuses = {rt.status for rt in self.agents.values()}
         status = ("failed" if ev.FAILED in statuses else
                   "cancelled" if ev.CANCELLED in statuses else "finished")
@@ -403,6 +405,7 @@ class Engine(EventRecorder):
 
     async def _stop_agents(self) -> None:
         self._stopping = True
+        await self.budget.periods.stop()
         if self.scheduler is not None:
             await self.scheduler.stop()
         for rt in self.agents.values():

@@ -238,7 +238,7 @@ class ControlCenter(ScheduleControls, BoardControls, Controls, App[int]):
             elif event.type == ev.NOTICE and (event.data.get("unsandboxed")
                                               or event.data.get("takeover")):
                 continue  # the status bar says LOCAL · UNSANDBOXED all along
-            elif event.type in (ev.NOTICE, ev.BUDGET_WARNING, ev.ERROR):
+            elif event.type in (ev.NOTICE, ev.BUDGET_WARNING, ev.BUDGET_RESET, ev.ERROR):
                 level = event.data.get("level", "warning" if event.type != ev.ERROR else "error")
                 self.notify(str(event.data.get("text", event.type)),
                             severity="error" if level == "error" else "warning", timeout=10)

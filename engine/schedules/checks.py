@@ -6,9 +6,19 @@ from engine.config import TeamConfig
 
 
 def schedule_problems(team: TeamConfig) -> list[tuple[int, str, str]]:
-    """(agent index, field, what is wrong) for each problem found."""
+    """(agent index, field, what is wrong) for each problem found (-1: the team's)."""
+    from engine.budget_period import period_problem
+
     out: list[tuple[int, str, str]] = []
+    if team.budget is not None and team.budget.period is not None:
+        problem = period_problem(team.budget.period)
+        if problem:
+            out.append((-1, "budget.period", problem))
     for i, agent in enumerate(team.agents):
+        if agent.budget is not None and agent.budget.period is not None:
+            problem = period_problem(agent.budget.period)
+            if problem:
+                out.append((i, "budget", problem))
         if agent.instructions_on_schedule is not None and agent.schedule is None:
             out.append((i, "instructions_on_schedule",
                         "only applies to an agent with a `schedule:`; add one (e.g. "
