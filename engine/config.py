@@ -140,6 +140,9 @@ class SecretHeader(Strict):
     upstream: str | None = Field(default=None, pattern=r"^https?://[^/\s]+/?$")
     """Where the proxy sends these requests (default `https://HOST`): the sandbox talks
     plain HTTP to `http://HOST` through the proxy, which adds the header and uses TLS."""
+    meter: bool = False
+    """The host is a model API speaking the Anthropic Messages format: the usage in its
+    responses is charged to the agent's budget (at 100 % its next request waits)."""
 
     @model_validator(mode="after")
     def _one_source(self) -> SecretHeader:

@@ -27,6 +27,7 @@ from engine import events as ev
 from engine.config import AgentConfig, NetworkRules
 from engine.interrupts import NETWORK, NETWORK_CHOICES, InterruptError
 from engine.network_allowed import add_allowed, load_allowed
+from engine.network_meter import MeterGate
 from sandboxes.base import SandboxError, SandboxSpec
 from sandboxes.network.policy import Policy, host_port, parse_pattern
 from sandboxes.network.proxy import ConnectionRecord, Door, EgressProxy, Request, Secret
@@ -105,7 +106,8 @@ class NetworkGate:
             folder.chmod(0o755)
             await self.proxy.open_door(Door(
                 agent_id, str(folder / PROXY_SOCKET), policy, ask_unlisted=rules.ask,
-                secrets=self._secrets(agent), uids=frozenset({relay_uid(uid) for uid in (0, 65534)})))
+                secrets=self._secrets(agent), uids=frozenset({relay_uid(uid) for uid in (0, 65534)}),
+                meter=MeterGate(engine, agent_id).meter))
         await self._restore()
 
     async def stop(self) -> None:
@@ -124,7 +126,7 @@ class NetworkGate:
             value = self._secret_value(agent.id, s.env, s.file)
             self.engine.redactor.add(f"${s.env}" if s.env else f"secret file of {agent.id}", value)
             out.append(Secret(parse_pattern(s.host), s.header, s.prefix + value,
-                              s.upstream.rstrip("/") if s.upstream else None))
+                              s.upstream.rstrip("/") if s.upstream else None, s.meter))
         return out
 
     def _secret_value(self, agent_id: str, env: str | None, file: str | None) -> str:

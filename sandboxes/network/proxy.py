@@ -23,6 +23,7 @@ import ssl
 import struct
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 from urllib.parse import urlsplit
 
 from sandboxes.network.http import (
@@ -85,6 +86,15 @@ class Secret:
     header: str
     value: str
     upstream: str | None = None  # scheme://host[:port]; default https://HOST
+    meter: bool = False  # the responses carry model API usage (Door.meter reads them)
+
+
+class ResponseTap(Protocol):
+    """Reads a metered response as it streams by (engine/network_meter.py)."""
+
+    async def start(self) -> str | None: ...  # None: go on; else why the request is refused
+    def feed(self, data: bytes) -> None: ...
+    async def finish(self) -> None: ...
 
 
 Ask = Callable[[Request], Awaitable[bool]]
@@ -99,6 +109,7 @@ class Door:
     ask_unlisted: bool = True
     secrets: list[Secret] = field(default_factory=list)
     uids: frozenset[int] | None = None  # peers allowed to connect (SO_PEERCRED), None: any
+    meter: Callable[[], ResponseTap] | None = None  # for secrets with meter=True
     server: asyncio.AbstractServer | None = None
 
 
@@ -252,12 +263,23 @@ class EgressProxy:
             tls = ssl.create_default_context() if up.scheme == "https" else None
             host_header = up.netloc
         address = await self._admit(door, record)
+        tap = door.meter() if door.meter and any(s.meter for s in secrets) else None
+        replace = {s.header: s.value for s in secrets}
+        if tap is not None:
+            refusal = await tap.start()
+            if refusal:
+                raise Refused(429, refusal)
+            replace["Accept-Encoding"] = "identity"  # usage is read from the plain body
         up_reader, up_writer = await self._connect(address, record.port, record, tls, record.host)
         record.allowed = True
-        out = forward_head(head, target, host_header, {s.header: s.value for s in secrets})
+        out = forward_head(head, target, host_header, replace)
         up_writer.write(out)
         record.up += len(out)
-        await _pipe_both(reader, writer, up_reader, up_writer, record)
+        try:
+            await _pipe_both(reader, writer, up_reader, up_writer, record, tap)
+        finally:
+            if tap is not None:
+                await tap.finish()
 
     async def _connect(self, address: str, port: int, record: ConnectionRecord,
                        tls: ssl.SSLContext | None = None, name: str | None = None
@@ -273,12 +295,18 @@ class EgressProxy:
 
 async def _pipe_both(c_reader: asyncio.StreamReader, c_writer: asyncio.StreamWriter,
                      u_reader: asyncio.StreamReader, u_writer: asyncio.StreamWriter,
-                     record: ConnectionRecord) -> None:
-    def count_up(n: int) -> None:
-        record.up += n
+                     record: ConnectionRecord, tap: ResponseTap | None = None) -> None:
+    def count_up(data: bytes) -> None:
+        record.up += len(data)
 
-    def count_down(n: int) -> None:
-        record.down += n
+    def count_down(data: bytes) -> None:
+        nonlocal tap
+        record.down += len(data)
+        if tap is not None:
+            try:
+                tap.feed(data)
+            except Exception:  # noqa: BLE001 - a reader's bug never breaks the connection
+                tap = None
 
     try:
         await asyncio.gather(_pipe(c_reader, u_writer, count_up), _pipe(u_reader, c_writer, count_down))
@@ -289,11 +317,11 @@ async def _pipe_both(c_reader: asyncio.StreamReader, c_writer: asyncio.StreamWri
 
 
 async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                count: Callable[[int], None]) -> None:
+                count: Callable[[bytes], None]) -> None:
     try:
         while data := await reader.read(CHUNK):
             writer.write(data)
-            count(len(data))
+            count(data)
             await writer.drain()
         if writer.can_write_eof():
             writer.write_eof()
