@@ -31,7 +31,7 @@ COMMAND_TIMEOUT = 10.0  # seconds a notification program may take
 MAX_TEXT = 1000  # characters of the question passed on (a notification, not a transcript)
 LABELS = {"user_input": "a question", "debug_request": "debug help",
           "plan_approval": "plan approval", "command_approval": "command approval",
-          "budget": "a budget decision", "disk": "a full disk"}
+          "budget": "a budget decision", "disk": "a full disk", "network": "a network request"}
 
 
 def describe(setting: Any) -> str:

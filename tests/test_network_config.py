@@ -45,3 +45,15 @@ def test_agent_over_team_over_default(tmp_path):
     assert isinstance(a, NetworkRules) and a.allow == ["pypi.org"] and a.ask
     assert b == "none"
     assert isinstance(c, NetworkRules) and c.deny == ["x.org"]
+
+
+async def test_the_local_backend_says_it_cannot_enforce_network_rules(tmp_path):
+    from engine_support import make_team, run_to_end
+
+    team = make_team(tmp_path, [{"id": "a", "network": {"allow": ["pypi.org"]}}])
+    engine, w, store = await run_to_end(team, tmp_path)
+    [notice] = [e for e in w.find("notice") if "network rules" in e.data["text"]]
+    assert notice.data["level"] == "warning"
+    assert "NOT enforced" in notice.data["text"] and "LOCAL" in notice.data["text"]
+    assert engine.network is not None and engine.network.proxy is None  # nothing pretends
+    await store.close()

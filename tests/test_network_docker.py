@@ -92,3 +92,17 @@ async def test_the_socket_is_read_only_and_outside_the_workspace(net):
     r = await sandbox.exec("touch /run/agentorch/x 2>&1; ls /workspace; echo $HTTPS_PROXY", 30)
     assert "Read-only file system" in r.output, r.output
     assert "http://127.0.0.1:3128" in r.output
+
+
+async def test_unrestricted_is_a_warning_on_screen(tmp_path):
+    require_docker()
+    from engine_support import make_team, run_to_end
+
+    from sandboxes.docker import TEST_IMAGE
+
+    team = make_team(tmp_path, [{"id": "a", "network": "unrestricted"}],
+                     sandbox={"backend": "docker", "image": TEST_IMAGE})
+    engine, w, store = await run_to_end(team, tmp_path, timeout=60)
+    [notice] = [e for e in w.find("notice") if "UNRESTRICTED" in e.data["text"]]
+    assert notice.data["level"] == "warning" and notice.data["unrestricted"] == ["a"]
+    await store.close()
