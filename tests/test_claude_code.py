@@ -157,3 +157,62 @@ async def test_a_message_to_another_agent_through_the_mcp_view(tmp_path: Path,
     got = watcher.find(ev.TOOL_RESULT, "other", tool="wait_for_message")[0].data["result"]
     assert got["text"] == "hello via MCP" and got["from"] == "coder"
     await store.close()
+
+
+async def test_the_budget_stops_the_cli_mid_turn(tmp_path: Path, api: FakeAnthropic) -> None:
+    require_cli_image()
+    api.push("coder", Turn([tool("Bash", command="echo one", description="first")]),
+             Turn([tool("Bash", command="echo two > two.txt", description="second")]),
+             Turn([text("never reached")]))
+    team = cli_team(tmp_path, approval="never", budget={"tokens": 1000})
+    engine, watcher, store = await start(team, tmp_path)
+    try:
+        intr = await watcher.wait_for(ev.INTERRUPT, "coder", timeout=120, kind="budget")
+        await watcher.wait_for(ev.TOOL_RESULT, "coder", timeout=60, tool="Bash")
+        # the CLI went on to its next request: it waits in the model socket, unsent
+        assert len(api.requests_of("coder")) == 1
+        await engine.interrupts.answer(intr.data["id"], {"approved": False, "text": "too dear"})
+        await asyncio.wait_for(engine.wait(), 120)
+    finally:
+        await engine.stop()
+    assert len(api.requests_of("coder")) == 1
+    status = watcher.find(ev.AGENT_STATUS, "coder", status=ev.FAILED)[0].data
+    assert "stopped at its budget" in status["reason"] and "too dear" in status["reason"]
+    assert not (team.workspace_of(team.agents[0], engine.run_id) / "two.txt").exists()
+    await store.close()
+
+
+async def _start_with_views(team, tmp_path: Path):
+    from engine.run import Engine
+    from engine.service.agent_socket import AgentViews
+    from memory.store import Store
+    from tests.engine_support import Watcher
+
+    store = await Store.open(tmp_path / "state.db")
+    engine = Engine(team, store)
+    engine.agent_views = AgentViews(engine)  # each agent's MCP socket, as the CLI sets it
+    watcher = Watcher(engine)
+    await engine.start()
+    return engine, watcher, store
+
+
+@pytest.mark.parametrize("approved", [True, False])
+async def test_a_permission_prompt_is_answered_from_the_queue(tmp_path: Path, api: FakeAnthropic,
+                                                              approved: bool) -> None:
+    require_cli_image()
+    api.push("coder", Turn([tool("Bash", command="echo approved > a.txt", description="write")]),
+             Turn([text("over")]))
+    team = cli_team(tmp_path, approval="always")
+    engine, watcher, store = await _start_with_views(team, tmp_path)
+    try:
+        intr = await watcher.wait_for(ev.INTERRUPT, "coder", timeout=120, kind="command_approval")
+        assert "echo approved > a.txt" in json.dumps(intr.data)
+        await engine.interrupts.answer(intr.data["id"], {"approved": approved, "text": "no"})
+        await asyncio.wait_for(engine.wait(), 120)
+    finally:
+        await engine.stop()
+    result = watcher.find(ev.TOOL_RESULT, "coder", tool="Bash")[0].data
+    assert result["is_error"] is not approved, result
+    written = team.workspace_of(team.agents[0], engine.run_id) / "a.txt"
+    assert written.exists() is approved
+    await store.close()

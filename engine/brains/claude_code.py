@@ -110,6 +110,10 @@ class ClaudeCodeBrain(CliBrain):
         if self.socket is not None:
             await self.socket.close()
             self.socket = None
+        await super().close()
+
+    def stopped(self) -> str | None:
+        return self.socket.stopped if self.socket is not None else None
 
     # -- one turn ---------------------------------------------------------------------------
     def command(self, prompt: str) -> tuple[list[str], dict[str, str]]:

@@ -31,6 +31,7 @@ import hashlib
 import json
 import os
 import shlex
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +42,7 @@ from engine import interrupts as ik
 from engine.brains.base import Brain, BrainContext, BrainError, ToolCall, ToolResult, Usage
 from engine.brains.claude_prompt import inbox_text
 from engine.config import TOOL_NAMES, AgentConfig, TeamConfig
+from engine.service.socket_dir import SocketDirError, default_socket_dir, private_dir
 from memory.text_safety import clean_value
 
 #: where the engine's files for the CLI (read-only) and its own state (writable) are
@@ -72,10 +74,11 @@ class CliPaths:
 
 
 def cli_paths(run_id: str, agent_id: str, state_root: Path, backend: str) -> CliPaths:
-    """The agent's directories: ctl short (a Unix socket path is at most 108 bytes), state
-    beside the run's database (it survives the container and the process)."""
+    """The agent's directories: ctl short (a Unix socket path is at most 108 bytes) in the
+    user's private socket directory, state beside the run's database (it survives the
+    container and the process)."""
     digest = hashlib.sha256(f"{state_root}\0{run_id}\0{agent_id}".encode()).hexdigest()[:16]
-    ctl = Path(f"/tmp/agentorch-cli-{os.geteuid()}") / digest
+    ctl = default_socket_dir() / f"cli-{digest}"
     return CliPaths(ctl, state_root / "cli" / run_id / agent_id, backend == "docker")
 
 
@@ -83,21 +86,26 @@ def cli_binds(agent: AgentConfig, run_id: str, state_root: Path,
               backend: str) -> tuple[tuple[str, str, bool], ...]:
     """The sandbox binds of a CLI agent (host, container path, read-only); () for others.
 
-    Creates both directories: ctl fresh (0755; only the model socket in it is private to
-    the sandbox user), state kept from an earlier start of the same run."""
-    if not agent.is_cli or backend != "docker":
-        if agent.is_cli:
-            prepare_dirs(cli_paths(run_id, agent.id, state_root, backend))
+    Creates both directories: ctl fresh, state kept from an earlier start of the run."""
+    if not agent.is_cli:
         return ()
     paths = cli_paths(run_id, agent.id, state_root, backend)
     prepare_dirs(paths)
+    if backend != "docker":
+        return ()
     return ((str(paths.ctl), CTL_MOUNT, True), (str(paths.state), STATE_MOUNT, False))
 
 
 def prepare_dirs(paths: CliPaths) -> None:
-    paths.ctl.parent.mkdir(mode=0o700, exist_ok=True)
-    os.chmod(paths.ctl.parent, 0o711)  # others may pass through to a socket they own
+    """ctl inside the user's private (0700, checked) socket directory: only the bound
+    directory itself is seen in a container, so the sandbox user needs no way through
+    its parent; the model socket in it is the sandbox user's alone (0600)."""
+    try:
+        private_dir(paths.ctl.parent)
+    except SocketDirError as exc:
+        raise BrainError(str(exc)) from None
     paths.ctl.mkdir(mode=0o755, exist_ok=True)
+    os.chmod(paths.ctl, 0o755)
     paths.state.mkdir(parents=True, exist_ok=True)
 
 
@@ -228,9 +236,19 @@ class CliBrain(Brain):
                 "\n[agentorch: the rest of this prompt was cut: it was too long for one turn]"
         return prompt
 
+    def stopped(self) -> str | None:
+        """Why the agent may not go on whatever the turn said (e.g. its budget)."""
+        return None
+
+    async def close(self) -> None:
+        if self.paths is not None:  # the engine's files; made again on resume
+            shutil.rmtree(self.paths.ctl, ignore_errors=True)
+
     async def _turn_until_done(self, prompt: str) -> TurnOutcome:
         while True:
             outcome = await self._turn(prompt)
+            if (why := self.stopped()) is not None:
+                raise BrainError(why)
             if not outcome.is_error:
                 return outcome
             await self._ask_retry_or_stop(outcome.error)

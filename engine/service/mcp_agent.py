@@ -58,7 +58,9 @@ async def call_as_agent(agent: AgentRuntime, name: str, args: Any) -> tuple[Any,
         args = args if isinstance(args, dict) else {}
         decision = await permission_prompt(agent, str(args.get("tool_name") or ""),
                                            args.get("input"), args.get("tool_use_id"))
-        return decision, False
+        # Claude Code reads the decision from one text block and refuses a result that
+        # also carries structured content: the JSON as text only
+        return json.dumps(decision), False
     from engine.toolbox import execute
 
     lock = _lock_of(agent)
