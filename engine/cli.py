@@ -228,7 +228,12 @@ def _main(argv: list[str] | None, tui_runner: Callable | None,
     # every demo run starts from fresh workspaces and memory files (a resumed one keeps its own)
     base_dir = demo_base_dir() if args.demo else None
     try:
-        team = load_team(team_path, base_dir=base_dir, db=args.db)
+        if base_dir is not None:  # the demo works on a throwaway repository of its own
+            from engine.demo_repo import load_demo_team
+
+            team = load_demo_team(team_path, base_dir, db=args.db)
+        else:
+            team = load_team(team_path, base_dir=base_dir, db=args.db)
     except ConfigError as exc:
         for problem in exc.problems:
             print(visible_controls(str(problem)), file=sys.stderr)

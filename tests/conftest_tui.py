@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from engine.cli import demo_path
+from engine.demo_repo import load_demo_team
 from engine.loader import load_team
 from engine.run import Engine
 from memory.store import Store
@@ -46,7 +47,7 @@ def app_for(team_path: Path | None, tmp_path: Path, *, auto_approve: bool = Fals
     """The control center on a team file (default: the demo team), local backend."""
     path = team_path or demo_path()
     base = tmp_path / "demo" if team_path is None else None
-    team = load_team(path, base_dir=base)
+    team = load_team(path, base_dir=base) if base is None else load_demo_team(path, base)
 
     async def factory():
         store = await Store.open(tmp_path / "state.db")

@@ -166,3 +166,16 @@ async def test_both_rows_are_marked_when_two_agents_change_the_same_file(tui_env
         assert "same files as two" in cell("one", "activity")
         assert "same files as one" in cell("two", "activity")
         assert "⚠" not in cell("three", "id")
+
+
+async def test_the_demo_works_on_a_throwaway_repository_that_can_be_merged(tui_env: Path) -> None:
+    app = app_for(None, tui_env, auto_approve=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda s: s.finished, timeout=60)
+        app.selected_agent = "coder"
+        screen = await open_diff(pilot)
+        assert "greet.sh" in [f.path for f in screen.diff.files]
+        await pilot.press("M", "enter")
+        repo = tui_env / "demo" / "repo"
+        await wait_until(pilot, lambda s: (repo / "greet.sh").exists())
+        assert user_git(repo, "status", "--porcelain") == ""

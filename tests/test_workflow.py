@@ -7,7 +7,7 @@ from pathlib import Path
 
 from engine import events as ev
 from engine.cli import demo_path
-from engine.loader import load_team
+from engine.demo_repo import load_demo_team
 from engine.workflow import board as b
 from tests.engine_support import run_to_end
 
@@ -22,7 +22,7 @@ def history(watcher, task_id: str) -> list[tuple[str, int]]:
 
 
 async def run_demo(tmp_path: Path):
-    team = load_team(demo_path(), base_dir=tmp_path / "demo")
+    team = load_demo_team(demo_path(), tmp_path / "demo")
     return await run_to_end(team, tmp_path, timeout=120, backend="local", auto_approve=True)
 
 
