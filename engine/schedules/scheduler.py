@@ -137,7 +137,7 @@ class Scheduler:
             # a new run counts from now; a resumed one from its newest firing
             self._after[agent] = now if st.since is None else (st.last_planned or st.since or now)
             await self._emit(agent, sa.ARMED, cron=spec.cron, timezone=self.times[agent].zone_name,
-                             overlap=spec.overlap, missed=spec.missed)
+                             overlap=spec.overlap, missed_policy=spec.missed)
         for agent in self._undelivered:  # recorded, never delivered (a crash): deliver it now
             await self._deliver(agent, self.states[agent].in_progress or 0,
                                 self.states[agent].last_planned or now)

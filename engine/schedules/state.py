@@ -47,7 +47,7 @@ class ScheduleState:
             self.cron = data.get("cron", self.cron)
             self.timezone = data.get("timezone", self.timezone)
             self.overlap = data.get("overlap", self.overlap)
-            self.missed_policy = data.get("missed", self.missed_policy)
+            self.missed_policy = data.get("missed_policy", self.missed_policy)
             if self.since is None:
                 self.since = ts
         elif action == FIRED:

@@ -56,7 +56,7 @@ def schedule_row(st: ScheduleState, now: float) -> dict[str, Text | str]:
     if st.queued is not None:
         skipped += " (1 queued)"
     return {"agent": safe_text(st.agent), "when": safe_text(describe(st.cron)),
-            "cron": safe_text(f"{st.cron}  {zone}"), "last": safe_text(last), "next": nxt,
+            "cron": safe_text(st.cron), "last": safe_text(last), "next": nxt,
             "result": result, "skipped": safe_text(skipped)}
 
 
@@ -70,11 +70,12 @@ class SchedulesTable(FlexTable):
     SchedulesTable { height: 1fr; border: round $accent; border-title-color: $accent;
                      border-title-style: bold; }
     """
-    COLUMNS = (("Agent", "agent", 8), ("When", "when", 12), ("Cron · zone", "cron", 12),
+    COLUMNS = (("Agent", "agent", 8), ("When", "when", 12), ("Cron", "cron", 10),
                ("Last firing", "last", 12), ("Next firing", "next", 14),
                ("Last result", "result", 0), ("Skipped", "skipped", 7))
-    NARROW_HIDDEN = frozenset({"cron", "skipped"})
-    FIT = {"agent": 20, "when": 30, "cron": 28, "last": 22, "next": 30, "skipped": 20}
+    NARROW_BELOW = 150  # the words say what the expression does; wide screens show both
+    NARROW_HIDDEN = frozenset({"cron"})
+    FIT = {"agent": 16, "when": 26, "cron": 18, "last": 20, "next": 32, "skipped": 14}
 
 
 class SchedulesScreen(Screen[None]):
@@ -98,12 +99,16 @@ class SchedulesScreen(Screen[None]):
         table.border_title = "Schedules"
         yield table
         yield Static("r runs the selected agent's schedule now · p pauses or resumes it · "
-                     "times are in each schedule's zone", id="schedules-help")
+                     "times are in each schedule's time zone", id="schedules-help")
         yield Footer()
 
     def on_mount(self) -> None:
         self.refresh_rows(self.schedules, self.now)
         self.query_one(SchedulesTable).focus()
+        self.set_interval(1.0, self._tick)  # "in 4m 10s" counts down between events
+
+    def _tick(self) -> None:
+        self.refresh_rows(self.schedules, self.app.schedules_now())
 
     def refresh_rows(self, schedules: dict[str, ScheduleState], now: float) -> None:
         self.schedules, self.now = schedules, now
@@ -148,7 +153,9 @@ class ScheduleControls(_Base):
             self.refresh_bindings()
 
     def schedules_now(self) -> float:
-        return self.engine.now() if self.engine is not None else time.time()
+        """The engine's time (a test's manual clock); an attached client's own clock."""
+        now = getattr(self.engine, "now", None)
+        return now() if callable(now) else time.time()
 
     def update_schedules(self, events: list[ev.Event]) -> None:
         if self.state is None or not any(e.type == ev.SCHEDULE for e in events):
@@ -166,7 +173,17 @@ class ScheduleControls(_Base):
             self.push_screen(SchedulesScreen(self.state.schedules, self.schedules_now()))
 
     async def schedule_command(self, kind: str, agent: str, done: str) -> None:
+        from engine.recording import ControlError
+
         if self.engine is None:
             self.notify("The run did not start.", severity="error")
             return
-        await self._control(self.engine.handle_command({"type": kind, "agent": agent}), done)
+        try:
+            outcome = await self.engine.handle_command({"type": kind, "agent": agent})
+        except ControlError as exc:
+            self.notify(str(exc), title="Not possible", severity="error")
+            return
+        if outcome == "queued":
+            done = f"{agent} is busy: this firing waits and runs as soon as it is free."
+        if done:
+            self.notify(done, timeout=3)
