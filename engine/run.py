@@ -17,7 +17,7 @@ from engine.agent import AgentRuntime
 from engine.brains import make_brain
 from engine.brains.base import BrainError, Peer
 from engine.brains.claude_errors import api_key_problem
-from engine.brains.cli_agent import cli_binds
+from engine.brains.cli_dirs import cli_binds
 from engine.budget import BudgetKeeper
 from engine.bus import EventBus
 from engine.config import ALL, AgentConfig, TeamConfig

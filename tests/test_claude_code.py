@@ -216,3 +216,20 @@ async def test_a_permission_prompt_is_answered_from_the_queue(tmp_path: Path, ap
     written = team.workspace_of(team.agents[0], engine.run_id) / "a.txt"
     assert written.exists() is approved
     await store.close()
+
+
+async def test_finish_through_mcp_ends_the_agent_after_its_turn(tmp_path: Path,
+                                                                api: FakeAnthropic) -> None:
+    require_cli_image()
+    api.push("coder", Turn([tool("mcp__agentorch__finish", summary="shipped it")]),
+             Turn([text("Finished.")]))
+    team = cli_team(tmp_path, approval="never", tools=["wait_for_message", "finish"])
+    engine, watcher, store = await _start_with_views(team, tmp_path)
+    try:
+        await asyncio.wait_for(engine.wait(), 180)  # done: it does not wait for messages
+    finally:
+        await engine.stop()
+    status = watcher.find(ev.AGENT_STATUS, "coder", status=ev.DONE)[0].data
+    assert status["reason"] == "shipped it"
+    assert not watcher.find(ev.TOOL_CALL, "coder", tool="wait_for_message")
+    await store.close()

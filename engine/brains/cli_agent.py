@@ -27,9 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import json
-import os
 import shlex
 import shutil
 import time
@@ -41,72 +39,15 @@ from engine import events as ev
 from engine import interrupts as ik
 from engine.brains.base import Brain, BrainContext, BrainError, ToolCall, ToolResult, Usage
 from engine.brains.claude_prompt import inbox_text
+from engine.brains.cli_dirs import CliPaths, cli_paths, prepare_dirs
 from engine.config import TOOL_NAMES, AgentConfig, TeamConfig
-from engine.service.socket_dir import SocketDirError, default_socket_dir, private_dir
 from memory.text_safety import clean_value
 
-#: where the engine's files for the CLI (read-only) and its own state (writable) are
-#: mounted in a container
-CTL_MOUNT = "/agentorch/ctl"
-STATE_MOUNT = "/agentorch/state"
 WAIT_FOR_MESSAGES = 24 * 3600.0
 MAX_PROMPT_BYTES = 100_000  # one argument of the CLI (Linux allows 128 KiB)
 MAX_RESULT_CHARS = 16_384  # of a CLI tool's result kept in the event
 MAX_GARBAGE_SHOWN = 50  # non-JSON lines shown per turn; the rest are counted
 TAIL_LINES = 5
-
-
-@dataclass(frozen=True)
-class CliPaths:
-    """One CLI agent's directories on the host, and as the CLI sees them."""
-
-    ctl: Path  # written by the engine: settings, MCP config, the model socket
-    state: Path  # the CLI's config and sessions (CLAUDE_CONFIG_DIR / CODEX_HOME)
-    in_container: bool
-
-    @property
-    def ctl_seen(self) -> str:
-        return CTL_MOUNT if self.in_container else str(self.ctl)
-
-    @property
-    def state_seen(self) -> str:
-        return STATE_MOUNT if self.in_container else str(self.state)
-
-
-def cli_paths(run_id: str, agent_id: str, state_root: Path, backend: str) -> CliPaths:
-    """The agent's directories: ctl short (a Unix socket path is at most 108 bytes) in the
-    user's private socket directory, state beside the run's database (it survives the
-    container and the process)."""
-    digest = hashlib.sha256(f"{state_root}\0{run_id}\0{agent_id}".encode()).hexdigest()[:16]
-    ctl = default_socket_dir() / f"cli-{digest}"
-    return CliPaths(ctl, state_root / "cli" / run_id / agent_id, backend == "docker")
-
-
-def cli_binds(agent: AgentConfig, run_id: str, state_root: Path,
-              backend: str) -> tuple[tuple[str, str, bool], ...]:
-    """The sandbox binds of a CLI agent (host, container path, read-only); () for others.
-
-    Creates both directories: ctl fresh, state kept from an earlier start of the run."""
-    if not agent.is_cli:
-        return ()
-    paths = cli_paths(run_id, agent.id, state_root, backend)
-    prepare_dirs(paths)
-    if backend != "docker":
-        return ()
-    return ((str(paths.ctl), CTL_MOUNT, True), (str(paths.state), STATE_MOUNT, False))
-
-
-def prepare_dirs(paths: CliPaths) -> None:
-    """ctl inside the user's private (0700, checked) socket directory: only the bound
-    directory itself is seen in a container, so the sandbox user needs no way through
-    its parent; the model socket in it is the sandbox user's alone (0600)."""
-    try:
-        private_dir(paths.ctl.parent)
-    except SocketDirError as exc:
-        raise BrainError(str(exc)) from None
-    paths.ctl.mkdir(mode=0o755, exist_ok=True)
-    os.chmod(paths.ctl, 0o755)
-    paths.state.mkdir(parents=True, exist_ok=True)
 
 
 @dataclass
@@ -195,10 +136,16 @@ class CliBrain(Brain):
 
     # -- the loop ------------------------------------------------------------------------------
     async def next_calls(self, results: list[ToolResult]) -> list[ToolCall]:
+        if getattr(self.ctx, "finish_requested", False):  # finish called through MCP
+            self.summary = getattr(self.ctx, "summary", "") or self.summary
+            return []
         prompt = self._prompt(results)
         if prompt is None:  # waited without a message arriving: wait again
             return [self._wait_call()]
         outcome = await self._turn_until_done(prompt)
+        if getattr(self.ctx, "finish_requested", False):
+            self.summary = getattr(self.ctx, "summary", "") or outcome.text
+            return []
         if outcome.finish_summary is not None:
             self.summary = outcome.finish_summary or outcome.text
             return []

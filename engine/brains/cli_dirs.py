@@ -1,0 +1,77 @@
+"""A CLI agent's directories: the engine's files for it, and its own state.
+
+* ``ctl`` (host: ``<private socket dir>/cli-<hash>``, container: ``/agentorch/ctl``,
+  read-only): what the engine writes for the CLI (its settings, its MCP config) and
+  the model socket.  Short, because a Unix socket path is at most 108 bytes.
+* ``state`` (host: ``<database dir>/cli/<run>/<agent>``, container: ``/agentorch/state``,
+  writable by the agent): the CLI's own configuration and sessions
+  (``CLAUDE_CONFIG_DIR``, ``CODEX_HOME``), outside the workspace, kept across container
+  restarts and crashes so its session can be resumed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from engine.brains.base import BrainError
+from engine.config import AgentConfig
+from engine.service.socket_dir import SocketDirError, default_socket_dir, private_dir
+
+CTL_MOUNT = "/agentorch/ctl"
+STATE_MOUNT = "/agentorch/state"
+
+
+@dataclass(frozen=True)
+class CliPaths:
+    """One CLI agent's directories on the host, and as the CLI sees them."""
+
+    ctl: Path  # written by the engine: settings, MCP config, the model socket
+    state: Path  # the CLI's config and sessions (CLAUDE_CONFIG_DIR / CODEX_HOME)
+    in_container: bool
+
+    @property
+    def ctl_seen(self) -> str:
+        return CTL_MOUNT if self.in_container else str(self.ctl)
+
+    @property
+    def state_seen(self) -> str:
+        return STATE_MOUNT if self.in_container else str(self.state)
+
+
+def cli_paths(run_id: str, agent_id: str, state_root: Path, backend: str) -> CliPaths:
+    """The agent's directories: ctl short (a Unix socket path is at most 108 bytes) in the
+    user's private socket directory, state beside the run's database (it survives the
+    container and the process)."""
+    digest = hashlib.sha256(f"{state_root}\0{run_id}\0{agent_id}".encode()).hexdigest()[:16]
+    ctl = default_socket_dir() / f"cli-{digest}"
+    return CliPaths(ctl, state_root / "cli" / run_id / agent_id, backend == "docker")
+
+
+def cli_binds(agent: AgentConfig, run_id: str, state_root: Path,
+              backend: str) -> tuple[tuple[str, str, bool], ...]:
+    """The sandbox binds of a CLI agent (host, container path, read-only); () for others.
+
+    Creates both directories: ctl fresh, state kept from an earlier start of the run."""
+    if not agent.is_cli:
+        return ()
+    paths = cli_paths(run_id, agent.id, state_root, backend)
+    prepare_dirs(paths)
+    if backend != "docker":
+        return ()
+    return ((str(paths.ctl), CTL_MOUNT, True), (str(paths.state), STATE_MOUNT, False))
+
+
+def prepare_dirs(paths: CliPaths) -> None:
+    """ctl inside the user's private (0700, checked) socket directory: only the bound
+    directory itself is seen in a container, so the sandbox user needs no way through
+    its parent; the model socket in it is the sandbox user's alone (0600)."""
+    try:
+        private_dir(paths.ctl.parent)
+    except SocketDirError as exc:
+        raise BrainError(str(exc)) from None
+    paths.ctl.mkdir(mode=0o755, exist_ok=True)
+    os.chmod(paths.ctl, 0o755)
+    paths.state.mkdir(parents=True, exist_ok=True)
