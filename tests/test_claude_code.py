@@ -233,3 +233,43 @@ async def test_finish_through_mcp_ends_the_agent_after_its_turn(tmp_path: Path,
     assert status["reason"] == "shipped it"
     assert not watcher.find(ev.TOOL_CALL, "coder", tool="wait_for_message")
     await store.close()
+
+
+async def test_cancel_kills_the_cli_and_what_it_started(tmp_path: Path, api: FakeAnthropic) -> None:
+    require_cli_image()
+    api.push("coder", Turn([tool("Bash", command="tail -f /dev/null", description="forever")]))
+    team = make_team(tmp_path, [
+        {"id": "coder", "brain": "claude-code", "model": MODEL, "script": None,
+         "approval": "never", "tools": ["finish"]},
+        {"id": "other", "script": [{"tool": "wait_for_message", "args": {"timeout": 300}}]}],
+        sandbox={"backend": "docker", "image": CLI_IMAGE})
+    engine, watcher, store = await start(team, tmp_path)
+    try:
+        await watcher.wait_for(ev.TOOL_CALL, "coder", timeout=120, tool="Bash")
+        sandbox = engine.agents["coder"].sandbox
+        await asyncio.wait_for(_until_running(sandbox, "tail -f /dev/null"), 60)
+        await engine.cancel("coder")
+        await watcher.wait_for(ev.AGENT_STATUS, "coder", timeout=60, status=ev.CANCELLED)
+        left = await _processes(sandbox)
+        assert "claude" not in left and "tail -f" not in left, left
+    finally:
+        await engine.stop()
+        await store.close()
+
+
+async def _until_running(sandbox, command: str) -> None:
+    while command not in await _processes(sandbox):
+        await asyncio.sleep(0.1)
+
+
+async def _processes(sandbox) -> str:
+    """Every command line in the container (as root, beside the agent's session)."""
+    from sandboxes.docker import _get_client
+
+    api = _get_client().api
+
+    def ps() -> str:
+        exec_id = api.exec_create(sandbox.container_id, ["ps", "-o", "args"], user="0:0")["Id"]
+        return api.exec_start(exec_id).decode("utf-8", "replace")
+
+    return await asyncio.to_thread(ps)

@@ -158,3 +158,31 @@ async def test_codex_exec_json_stream_becomes_events(tmp_path: Path, monkeypatch
     assert "0199a213-81c0-7800-8aa1-bbab2a035a53" in json.dumps(
         await engine.agents["cx"].load_conversation())
     await store.close()
+
+
+async def test_pause_takes_effect_after_the_current_turn(tmp_path: Path) -> None:
+    go = tmp_path / "go"
+    body = (f"import json, os, time\nturn = os.environ['AGENTORCH_TURN']\n"
+            f"print(json.dumps(dict(type='text', text='started ' + turn)), flush=True)\n"
+            f"while turn == '1' and not os.path.exists({str(go)!r}): time.sleep(0.05)\n"
+            "print(json.dumps(dict(type='result', text='turn ' + turn, done=turn == '2')))\n")
+    team = command_team(tmp_path, body, tools=["wait_for_message", "finish"])
+    engine, watcher, store = await start(team, tmp_path)
+    try:
+        await watcher.wait_for(ev.ASSISTANT_TEXT, "bot", text="started 1", timeout=30)
+        await engine.pause("bot")  # the turn runs on to its end
+        await engine.send_user_message("bot", "next")
+        go.touch()
+        await watcher.wait_for(ev.AGENT_STATUS, "bot", status=ev.PAUSED, timeout=30)
+        await engine.resume("bot")
+        await asyncio.wait_for(engine.wait(), 30)
+    finally:
+        await engine.stop()
+    paused = watcher.find(ev.AGENT_STATUS, "bot", status=ev.PAUSED)[0].seq
+    resumed = next(e.seq for e in watcher.find(ev.AGENT_STATUS, "bot")
+                   if e.seq > paused and e.data["status"] != ev.PAUSED)
+    waited = watcher.find(ev.TOOL_CALL, "bot", tool="wait_for_message")[0].seq
+    second = watcher.find(ev.ASSISTANT_TEXT, "bot", text="started 2")[0].seq
+    assert resumed < waited < second  # nothing after the first turn until resumed
+    assert engine.agents["bot"].status == ev.DONE
+    await store.close()
