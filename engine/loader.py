@@ -365,6 +365,12 @@ def summary(team: TeamConfig, path: str, backend: str | None = None) -> str:
         model = a.model or "scripted"
         out.append(f"  {a.id:<14} {a.type or '-':<10} {model:<18} approval={a.approval_text:<11} "
                    f"-> {', '.join(talks) if talks else '(nobody)'}")
+        if a.schedule is not None:
+            from engine.schedules.spec import describe
+
+            times = a.schedule.times()
+            out.append(f"  {'':<14} scheduled: {describe(a.schedule.cron)} ({a.schedule.cron}, "
+                       f"{times.zone_name}; overlap {a.schedule.overlap}, missed {a.schedule.missed})")
     return "\n".join(out)
 
 

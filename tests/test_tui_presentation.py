@@ -58,8 +58,8 @@ def test_a_finished_run_reports_final_statuses() -> None:
     s = state()
     s.apply(event(ev.RUN_FINISHED, status="finished", reason="every agent has ended",
                   agents={"a": ev.DONE, "b": ev.FAILED}))
-    assert s.finished and s.counts() == {"active": 0, "done": 1, "failed": 1, "cancelled": 0,
-                                           "stopped": 0}
+    assert s.finished and s.counts() == {"active": 0, "idle": 0, "done": 1, "failed": 1,
+                                           "cancelled": 0, "stopped": 0}
     assert s.agents_still_running() == []
 
 

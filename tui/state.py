@@ -125,9 +125,11 @@ class RunState:
 
     def counts(self) -> dict[str, int]:
         """Agents by outcome; once the run ended, one that never ended is `stopped`."""
-        out = {"active": 0, "done": 0, "failed": 0, "cancelled": 0, "stopped": 0}
+        out = {"active": 0, "idle": 0, "done": 0, "failed": 0, "cancelled": 0, "stopped": 0}
         for a in self.agents.values():
-            if a.status == ev.DONE:
+            if a.status in (ev.IDLE, ev.OFFLINE) and not self.finished:  # between firings
+                out["idle"] += 1
+            elif a.status == ev.DONE:
                 out["done"] += 1
             elif a.status == ev.FAILED:
                 out["failed"] += 1

@@ -44,7 +44,8 @@ FORMS = (
 )
 
 #: count key -> (symbol, long label, style when non-zero)
-COUNTS = (("active", "▶", "active", "green"), ("done", "✔", "done", "green"),
+COUNTS = (("active", "▶", "active", "green"), ("idle", "☾", "idle", "cyan"),
+          ("done", "✔", "done", "green"),
           ("failed", "✖", "failed", "bold red"), ("cancelled", "⊘", "cancelled", "red"),
           ("stopped", "■", "stopped", "yellow"))
 ALWAYS_SHOWN = ("active", "done", "failed")
