@@ -167,6 +167,13 @@ class SandboxConfig(Strict):
     run's filtering proxy; see NetworkRules); or `unrestricted` (Docker's bridge network,
     no filter at all: shown as a warning)."""
     resources: Resources = Field(default_factory=Resources)
+    build: str | None = None
+    """A Dockerfile (relative to this file; its folder is the build context) built once
+    per content into the team's image `agentorch/team-<name>:<hash>`, used by every
+    docker agent without an `image:` of its own (offline: `FROM` a local image)."""
+    setup: list[str] = Field(default_factory=list)
+    """Commands run in every agent's sandbox before the agent starts (then the agent's
+    own `setup:`), output in its console; one failing stops the start."""
 
 
 class Budget(Strict):
@@ -312,6 +319,8 @@ class AgentFields(Strict):
     resources: Resources | None = None
     backend: BackendName | None = None
     """Override of the team's sandbox backend for this agent."""
+    setup: list[str] | None = None
+    """Commands run in this agent's sandbox before it starts, after `sandbox.setup`."""
     pass_env: list[str] | None = None
     """Host environment variables the agent's commands may see (by name). Commands get
     only PATH, HOME, LANG and AGENTORCH_AGENT otherwise: never the engine's API keys."""
@@ -453,6 +462,9 @@ class NotifyCommand(Strict):
 class TeamConfig(Strict):
     """agents.yaml: a team of agents."""
 
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True,
+                              populate_by_name=True)  # `copy:` is the field copy_files
+
     name: str = "team"
     defaults: AgentFields = Field(default_factory=AgentFields)
     """Fields merged into every agent (an agent's own value wins)."""
@@ -482,6 +494,9 @@ class TeamConfig(Strict):
     base: str | None = Field(default=None, pattern=r"^[^\s~^:?*\[\\]+$")
     """The branch of `repo` the agents start from and merge into (default: the branch
     checked out in `repo`)."""
+    copy_files: list[str] = Field(default_factory=list, alias="copy")
+    """Untracked files of `repo` (such as `.env`) copied into each agent's fresh clone;
+    their contents enter the sandboxes (a warning says so)."""
     merge: Literal["auto", "ff", "merge", "squash"] = "auto"
     """How an agent's work is merged by default (the diff screen's `M`, headless
     `merge`): `auto` fast-forwards when it can and makes a merge commit otherwise,
@@ -491,6 +506,16 @@ class TeamConfig(Strict):
     base_dir: Path = Field(default=Path("."), exclude=True)
 
     _by_id: dict[str, AgentConfig] | None = PrivateAttr(default=None)
+
+    @field_validator("copy_files")
+    @classmethod
+    def _copy_paths(cls, v: list[str]) -> list[str]:
+        from engine.toolchain import copy_problem
+
+        for name in v:
+            if copy_problem(name):
+                raise ValueError(copy_problem(name))
+        return v
 
     def _index(self) -> dict[str, AgentConfig]:
         if self._by_id is None or len(self._by_id) != len(self.agents):

@@ -29,6 +29,7 @@ from engine.notify import Notifier
 from engine.pricing import price_problems
 from engine.recording import ControlError, EventRecorder, RunAborted
 from engine.schedules.scheduler import Scheduler
+from engine.toolchain import build_team_image, run_setup
 from engine.workflow.agents import grant_tools, restore_created
 from engine.workflow.flow import Workflow
 from engine.workspaces import Workspaces
@@ -114,6 +115,7 @@ class Engine(EventRecorder):
         self.pending_resume: Any = None
         #: the agents' clones and checkpoints when the team sets `repo:`
         self.workspaces = Workspaces.of(self)
+        self.built_image: str | None = None  # sandbox.build's image, once built
         #: the control socket (engine.service.control_socket.ControlServer), set by the CLI
         self.control: Any = None
         #: each agent's MCP socket (engine.service.agent_socket.AgentViews), set by the CLI
@@ -142,7 +144,8 @@ class Engine(EventRecorder):
         return self.backend_override or agent.backend or self.team.sandbox.backend
 
     def image_of(self, agent: AgentConfig) -> str:
-        return self.image_override or agent.image or self.team.sandbox.image or DEFAULT_IMAGE
+        return (self.image_override or agent.image or self.built_image
+                or self.team.sandbox.image or DEFAULT_IMAGE)
 
     async def _resolve_backends(self) -> tuple[dict[str, str], SandboxError | None]:
         """Pick each agent's backend: `auto` is docker whenever a Docker daemon answers.
@@ -251,7 +254,9 @@ class Engine(EventRecorder):
                 "UPDATE runs SET meta=json_set(COALESCE(meta, '{}'), '$.team', json(?)) "
                 "WHERE id=?", (self.team.model_dump_json(), self.run_id))
             restore_created(self)  # agents the workflow created before the stop
+        build_problem = await build_team_image(self)  # sandbox.build (engine/toolchain.py)
         fell_back, docker_problem = await self._resolve_backends()
+        docker_problem = build_problem or docker_problem
         await self.emit(ev.RUN_STARTED, team=self.team.name, agents=agent_ids,
                         types={a.id: a.type or "" for a in self.team.agents},
                         models={a.id: a.model or "scripted" for a in self.team.agents},
@@ -305,6 +310,12 @@ class Engine(EventRecorder):
             msg = str(first) if isinstance(first, SandboxError) else f"{type(first).__name__}: {first}"
             await self._fail_start(msg)
             raise SandboxError(msg)
+        setup_problem = await run_setup(self, {a: s for a, s in sandboxes.items()
+                                               if self._should_run(a)})
+        if setup_problem is not None:  # `setup:` commands (engine/toolchain.py)
+            await asyncio.gather(*(s.stop() for s in live), return_exceptions=True)
+            await self._fail_start(str(setup_problem))
+            raise setup_problem
         self.status = "running"
         self.started.set()
         for rt in self.agents.values():

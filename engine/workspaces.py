@@ -83,6 +83,10 @@ class Workspaces:
             made = await asyncio.to_thread(self._prepare_sync, backends)
         except (GitError, OSError) as exc:
             raise SandboxError(f"cannot prepare the agents' clones of {self.user_repo}: {exc}") from None
+        if made and self.engine.team.copy_files:
+            from engine.toolchain import copy_warning
+            await self.engine.emit(ev.NOTICE, level="warning", copied=self.engine.team.copy_files,
+                                   text=copy_warning(self.engine.team.copy_files))
         for agent_id, base in made.items():
             await self.engine.emit(ev.WORKSPACE, agent_id, repo=str(self.user_repo),
                                    branch=agent_branch(self.engine.run_id, agent_id),
@@ -101,6 +105,9 @@ class Workspaces:
                 base_commit = self.repo.fetch_base(user_git_dir, self.branch)
             uid = SANDBOX_UID if os.geteuid() == 0 and backends.get(agent.id) == "docker" else None
             self.repo.clone_into(workspace, engine.run_id, agent.id, base_commit, uid)
+            if engine.team.copy_files:  # untracked files such as .env (engine/toolchain.py)
+                from engine.toolchain import copy_untracked
+                copy_untracked(self.user_repo, workspace, engine.team.copy_files, uid)
             made[agent.id] = base_commit
         return made
 
