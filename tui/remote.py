@@ -20,7 +20,7 @@ from typing import Any
 from engine import events as ev
 from engine.bus import EventBus
 from engine.config import TeamConfig
-from engine.service.client import ControlClient
+from engine.service.client import ClientError, ControlClient, stored_events
 from sandboxes.workspaces.repo import EngineRepo
 
 
@@ -47,8 +47,12 @@ class RemoteAgent:
 
 
 class RemoteRun:
-    def __init__(self, client: ControlClient, state: dict[str, Any]) -> None:
+    def __init__(self, client: ControlClient, state: dict[str, Any], path: Any = None,
+                 name: str = "attach") -> None:
         self.client = client
+        self.path = path
+        self.name = name
+        self.caught_up = 0  # times it was dropped for falling behind and subscribed again
         self.run_id: str = state["run_id"]
         self.status: str = state.get("status", "running")
         self.team = TeamConfig.model_validate(state["team_config"])
@@ -62,16 +66,18 @@ class RemoteRun:
         self.pending_resume = None
         self.history: list[ev.Event] = []
         self._pump: asyncio.Task | None = None
+        self._detaching = False
+        self.status_final = False  # the run's end was seen: nothing more will come
 
     @classmethod
-    async def connect(cls, path: Any, name: str = "attach") -> RemoteRun:
-        client = await ControlClient.connect(path, name=name)
+    async def connect(cls, path: Any, name: str = "attach", **kwargs: Any) -> RemoteRun:
+        client = await ControlClient.connect(path, name=name, **kwargs)
         try:
             state = await client.request({"type": "state"})
         except BaseException:
             await client.close()
             raise
-        return cls(client, state)
+        return cls(client, state, path, name)
 
     # -- the event stream ---------------------------------------------------------------
     async def load_history(self) -> list[ev.Event]:
@@ -92,22 +98,54 @@ class RemoteRun:
         self._pump = asyncio.create_task(self._follow(on_event), name="attach-events")
 
     async def _follow(self, on_event: Any) -> None:
-        client, bus = self.client, self.bus
+        bus = self.bus
         last = self.history[-1].seq if self.history else 0
         try:
-            while (event := await client.next_event()) is not None:
+            while True:
+                client = self.client
+                event = await client.next_event()
+                if event is None:
+                    if self._detaching or self.status_final:
+                        break
+                    # dropped for falling behind, or cut off at the run's end: go on from
+                    # where we are, from the socket while it lasts, else from the database
+                    if await self._resubscribe(last + 1):
+                        continue
+                    try:
+                        rest = await asyncio.to_thread(stored_events, client.hello.get("db", ""),
+                                                       self.run_id, last)
+                    except ClientError:
+                        rest = []
+                    for item in rest:  # the run ended meanwhile: the rest from its database
+                        if on_event is not None:
+                            on_event(item)
+                        await bus.publish(item)
+                    break
                 for item in [event, *client.take_events()]:
                     if item.seq <= last:
                         continue  # already folded as history
                     last = item.seq
                     if item.type == ev.RUN_FINISHED:
                         self.status = str(item.data.get("status", "finished"))
+                        self.status_final = True
                     if on_event is not None:
                         on_event(item)
                     await bus.publish(item)
         finally:
             self.finished.set()
             await bus.close()
+
+    async def _resubscribe(self, from_seq: int) -> bool:
+        """Dropped for falling behind (a flood): connect again and go on from ``from_seq``."""
+        try:
+            client = await ControlClient.connect(self.path, name=self.name)
+            await client.subscribe(from_seq=from_seq)
+        except ClientError:
+            return False  # the run ended meanwhile
+        old, self.client = self.client, client
+        await old.close()
+        self.caught_up += 1
+        return True
 
     # -- control calls (ClientError, a ControlError, when refused) -----------------------
     async def handle_command(self, raw: dict[str, Any]) -> Any:
@@ -164,6 +202,7 @@ class RemoteRun:
 
     async def detach(self) -> None:
         """Leave the run going: close the connection, end the local stream."""
+        self._detaching = True
         await self.client.close()
         if self._pump is not None:
             await asyncio.gather(self._pump, return_exceptions=True)

@@ -26,7 +26,10 @@ from engine.service.control_socket import PROTOCOL_VERSION
 from memory.store import run_lookup
 
 #: a line from the engine longer than this is a broken engine, not an event
-MAX_LINE = 64 * 1024 * 1024
+MAX_LINE = 16 * 1024 * 1024
+#: events received and not yet taken before the client stops reading the socket (the
+#: engine then drops it, and `resume_from` says where to subscribe again)
+MAX_BUFFERED = 20_000
 _EVENT_FIELDS = ("type", "run_id", "seq", "ts", "agent")
 
 
@@ -52,6 +55,8 @@ class ControlClient:
         self._pending: dict[int, asyncio.Future[Any]] = {}
         self._events: collections.deque[ev.Event | None] = collections.deque()
         self._event_ready = asyncio.Event()
+        self._space = asyncio.Event()  # set when the consumer took events
+        self.max_buffered = MAX_BUFFERED
         #: why the connection ended, when the engine said (e.g. dropped: too slow)
         self.ended_because: str | None = None
         #: the `from_seq` to subscribe again with after a drop
@@ -60,9 +65,11 @@ class ControlClient:
         self._reader_task = asyncio.create_task(self._read_loop(), name="control-client")
 
     @classmethod
-    async def connect(cls, path: str | Path, name: str = "client") -> ControlClient:
+    async def connect(cls, path: str | Path, name: str = "client",
+                      limit: int = MAX_LINE) -> ControlClient:
+        """``limit``: the longest line accepted, and about half of what is read ahead."""
         try:
-            reader, writer = await asyncio.open_unix_connection(str(path), limit=MAX_LINE)
+            reader, writer = await asyncio.open_unix_connection(str(path), limit=limit)
         except (FileNotFoundError, ConnectionRefusedError):
             raise ClientError(f"no engine answers at {path}: the run has ended (or its "
                               "process died); `agentorch-tui runs` shows the live ones") from None
@@ -123,6 +130,7 @@ class ControlClient:
         item = self._events.popleft()
         if item is None:
             self._events.appendleft(None)
+        self._space.set()
         return item
 
     def take_events(self, limit: int = 10_000) -> list[ev.Event]:
@@ -130,6 +138,7 @@ class ControlClient:
         out: list[ev.Event] = []
         while self._events and self._events[0] is not None and len(out) < limit:
             out.append(self._events.popleft())  # type: ignore[arg-type]
+        self._space.set()
         return out
 
     async def events(self) -> AsyncIterator[ev.Event]:
@@ -145,6 +154,9 @@ class ControlClient:
                     continue
                 if isinstance(obj, dict):
                     self._received(obj)
+                while len(self._events) >= self.max_buffered:  # a slow consumer: read no
+                    self._space.clear()                         # more (back-pressure)
+                    await self._space.wait()
         except (ConnectionError, OSError, ValueError, asyncio.LimitOverrunError):
             pass
         finally:
@@ -180,6 +192,20 @@ class ControlClient:
             pass
         self._reader_task.cancel()
         await asyncio.gather(self._reader_task, return_exceptions=True)
+
+
+def stored_events(db: str | Path, run_id: str, after: int) -> list[ev.Event]:
+    """The events of ``run_id`` after ``after`` from its database (read-only): what a
+    client dropped near the end of a run still gets once the socket is gone."""
+    conn = sqlite3.connect(f"file:{Path(db).resolve()}?mode=ro", uri=True, timeout=5)
+    try:
+        rows = conn.execute("SELECT run_id, seq, ts, type, agent, data FROM events "
+                            "WHERE run_id=? AND seq>? ORDER BY seq", (run_id, after)).fetchall()
+    except sqlite3.Error as exc:
+        raise ClientError(f"cannot read the state database {db}: {exc}") from None
+    finally:
+        conn.close()
+    return [ev.Event.from_row(*row) for row in rows]
 
 
 # -- finding a live run ---------------------------------------------------------------

@@ -259,7 +259,8 @@ class ClientConnection:
         engine = self.engine
         return reply("hello", request_id, protocol=PROTOCOL_VERSION, run_id=engine.run_id,
                      team=engine.team.name, agents=engine.team.agent_ids, pid=os.getpid(),
-                     status=engine.status, last_seq=engine.seq)
+                     status=engine.status, last_seq=engine.seq,
+                     db=str(Path(engine.store.path).resolve()))
 
     async def _read_loop(self) -> None:
         splitter = LineSplitter()
@@ -425,11 +426,14 @@ class ClientConnection:
             if not rows:
                 break
             for row in rows:
-                self.send(ev.Event.from_row(*row).to_json())
-            after = rows[-1][1]
-            while len(self.out) > self.server.backlog // 2 and not self.ending:
-                self._room.clear()  # the client's own pace: it never slows the engine
-                await self._room.wait()
+                while len(self.out) > self.server.backlog // 2 and not self.ending:
+                    self._room.clear()  # the client's own pace: it never slows the engine
+                    await self._room.wait()
+                if self.ending:
+                    return after
+                self.out.append(ev.Event.from_row(*row).to_json())
+                self._wake.set()
+                after = row[1]
         return after
 
     def live(self, batch: list[ev.Event]) -> None:
