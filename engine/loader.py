@@ -94,11 +94,13 @@ def _field_name(loc: tuple[Any, ...]) -> str:
 
 
 def load_team(path: str | Path, base_dir: Path | None = None,
-              db: str | Path | None = None) -> TeamConfig:
+              db: str | Path | None = None, check_repo: bool = True) -> TeamConfig:
     """Load and validate a team file, raising ConfigError with every problem found.
 
     Relative paths in the file resolve against ``base_dir`` (default: the file's folder).
     ``db`` is the state database (default .agentorch/state.db): no workspace may hold it.
+    ``check_repo`` False: `repo:`/`base:` are not looked up (a resumed run keeps the
+    branch and base it recorded, whatever became of them since).
     """
     path = Path(path)
     name = str(path)
@@ -141,7 +143,7 @@ def load_team(path: str | Path, base_dir: Path | None = None,
                 if p.line not in seen]
         raise ConfigError(sorted(schema + more, key=lambda p: p.line)) from None
     problems = _team_problems(team, name, lines) + _price_problems(team, name, lines)
-    if team.repo is not None:
+    if team.repo is not None and check_repo:
         from sandboxes.workspaces.repo import repo_problem
 
         problem = repo_problem(team.resolve(team.repo) or Path(team.repo), team.base)

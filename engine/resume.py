@@ -225,7 +225,7 @@ def team_to_resume(run: dict[str, Any], db: str | Path, reload_config: bool,
     base = Path(meta["base_dir"]) if meta.get("base_dir") else None
     path, recorded = run["config_path"], recorded_team(run)
     try:
-        current, problems = load_team(path, base_dir=base, db=db), None
+        current, problems = load_team(path, base_dir=base, db=db, check_repo=False), None
     except ConfigError as exc:
         current, problems = None, exc
     if recorded is None:

@@ -79,8 +79,9 @@ class Workspaces:
     async def prepare(self, backends: dict[str, str]) -> None:
         """Fetch the base branch into the engine's repository and clone each agent's
         workspace (kept as it is on resume).  SandboxError in one sentence if it fails."""
+        recorded = await self._recorded_branch() if self.engine.resuming else None
         try:
-            made = await asyncio.to_thread(self._prepare_sync, backends)
+            made = await asyncio.to_thread(self._prepare_sync, backends, recorded)
         except (GitError, OSError) as exc:
             raise SandboxError(f"cannot prepare the agents' clones of {self.user_repo}: {exc}") from None
         if made and self.engine.team.copy_files:
@@ -92,16 +93,44 @@ class Workspaces:
                                    branch=agent_branch(self.engine.run_id, agent_id),
                                    base_branch=self.branch, base=base)
 
-    def _prepare_sync(self, backends: dict[str, str]) -> dict[str, str]:
+    async def _recorded_branch(self) -> str | None:
+        """A resumed run's base branch, as its first `workspace` event recorded it."""
+        import json
+
+        rows = await self.engine.store.query(
+            "SELECT data FROM events WHERE run_id = ? AND type = ? ORDER BY seq LIMIT 1",
+            (self.engine.run_id, ev.WORKSPACE))
+        return json.loads(rows[0]["data"]).get("base_branch") or None if rows else None
+
+    def _started_from(self) -> str | None:
+        """The commit the run's agents started from (any agent's base), if one did."""
+        for agent_id in self.engine.team.agent_ids:
+            commit = self.repo.ref(base_ref(self.engine.run_id, agent_id))
+            if commit is not None:
+                return commit
+        return None
+
+    def _prepare_sync(self, backends: dict[str, str], recorded: str | None = None) -> dict[str, str]:
+        """Clone each agent's workspace.  A resumed run (``recorded``: its base branch)
+        keeps its branch and base commit without looking the branch up again, so it goes
+        on even if that branch moved or was deleted meanwhile."""
         engine = self.engine
-        user_git_dir, self.branch = resolve_base(self.user_repo, engine.team.base)
+        user_git_dir: Path | None = None
+        if recorded is not None:
+            self.branch = recorded
+        else:
+            user_git_dir, self.branch = resolve_base(self.user_repo, engine.team.base)
         base_commit: str | None = None
         made: dict[str, str] = {}
         for agent in engine.team.agents:
             workspace = engine.team.workspace_of(agent, engine.run_id)
             if self.repo.ref(base_ref(engine.run_id, agent.id)) and workspace.is_dir():
                 continue  # resumed: the clone and its checkpoints stay as they are
+            if base_commit is None and recorded is not None:
+                base_commit = self._started_from()  # a new agent starts where the others did
             if base_commit is None:
+                if user_git_dir is None:
+                    user_git_dir, self.branch = resolve_base(self.user_repo, self.branch)
                 base_commit = self.repo.fetch_base(user_git_dir, self.branch)
             uid = SANDBOX_UID if os.geteuid() == 0 and backends.get(agent.id) == "docker" else None
             self.repo.clone_into(workspace, engine.run_id, agent.id, base_commit, uid)
