@@ -22,7 +22,7 @@ from typing import Any
 
 from engine import events as ev
 from engine.recording import ControlError
-from engine.service.control_socket import PROTOCOL_VERSION
+from engine.service.connection import PROTOCOL_VERSION
 from memory.store import run_lookup
 
 #: a line from the engine longer than this is a broken engine, not an event
