@@ -30,7 +30,7 @@ from engine.pricing import price_problems
 from engine.recording import ControlError, EventRecorder, RunAborted
 from engine.schedules.scheduler import Scheduler
 from engine.toolchain import build_team_image, run_setup
-from engine.workflow.agents import grant_tools, restore_created
+from engine.workflow.agents import grant_tools, restore_created, team_file_json
 from engine.workflow.flow import Workflow
 from engine.workspaces import Workspaces
 from memory.run_lock import RunLock
@@ -234,6 +234,7 @@ class Engine(EventRecorder):
         if self.resuming:
             from engine.resume import apply_run_state
 
+            restore_created(self)  # agents the workflow created, before their inboxes fill
             apply_run_state(self, self.pending_resume)
         self.status = "starting"
         agent_ids = self.team.agent_ids
@@ -252,8 +253,7 @@ class Engine(EventRecorder):
             self.store.reopen_run(self.run_id)
             self.store.execute(  # the configuration this leg runs with (--reload-config)
                 "UPDATE runs SET meta=json_set(COALESCE(meta, '{}'), '$.team', json(?)) "
-                "WHERE id=?", (self.team.model_dump_json(), self.run_id))
-            restore_created(self)  # agents the workflow created before the stop
+                "WHERE id=?", (team_file_json(self), self.run_id))
         build_problem = await build_team_image(self)  # sandbox.build (engine/toolchain.py)
         fell_back, docker_problem = await self._resolve_backends()
         docker_problem = build_problem or docker_problem
@@ -316,13 +316,13 @@ class Engine(EventRecorder):
             await asyncio.gather(*(s.stop() for s in live), return_exceptions=True)
             await self._fail_start(str(setup_problem))
             raise setup_problem
+        if self.workflow is not None:  # the board (rebuilt on resume) before any agent acts
+            await self.workflow.begin()
         self.status = "running"
         self.started.set()
         for rt in self.agents.values():
             if self._should_run(rt.agent_id):
                 rt.task = asyncio.create_task(rt.run(), name=f"agent-{rt.agent_id}")
-        if self.workflow is not None:
-            await self.workflow.begin()
         self._watcher = asyncio.create_task(self._watch(), name="engine-watch")
         self.budget.periods.start()  # resets of budgets per period (engine/budget_period.py)
         if self.scheduler is not None:

@@ -83,8 +83,9 @@ def agent_data(creator: AgentConfig, args: dict[str, Any]) -> dict[str, Any]:
     else:
         tools = creator.tools
     data: dict[str, Any] = {
-        "id": args["id"], "type": args["role"], "description": f"{args['role']} (created by "
-        f"{creator.id})", "model": model, "approval": approval, "tools": tools,
+        "id": args["id"], "type": args["role"],
+        "description": f"{args['role']} (created by {creator.id} at run time)",
+        "model": model, "approval": approval, "tools": tools,
         "image": creator.image, "network": creator.network, "backend": creator.backend,
         "pass_env": creator.pass_env, "direct_communication": [creator.id],
         "resources": creator.resources.model_dump() if creator.resources else None,
@@ -146,15 +147,27 @@ async def start_created(wf: Workflow, data: dict[str, Any]) -> None:
     engine.agents[config.id] = rt
     grant_tools(engine, [rt])
     await sandbox.start()
-    rt.task = asyncio.create_task(rt.run(), name=f"agent-{config.id}")
+    if engine.status == "running":  # else the engine starts it with the others (resume)
+        rt.task = asyncio.create_task(rt.run(), name=f"agent-{config.id}")
 
 
 def restore_created(engine: Engine) -> None:
     """A resumed run: the agents created before it stopped are in the team again."""
     state = engine.pending_resume
     meta = json.loads(state.run.get("meta") or "{}") if state is not None else {}
-    for data in meta.get("created_agents") or []:
+    created = list(meta.get("created_agents") or [])
+    for data in created:
         add_to_team(engine, AgentConfig.model_validate(data))
+    if engine.workflow is not None:
+        engine.workflow.created = created
+
+
+def team_file_json(engine: Engine) -> str:
+    """The team as its file says, without the agents created at run time (recorded apart
+    in the run's meta `created_agents`)."""
+    ids = {a["id"] for a in engine.workflow.created} if engine.workflow is not None else set()
+    created = {i for i, a in enumerate(engine.team.agents) if a.id in ids}
+    return engine.team.model_dump_json(exclude={"agents": created} if created else None)
 
 
 def grant_tools(engine: Engine, runtimes: list[AgentRuntime] | None = None) -> None:

@@ -183,6 +183,10 @@ class TaskFlow:
             await self.block(task, f"failed {task.attempt} attempts (workflow.max_attempts); "
                                    f"last: {feedback}", feedback, call_id)
             return
+        if not self._alive(task.assignee):
+            await self.block(task, f"{task.assignee} has ended and cannot make another attempt; "
+                                   f"last: {feedback}", feedback, call_id)
+            return
         task.attempt += 1
         task.state, task.feedback = b.RUNNING, feedback
         await self.emit_task(task, call_id)

@@ -53,8 +53,9 @@ class WorkflowConfig(BaseModel):
 
     @field_validator("approval_timeout")
     @classmethod
-    def _duration(cls, v: float | str) -> float:
-        return parse_duration(v)
+    def _duration(cls, v: float | str) -> float | str:
+        parse_duration(v)  # kept as written: the recorded team must equal the file
+        return v
 
     @property
     def approval_seconds(self) -> float:
