@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import tempfile
 from pathlib import Path
 
@@ -164,3 +165,27 @@ async def test_a_dead_runs_sockets_are_swept_and_a_live_ones_kept(tmp_path):
         assert not (base / "r1.agents").exists() and (base / "r2.agents").exists()
     finally:
         serving.close()
+
+
+def test_a_live_runs_folder_survives_another_engines_sweep_before_its_socket_exists(tmp_path):
+    """Two engines starting at once: the second's sweep ran between the first's mkdir and
+    its bind and removed the folder under it (a socket probe sees nothing to answer)."""
+    from engine.service.agent_socket import sweep_dead_runs
+
+    base = tmp_path / "base"
+    starting = base / f"r1.{os.getpid()}.agents" / "a"  # ours, alive, no socket yet
+    starting.mkdir(parents=True)
+    dead_pid = _a_dead_pid()
+    dead = base / f"r2.{dead_pid}.agents" / "a"
+    dead.mkdir(parents=True)
+    sweep_dead_runs(base, keep=base / "r3.1.agents")
+    assert starting.is_dir()
+    assert not dead.parent.exists()
+
+
+def _a_dead_pid() -> int:
+    import subprocess
+
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid

@@ -118,7 +118,9 @@ class AgentViews:
     def _own_folder(self, agent_id: str) -> Path:
         if self.run_dir is None:
             base = private_dir(self.directory or default_socket_dir())
-            self.run_dir = base / f"{self.engine.run_id}.agents"
+            # the owner's pid in the name: another engine's sweep keeps it while we live,
+            # even before its first socket exists (a socket probe alone raced that)
+            self.run_dir = base / f"{self.engine.run_id}.{os.getpid()}.agents"
             sweep_dead_runs(base, keep=self.run_dir)
             self.run_dir.mkdir(mode=0o700, exist_ok=True)
         folder = self.run_dir / folder_name(agent_id)
@@ -176,12 +178,30 @@ class AgentViews:
 
 
 def sweep_dead_runs(base: Path, keep: Path) -> None:
-    """Remove the agents' directories of runs whose process died (no socket answers)."""
+    """Remove the agents' directories of runs whose process died.
+
+    ``RUN.PID.agents``: removed when that pid is gone (a reused pid only leaves it for
+    later).  Older names without a pid: removed when none of their sockets answers."""
     for other in base.glob("*.agents"):
         if other == keep or other.is_symlink() or not other.is_dir():
             continue
-        if not any(_answers(sock) for sock in other.glob(f"*/{MCP_SOCKET}")):
-            shutil.rmtree(other, ignore_errors=True)
+        pid = other.name[:-len(".agents")].rpartition(".")[2]
+        if pid.isdigit():
+            if _alive(int(pid)):
+                continue
+        elif any(_answers(sock) for sock in other.glob(f"*/{MCP_SOCKET}")):
+            continue
+        shutil.rmtree(other, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _answers(path: Path) -> bool:
