@@ -10,7 +10,7 @@ HERE = Path(__file__).resolve().parent
 SCRIPTS = ["bench_engine.py", "bench_visibility.py", "bench_docker.py", "bench_tui.py",
            "bench_claude.py", "bench_cli.py", "bench_soak.py", "bench_floods.py",
            "bench_checkpoint.py", "bench_diff_screen.py", "bench_attach.py", "bench_proxy.py",
-           "bench_mcp.py", "bench_board_ui.py"]
+           "bench_mcp.py", "bench_board_ui.py", "bench_board.py"]
 
 
 def main() -> int:

@@ -51,12 +51,11 @@ class TaskFlow:
         return task
 
     # -- scheduling ---------------------------------------------------------------
-    def _ready(self, task: b.Task) -> bool:
-        for other in self.tasks.values():
-            if other.order < task.order and other.state not in b.SATISFIED_STATES:
-                return False
-        return all(self.tasks[d].state in b.SATISFIED_STATES for d in task.depends_on
-                   if d in self.tasks)
+    def _ready(self, task: b.Task, open_order: float) -> bool:
+        """Every task of a lower order (``open_order``: the lowest order with a task not
+        yet done or skipped) and every task it depends on is done or skipped."""
+        return task.order <= open_order and all(
+            self.tasks[d].state in b.SATISFIED_STATES for d in task.depends_on if d in self.tasks)
 
     def _alive(self, agent_id: str | None) -> bool:
         rt = self.engine.agents.get(agent_id or "")
@@ -66,15 +65,28 @@ class TaskFlow:
         """Start every task that can start; end the workflow when every task is final."""
         if self.phase != b.PHASE_RUNNING:
             return
-        busy = {t.assignee for t in self.tasks.values() if t.state in ACTIVE}
-        for task in sorted(self.tasks.values(), key=lambda t: t.order):
-            if task.state == b.TODO and task.assignee not in busy and self._ready(task):
+        busy: set[str | None] = set()
+        todo: list[b.Task] = []
+        open_order: float = float("inf")
+        final = True
+        for t in self.tasks.values():  # one pass: this runs after every transition
+            state = t.state
+            if state in ACTIVE:
+                busy.add(t.assignee)
+            elif state == b.TODO:
+                todo.append(t)
+            if state not in b.SATISFIED_STATES and t.order < open_order:
+                open_order = t.order
+            final = final and state in b.FINAL_STATES
+        for task in sorted(todo, key=lambda t: t.order):
+            if task.state == b.TODO and task.assignee not in busy and self._ready(task, open_order):
                 busy.add(task.assignee)
                 if not self._alive(task.assignee):
-                    await self.block(task, f"{task.assignee} has ended and cannot do it")
+                    await self.block(task, f"{task.assignee} has ended and cannot do it",
+                                     then_advance=False)
                     continue
                 await self._start(task)
-        if all(t.state in b.FINAL_STATES for t in self.tasks.values()):
+        if final and not todo:
             await self._set_phase(b.PHASE_DONE, reason=None)
             for agent_id, rt in self.engine.agents.items():
                 if not rt.finished and not rt.config.is_scripted:
@@ -194,12 +206,13 @@ class TaskFlow:
 
     # -- blocked: the person decides --------------------------------------------
     async def block(self, task: b.Task, reason: str, feedback: str | None = None,
-                    call_id: str | None = None) -> None:
+                    call_id: str | None = None, then_advance: bool = True) -> None:
         task.state, task.reason = b.BLOCKED, reason
         task.feedback = feedback if feedback is not None else task.feedback
         await self.emit_task(task, call_id)
         await self.ask_blocked(task)
-        await self.advance()
+        if then_advance:  # its assignee is free for its next task
+            await self.advance()
 
     async def ask_blocked(self, task: b.Task) -> None:
         who = task.assignee if task.assignee in self.engine.agents else self.config.planner
