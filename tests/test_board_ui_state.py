@@ -93,6 +93,7 @@ def test_history_tells_attempts_reviews_and_qa_runs_apart() -> None:
     assert runs[0].entries[2].who == "reviewer"
     assert runs[1].entries[-1].output == "FAILED test_json\n1 failed"
     assert runs[2].entries[1].text == "fixed"
+    assert runs[1].entries[2].text is None  # the approval does not repeat the old feedback
     assert runs[2].entries[4].output == "5 passed"
 
 
@@ -135,7 +136,7 @@ def test_a_malformed_record_is_coerced_not_a_crash() -> None:
 def test_a_card_shows_title_assignee_attempt_and_a_one_line_status() -> None:
     task = run_state(record(state="running", attempt=2, feedback="sort the keys\nand more",
                             title="Add --json")).board.tasks["t1"]
-    assert card_text(task).plain == "Add --json\ncoder #2\nfix: sort the keys…"
+    assert card_text(task).plain == "Add --json\ncoder #2/3\nfix: sort the keys…"
     assert card_text(task, compact=True).plain == "Add --json\ncoder #2 fix: sort the keys…"
 
 

@@ -226,8 +226,9 @@ def _verdicts(prev: TaskRecord, rec: TaskRecord, ts: float) -> list[HistoryEntry
     if not left:
         return []
     if prev.state == REVIEW:
-        if rec.state in (QA, DONE) and rec.attempt == prev.attempt:
-            return [HistoryEntry(ts, "review_approved", prev.reviewer, rec.feedback)]
+        if rec.state in (QA, DONE) and rec.attempt == prev.attempt:  # feedback kept from
+            note = rec.feedback if rec.feedback != prev.feedback else None  # before: not his
+            return [HistoryEntry(ts, "review_approved", prev.reviewer, note)]
         if rec.state not in (SKIPPED, CANCELLED):
             return [HistoryEntry(ts, "review_changes", prev.reviewer, rec.feedback)]
     if prev.state == QA:

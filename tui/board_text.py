@@ -93,7 +93,7 @@ def card_pieces(task: TaskView, compact: bool = False) -> list[list[Piece]]:
     if closed:  # the column says the state, except for these two in Done
         title.insert(0, (STATE_LOOK[r.state][0] + " ", STATE_LOOK[r.state][1]))
     who = [(_line(r.assignee or "unassigned"), "" if r.assignee else "dim italic"),
-           (f" #{r.attempt}" + (f"/{r.max_attempts}" if r.max_attempts else ""),
+           (f" #{r.attempt}" + (f"/{r.max_attempts}" if r.max_attempts and not compact else ""),
             "bold yellow" if r.attempt > 1 else "dim")]
     status = [(_line(status_line(task)),
                "red" if r.state == BLOCKED else ("dim" if r.state != RUNNING else ""))]

@@ -73,7 +73,7 @@ class Controls(_Base):
             if decision is not None:
                 await self._decided(decision, intr)
 
-        self.push_screen(screen_for(intr, mode), decided)
+        self.push_screen(screen_for(intr, mode, self.state), decided)
 
     def announce_blocked(self, intr: InterruptView) -> None:
         """A toast naming the interrupt and the key that reaches it."""

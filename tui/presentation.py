@@ -60,6 +60,7 @@ INTERRUPT_LABELS = {
     "budget": "budget",
     "disk": "disk full",
     "network": "network",
+    "task_blocked": "blocked task",
 }
 
 

@@ -10,11 +10,18 @@ from tui.screens.network import NetworkScreen
 from tui.screens.plan import PlanScreen
 from tui.screens.progress import ProgressScreen
 from tui.screens.question import QuestionScreen
-from tui.state import InterruptView
+from tui.screens.task_blocked import TaskBlockedScreen
+from tui.state import InterruptView, RunState
 
 
-def screen_for(intr: InterruptView, mode: str = "view") -> Screen:
+def screen_for(intr: InterruptView, mode: str = "view", state: RunState | None = None
+               ) -> Screen:
     """The modal for ``intr``; ``mode`` "reject" opens approvals ready for feedback."""
+    if intr.kind == "task_blocked" and state is not None:
+        task = state.board.tasks.get(intr.task)
+        assignee = task.record.assignee if task is not None else None
+        takers = [a.id for a in state.agents.values() if not a.finished and a.id != assignee]
+        return TaskBlockedScreen(intr, task, takers)
     if intr.kind == "plan_approval":
         return PlanScreen(intr, mode)
     if intr.kind in ("command_approval", "budget", "disk"):

@@ -25,7 +25,7 @@ class TaskHistoryScreen(Dialog[None]):
         self._shown = -1  # how many changes of the task are drawn
 
     @property
-    def task(self) -> TaskView | None:
+    def shown_task(self) -> TaskView | None:
         return self.board.tasks.get(self.task_id)
 
     def compose(self) -> ComposeResult:
@@ -34,7 +34,7 @@ class TaskHistoryScreen(Dialog[None]):
             yield Label("↑↓ PgUp PgDn scroll · Esc close", classes="hint")
 
     def _body(self, box: VerticalScroll) -> ComposeResult:
-        task = self.task
+        task = self.shown_task
         if task is None:
             box.border_title = safe_text(f"Task {self.task_id}")
             yield Static(safe_text("This task is not on the board.", "dim"))
@@ -54,7 +54,7 @@ class TaskHistoryScreen(Dialog[None]):
 
     async def task_changed(self) -> None:
         """The board changed: redraw when this task did (the scroll position is kept)."""
-        task = self.task
+        task = self.shown_task
         if task is None or len(task.changes) == self._shown:
             return
         box = self.query_one("#dialog", VerticalScroll)
