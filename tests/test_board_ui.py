@@ -170,3 +170,24 @@ def _text_of(screen) -> str:
     from textual.widgets import Static
 
     return "\n".join(str(w.render()) for w in screen.query(Static))
+
+
+async def test_a_replay_shows_the_board_as_it_was(tui_env: Path) -> None:
+    from engine.cli import recorded_run
+    from tests.conftest_tui import RUN_ID
+    from tui.replay import make_replay_app
+
+    live = app_for(None, tui_env, auto_approve=True)  # the demo: the workflow, to its end
+    async with live.run_test(size=(100, 30)) as pilot:
+        await wait_until(pilot, lambda s: s.finished, timeout=60)
+    found = await recorded_run(str(tui_env / "state.db"), RUN_ID)
+    assert found is not None
+    app = make_replay_app(*found, blink_cursors=False, paused=True)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("G")
+        await board_drawn(pilot, lambda s: app.player.at_end and s.finished)
+        assert "b" in shown_keys(app)
+        await pilot.press("b")
+        assert card_ids(app, "done") == ["greet", "docs", "test"]
+        await pilot.press("enter")  # a replay's history is read-only, but there
+        assert isinstance(app.screen, TaskHistoryScreen)

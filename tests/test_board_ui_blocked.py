@@ -19,7 +19,10 @@ from tests.conftest_tui import (  # noqa: F401  (tui_env_fixture provides `tui_e
     wait_until,
     write_team,
 )
+from tui.board_state import attempts
 from tui.screens.task_blocked import TaskBlockedScreen
+from tui.screens.task_history import TaskHistoryScreen
+from tui.widgets.board_grid import BoardGrid
 from tui.widgets.interrupts_panel import InterruptsPanel
 
 
@@ -143,3 +146,58 @@ async def test_cancel_asks_again_then_cancels_the_runs_tasks(tui_env: Path) -> N
         await pilot.press("end", "enter", "up", "enter")  # Cancel, then Yes
         await wait_until(pilot, task_is("cancelled"))
         await wait_until(pilot, lambda s: s.finished)
+
+
+async def test_a_in_a_blocked_cards_history_opens_its_dialog(tui_env: Path) -> None:
+    app = app_for(write_team(tui_env, TEAM), tui_env, auto_approve=True)
+    async with app.run_test(size=(100, 36)) as pilot:
+        await wait_until(pilot, lambda s: pending("task_blocked")(s) and task_is("blocked")(s)
+                         and app._board_due is None and not s.board.dirty)
+        await pilot.press("b", "enter")  # the only card: in Blocked
+        assert isinstance(app.screen, TaskHistoryScreen) and app.screen.task_id == "json"
+        assert "a" in {k for k, b in app.screen.active_bindings.items() if b.binding.show}
+        await pilot.press("a")
+        await pilot.pause()
+        assert isinstance(app.screen, TaskBlockedScreen)
+        assert app.screen.task_id == "json"
+
+
+async def test_a_run_resumed_after_kill_9_shows_its_board_and_the_blocked_task(
+        tui_env: Path) -> None:
+    import argparse
+
+    from engine.cli import open_engine, team_for_resume
+    from tests.crash_support import HeadlessRun
+    from tui.app import make_app
+
+    write_team(tui_env, TEAM)
+    run = HeadlessRun(["team.yaml", "--headless", "--auto-approve", "--backend", "local",
+                       "--db", "state.db"], tui_env)
+    try:
+        run.until(lambda e: e["type"] == "interrupt" and e["kind"] == "task_blocked",
+                  answer=False)
+    finally:
+        run.kill9()
+    args = argparse.Namespace(db=str(tui_env / "state.db"), resume="last", auto_approve=True,
+                              backend="local", image=None, headless=False)
+    team, config = team_for_resume(args)
+
+    async def factory():
+        return await open_engine(team, config, args)
+
+    app = make_app(factory, flush_interval=0.05, blink_cursors=False)
+    async with app.run_test(size=(100, 36)) as pilot:
+        await wait_until(pilot, lambda s: pending("task_blocked")(s) and task_is("blocked")(s)
+                         and app._board_due is None and not s.board.dirty)
+        await pilot.press("b")
+        grid = app.query_one(BoardGrid)
+        assert grid.column("blocked").ids == ["json"]
+        assert "b" in {k for k, b in app.active_bindings.items() if b.binding.show}
+        # the history from before the kill: two attempts, two requests for changes
+        kinds = [e.kind for a in attempts(app.state.board.tasks["json"]) for e in a.entries]
+        assert kinds.count("review_changes") == 2 and kinds[-1] == "blocked"
+        await pilot.press("enter", "a")  # its history, then its dialog
+        await pilot.pause()
+        assert isinstance(app.screen, TaskBlockedScreen)
+        await pilot.press("k")  # skip
+        await wait_until(pilot, task_is("skipped"))

@@ -323,6 +323,7 @@ class ControlCenter(ScheduleControls, BoardControls, Controls, App[int]):
             if command.title not in ("Keys", "Quit"):  # ours: our help, the clean quit
                 yield command
         yield from self.palette_commands()
+        yield from self.board_commands()
 
     # -- shutting down ------------------------------------------------------------------
     async def shutdown_engine(self) -> None:

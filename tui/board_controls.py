@@ -9,8 +9,11 @@ the ids of the tasks that changed, and an open history follows its task.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import replace
 from typing import TYPE_CHECKING
+
+from textual.app import SystemCommand
 
 from engine import events as ev
 from tui.screens.board import BoardScreen
@@ -86,6 +89,27 @@ class BoardControls(_Base):
         screen = self.screen
         if isinstance(screen, TaskHistoryScreen) and screen.task_id in changed:
             self.run_worker(screen.task_changed(), group="task-history")
+
+    def board_commands(self) -> Iterable[SystemCommand]:
+        """The board in the command palette, once the run has a workflow."""
+        if self.state is None or not (self.state.board.tasks or self.state.board.phase):
+            return
+        board = self.query_one("#board", BoardPanel)
+        yield SystemCommand("Agents panel" if board.display else "Board",
+                            "b: the agents again" if board.display else
+                            "b: the task board in place of the agents", self.action_toggle_board)
+        yield SystemCommand("Board full screen", "B: every column at full height",
+                            self.action_board_screen)
+
+    def open_task_interrupt(self, task_id: str) -> bool:
+        """Open the dialog of the blocked task's interrupt; False when none is pending."""
+        if self.state is None:
+            return False
+        intr = next((i for i in self.state.interrupts.values()
+                     if i.kind == "task_blocked" and i.task == task_id), None)
+        if intr is not None:
+            self.open_interrupt(intr)
+        return intr is not None
 
     def action_toggle_board(self) -> None:
         """The board in place of the Agents panel, or the agents again."""

@@ -130,17 +130,25 @@ def board_title(board: BoardState) -> Text:
         phase = board.phase + (f" (plan {board.plan_attempt})"
                                if board.phase in ("planning", "checking")
                                and board.plan_attempt > 1 else "")
-        parts.append(safe_text(phase, "cyan"))
+        parts.append(safe_text(phase, "cyan" if board.phase != "stopped" else "red"))
+    if board.phase == "stopped" and board.phase_reason:
+        parts.append(safe_text(fold(board.phase_reason, 60), "red"))
     if board.goal:
         parts.append(safe_text(fold(board.goal, 60)))
     return Text(" · ").join(parts)
 
 
+EMPTY_BOARD = {
+    "planning": "No tasks yet: the planner is planning.",
+    "checking": "No tasks yet: the checker is checking the plan.",
+    "approval": "No tasks yet: the plan waits for your approval (n goes to it).",
+    "stopped": "No tasks: the workflow stopped before any task was planned.",
+}
+
+
 def empty_board_text(board: BoardState) -> Text:
-    if board.phase in ("planning", "checking", "approval"):
-        return safe_text(f"No tasks yet: the plan is {board.phase}.", "dim")
-    return safe_text("No tasks: this team has no workflow, or its planner has not "
-                     "planned yet.", "dim")
+    return safe_text(EMPTY_BOARD.get(board.phase, "No tasks: this team has no workflow, or "
+                                                  "its planner has not planned yet."), "dim")
 
 
 # -- a card's history --------------------------------------------------------------------

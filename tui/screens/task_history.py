@@ -16,7 +16,8 @@ from tui.screens.dialog import Dialog
 
 
 class TaskHistoryScreen(Dialog[None]):
-    BINDINGS = [Binding("escape,q", "close", "Close")]
+    BINDINGS = [Binding("escape,q", "close", "Close"),
+                Binding("a", "answer", "Answer (retry, reassign, skip)")]
 
     def __init__(self, board: BoardState, task_id: str) -> None:
         super().__init__()
@@ -52,6 +53,18 @@ class TaskHistoryScreen(Dialog[None]):
                 if output is not None:
                     yield Static(qa_output_text(output), classes="qa-output")
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "answer":  # only a blocked task waits for an answer
+            task = self.shown_task
+            return task is not None and task.state == "blocked"
+        return True
+
+    def action_answer(self) -> None:
+        task_id = self.task_id
+        self.dismiss(None)
+        if not self.app.open_task_interrupt(task_id):  # type: ignore[attr-defined]
+            self.notify(f"Task {task_id} waits for no answer now.", severity="warning")
+
     async def task_changed(self) -> None:
         """The board changed: redraw when this task did (the scroll position is kept)."""
         task = self.shown_task
@@ -63,3 +76,4 @@ class TaskHistoryScreen(Dialog[None]):
         await box.mount_all([*self._body(box), Label("↑↓ PgUp PgDn scroll · Esc close",
                                                       classes="hint")])
         box.scroll_to(y=scroll_y, animate=False)
+        self.refresh_bindings()  # `a` answers a task that is blocked now
