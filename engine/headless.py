@@ -97,15 +97,15 @@ class Headless:
 
     def _say_stdin_closed(self) -> None:
         waiting = [i.id for i in self.engine.interrupts.pending() if i.blocking]
-        if waiting and not self._told_closed and self._attachable():
-            self._told_closed = True
-            print(f"agentorch: {', '.join(waiting)} wait for an answer; attach with "
-                  f"`agentorch-tui attach {self.engine.run_id}` to give it", file=sys.stderr)
-        elif waiting and not self._told_closed:
-            self._told_closed = True
-            print(f"agentorch: stdin is closed and {', '.join(waiting)} wait for an answer; "
-                  "the run goes on. Stop it (Ctrl+C) and answer after "
-                  f"`agentorch-tui --resume {self.engine.run_id} --headless`", file=sys.stderr)
+        if not waiting or self._told_closed:
+            return
+        self._told_closed = True
+        resume = (f"stop it (Ctrl+C) and answer after "
+                  f"`agentorch-tui --resume {self.engine.run_id} --headless`")
+        how = (f"answer from `agentorch-tui attach {self.engine.run_id}`, or {resume}"
+               if self._attachable() else resume)
+        print(f"agentorch: stdin is closed and {', '.join(waiting)} wait for an answer; "
+              f"the run goes on: {how}", file=sys.stderr)
 
     def _attachable(self) -> bool:
         control = self.engine.control
