@@ -113,6 +113,7 @@ def export_markdown(run: dict[str, Any], events: list[ev.Event]) -> str:
     interrupts: dict[str, dict[str, Any]] = {}
     answers: dict[str, dict[str, Any]] = {}
     finished: dict[str, Any] = {}
+    shared: list[dict[str, Any]] = []  # every version of the team's shared context
     restarts = 0
     for e in events:
         d = e.data
@@ -136,6 +137,8 @@ def export_markdown(run: dict[str, Any], events: list[ev.Event]) -> str:
             answers[d["id"]] = d.get("answer") or {}
         elif e.type == ev.RUN_FINISHED:
             finished = d
+        elif e.type == ev.SHARED_CONTEXT:
+            shared.append(d)
     agents = json.loads(run["agents"]) if isinstance(run.get("agents"), str) else run["agents"]
     out = [f"# Run {run['id']} — team {run['team']}", ""]
     out.append(f"- Started: {_when(run.get('started'))}; finished: {_when(run.get('finished'))}; "
@@ -165,6 +168,10 @@ def export_markdown(run: dict[str, Any], events: list[ev.Event]) -> str:
     for a, c, r in refused:
         out.append(f"- refused: {a} → {c.data['args'].get('to')}: "
                    f"“{_quote(c.data['args'].get('text', ''))}” — {r.data['result'].get('error')}")
+    if shared:
+        out += ["", "## Shared context", ""]
+        out += [f"- version {s.get('version')} by {s.get('by')}: “{_quote(s.get('text', ''))}”"
+                for s in shared]
     out += ["", "## Decisions", ""]
     if not interrupts:
         out.append("(none)")

@@ -189,3 +189,25 @@ def _a_dead_pid() -> int:
     proc = subprocess.Popen(["true"])
     proc.wait()
     return proc.pid
+
+
+async def test_headers_cannot_change_who_is_calling(tmp_path):
+    import httpx2
+
+    engine, views, w, store = await started_with_views(tmp_path, [
+        {"id": "a", "script": WAITER}, {"id": "b", "script": WAITER}])
+    spoof = {"Host": "b", "X-Forwarded-For": "b", "X-Forwarded-Host": "b", "Forwarded": "for=b",
+             "X-Agentorch-Agent": "b", "Accept": "application/json, text/event-stream",
+             "MCP-Protocol-Version": "2025-06-18"}
+    body = {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+            "params": {"name": "report_progress", "arguments": {"text": "who am I"}}}
+    transport = httpx2.AsyncHTTPTransport(uds=str(views.socket_of("a")))
+    async with httpx2.AsyncClient(transport=transport) as http:
+        reply = await http.post("http://b/mcp", json=body, headers=spoof)
+        assert reply.status_code == 200 and '"isError":false' in reply.text
+        other = await http.post("http://b/other", json=body)
+        assert other.status_code == 404
+    report = await w.wait_for("interrupt", kind="progress_report", prompt="who am I")
+    assert report.agent == "a"
+    await engine.stop()
+    await store.close()

@@ -10,6 +10,8 @@ from fake_anthropic import Turn, claude_agent, fake_api_fixture, text, tool
 
 from engine import shared_context
 from engine.brains.claude_prompt import system_prompt
+from engine.events import Event
+from engine.export import export_markdown
 from engine.recording import ControlError
 from engine.resume import load_run_state
 from engine.run import Engine
@@ -39,6 +41,11 @@ async def test_agents_update_and_read_it_and_every_version_is_an_event(tmp_path)
     assert read == {"version": 2, "text": "We use tabs.\nAPI in api.py.", "by": "lead"}
     rows = await store.query("SELECT data FROM events WHERE type='shared_context'")
     assert len(rows) == 2  # recorded, so export and replay have every version
+    run = await store.run(engine.run_id)
+    events = [Event.from_row(*r) for r in await store.events(engine.run_id)]
+    transcript = export_markdown(run, events)
+    assert ("## Shared context\n\n- version 1 by lead: “We use tabs.”\n"
+            "- version 2 by lead: “We use tabs. API in api.py.”") in transcript
     await store.close()
 
 

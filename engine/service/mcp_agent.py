@@ -123,7 +123,11 @@ def result_of(types: Any, content: Any, is_error: bool) -> Any:
 
 
 async def serve_agent_sockets(views: AgentViews, sockets: list[socket.socket]) -> None:
-    """Serve MCP on ``sockets`` until cancelled (one uvicorn server for all of them)."""
+    """Serve MCP on ``sockets`` until cancelled (one uvicorn server for all of them).
+
+    The SDK and uvicorn take ~0.3 s to import: that happens in a thread, so the engine's
+    loop (and the screen) go on meanwhile; early clients wait in the sockets' backlog."""
+    await asyncio.to_thread(_import_server_modules)
     import uvicorn
     from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
     from mcp.server.transport_security import TransportSecuritySettings
@@ -146,7 +150,8 @@ async def serve_agent_sockets(views: AgentViews, sockets: list[socket.socket]) -
         await manager.handle_request(scope, receive, send)
 
     config = uvicorn.Config(app, lifespan="off", log_level="warning", access_log=False,
-                            timeout_graceful_shutdown=1, ws="none")
+                            timeout_graceful_shutdown=1, ws="none", proxy_headers=False,
+                            server_header=False)
     server = _QuietServer(config)
     async with manager.run():
         task = asyncio.create_task(server.serve(sockets=sockets))
@@ -157,6 +162,12 @@ async def serve_agent_sockets(views: AgentViews, sockets: list[socket.socket]) -
             with contextlib.suppress(BaseException):
                 await asyncio.wait_for(task, 5)
             raise
+
+
+def _import_server_modules() -> None:
+    import mcp.server.lowlevel  # noqa: F401
+    import mcp.server.streamable_http_manager  # noqa: F401
+    import uvicorn  # noqa: F401
 
 
 async def _plain(send: Any, status: int, text: str) -> None:
