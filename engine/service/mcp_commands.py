@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 
 #: the most messages `agent_messages` returns at once
 MAX_MESSAGES = 200
+#: ids of the tasks `assign_task` adds (o1, o2, ...: the orchestrator's)
+ASSIGNED_PREFIX = "o"
 
 
 @command("agents")
@@ -95,6 +97,55 @@ async def _agent_socket(engine: Engine, cmd: Command) -> dict[str, Any]:
     if path is None:
         raise ControlError(f"{agent} has no MCP socket in this run")
     return {"agent": agent, "socket": str(path)}
+
+
+@command("assign_task")
+async def _assign_task(engine: Engine, cmd: Command) -> dict[str, Any]:
+    """A task for one agent on the running board, started as soon as the agent is free;
+    it goes through review and QA like the plan's tasks."""
+    from engine.workflow import board as b
+
+    wf = _board(engine)
+    agent = cmd.need("agent")
+    if agent not in wf.assignable():
+        raise ControlError(f"unknown agent {agent!r}; agents: {', '.join(wf.assignable())}")
+    if wf.phase != b.PHASE_RUNNING:
+        raise ControlError(f"the board is {wf.phase or 'not started'}: a task can be added while "
+                           "the plan runs (after the person approved it)")
+    number = 1 + sum(1 for t in wf.tasks if t.startswith(ASSIGNED_PREFIX))
+    while f"{ASSIGNED_PREFIX}{number}" in wf.tasks:  # the planner may use such ids too
+        number += 1
+    task_id = f"{ASSIGNED_PREFIX}{number}"
+    pending = [t.order for t in wf.tasks.values() if t.state not in b.SATISFIED_STATES]
+    order = min(pending) if pending else max((t.order for t in wf.tasks.values()), default=0)
+    task = b.Task(task_id, cmd.need("title"), cmd.text("description"), assignee=agent,
+                  order=order, max_attempts=wf.config.max_attempts)
+    wf.tasks[task_id] = task
+    await wf.emit_task(task)
+    if cmd.via:
+        await engine.emit(ev.NOTICE, level="info", task=task_id, via=cmd.via,
+                          text=f"task {task_id} for {agent} added by {cmd.via}")
+    await wf.advance()
+    return {"task_id": task_id, "state": task.state, "assignee": agent}
+
+
+@command("task_result")
+async def _task_result(engine: Engine, cmd: Command) -> dict[str, Any]:
+    task_id = cmd.need("task")
+    task = _board(engine).tasks.get(task_id)
+    if task is None:
+        raise ControlError(f"no task {task_id!r} on the board")
+    record = task.event_data()
+    return {k: record.get(k) for k in ("task_id", "title", "state", "assignee", "attempt",
+                                       "summary", "feedback", "qa_output", "reason")}
+
+
+def _board(engine: Engine) -> Any:
+    wf = getattr(engine, "workflow", None)
+    if wf is None:
+        raise ControlError("this team has no task board (`workflow:` in its team file); use "
+                           "send_to_agent")
+    return wf
 
 
 def reply_of(event: ev.Event, request_id: str) -> dict[str, Any] | None:

@@ -59,6 +59,15 @@ ORCHESTRATOR_TOOLS = [
     OrchestratorTool("get_shared_context", "The team's shared context: {version, text, by}.",
                      _obj({}, [])),
 ]
+BOARD_TOOLS = [
+    OrchestratorTool("assign_task", "Put a task for `agent` on the team's task board; it "
+                     "starts when the agent is free and goes through review and QA like the "
+                     "plan's tasks. Returns its task_id.",
+                     _obj({"agent": _S, "title": _S, "description": _S}, ["agent", "title"])),
+    OrchestratorTool("get_task_result", "A task's state (todo, running, review, qa, done, "
+                     "blocked, ...), its assignee's summary, review feedback and QA output.",
+                     _obj({"task_id": _S}, ["task_id"])),
+]
 ANSWER_TOOL = OrchestratorTool(
     "answer_interrupt", "Answer an interrupt as the person: `choice` approve or reject (a "
     "plan, a command, a budget, a disk), ack (a progress report), or `text` (a question).",
@@ -77,6 +86,9 @@ class Orchestrator:
         self._pump: asyncio.Task | None = None
 
     async def start(self) -> None:
+        state = await self.client.request({"type": "state"})
+        if (state.get("team_config") or {}).get("workflow"):  # a team with a task board
+            self.tools[len(ORCHESTRATOR_TOOLS):len(ORCHESTRATOR_TOOLS)] = BOARD_TOOLS
         await self.client.subscribe()  # live events: replies to send_to_agent
         self._pump = asyncio.create_task(self._read_events(), name="mcp-replies")
 
@@ -115,6 +127,12 @@ class Orchestrator:
             return await request({"type": "shared_context", "text": args.get("text")})
         if name == "get_shared_context":
             return await request({"type": "shared_context"})
+        if name == "assign_task":
+            return await request({"type": "assign_task", "agent": args.get("agent"),
+                                  "title": args.get("title"),
+                                  "description": args.get("description") or ""})
+        if name == "get_task_result":
+            return await request({"type": "task_result", "task": args.get("task_id")})
         return await self._answer(args)
 
     async def _send(self, agent: str, args: dict[str, Any]) -> Any:

@@ -1,0 +1,56 @@
+"""The orchestrator's board tools over real stdio: assign_task and get_task_result on a team
+with a `workflow:` (a task added by the MCP caller runs like the plan's own)."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import pytest
+from engine_support import Watcher, step
+from test_mcp_stdio import call, mcp_stdio
+from workflow_support import one_task, planner, wait, workflow_team
+
+from engine.run import Engine
+from engine.service.control_socket import ControlServer
+from memory.store import Store
+
+pytestmark = pytest.mark.timeout(120)
+
+
+async def test_assign_task_puts_a_task_on_the_board_and_its_result_comes_back(tmp_path):
+    team = workflow_team(tmp_path, [
+        planner(one_task("t1", "coder")),
+        {"id": "coder", "script": [wait(), wait(), step("submit_task", task_id="t1", summary="t1 ok"),
+                                   wait()]},
+        {"id": "writer", "script": [wait(), step("submit_task", task_id="o1",
+                                                 summary="wrote the changelog"), wait()]},
+    ])
+    store = await Store.open(tmp_path / "state.db")
+    engine = Engine(team, store, auto_approve=True)
+    engine.control = ControlServer(engine, directory=Path(tempfile.mkdtemp(prefix="ao-", dir="/tmp")))
+    w = Watcher(engine)
+    await engine.start()
+    try:
+        await w.wait_for("task", task_id="t1", state="running")
+        async with mcp_stdio(str(tmp_path / "state.db"), "--run", "last") as mcp:
+            names = [t.name for t in (await mcp.list_tools()).tools]
+            assert "assign_task" in names and "get_task_result" in names
+            added, err = await call(mcp, "assign_task", agent="writer", title="changelog",
+                                    description="write CHANGELOG.md")
+            assert not err and added == {"task_id": "o1", "state": "running", "assignee": "writer"}
+            await w.wait_for("task", task_id="o1", state="done")
+            result, err = await call(mcp, "get_task_result", task_id="o1")
+            assert not err and result["state"] == "done"
+            assert result["summary"] == "wrote the changelog" and result["assignee"] == "writer"
+            refused, err = await call(mcp, "assign_task", agent="nobody", title="x")
+            assert err and "unknown agent 'nobody'" in refused["error"]
+            missing, err = await call(mcp, "get_task_result", task_id="zz")
+            assert err and "no task 'zz'" in missing["error"]
+        note = await w.wait_for("notice", task="o1")
+        assert note.data["via"].startswith("mcp (pid ")
+        await engine.send_user_message("coder", "go on")
+        await w.wait_for("task", task_id="t1", state="done")
+    finally:
+        await engine.stop()
+        await store.close()
