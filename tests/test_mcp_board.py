@@ -54,3 +54,38 @@ async def test_assign_task_puts_a_task_on_the_board_and_its_result_comes_back(tm
     finally:
         await engine.stop()
         await store.close()
+
+
+async def test_an_agent_created_at_run_time_gets_its_own_served_socket(tmp_path):
+    import json
+
+    from mcp_support import agent_session, content_of
+
+    from engine.service.agent_socket import AgentViews
+
+    script = json.dumps([wait(), wait()])
+    team = workflow_team(tmp_path, [
+        {"id": "planner", "script": [
+            wait(), step("create_agent", id="helper", role="helper", instructions=script),
+            step("create_tasks", tasks=[one_task("t1", "helper")]), wait()]},
+        {"id": "coder", "script": [wait()]}], max_agents=1)
+    store = await Store.open(tmp_path / "state.db")
+    engine = Engine(team, store)
+    views = engine.agent_views = AgentViews(
+        engine, directory=Path(tempfile.mkdtemp(prefix="ao-", dir="/tmp")))
+    w = Watcher(engine)
+    await engine.start()
+    try:
+        approval = await w.wait_for("interrupt", "planner", kind="plan_approval")
+        await engine.handle_command({"type": "approve", "interrupt": approval.data["id"]})
+        await w.wait_for("agent_status", "helper", status="waiting_message")
+        async with agent_session(views.socket_of("helper")) as session:
+            names = [t.name for t in (await session.list_tools()).tools]
+            assert "submit_task" in names and "create_agent" not in names
+            done = await session.call_tool("report_progress", {"text": "helper here"})
+            assert not done.is_error, content_of(done)
+        report = await w.wait_for("interrupt", kind="progress_report", prompt="helper here")
+        assert report.agent == "helper"
+    finally:
+        await engine.stop()
+        await store.close()

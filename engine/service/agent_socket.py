@@ -77,7 +77,9 @@ class AgentViews:
         self.sockets: dict[str, socket.socket] = {}  # agent id -> listening socket
         self.folders: dict[str, Path] = {}
         self._server: Any = None
-        self._serving: asyncio.Task | None = None
+        #: the servers: one for the team's agents, one more per agent created at run time
+        self._serving: list[asyncio.Task] = []
+        self._closed = False
         self._problem_said = False
         shared_context.of(engine).listeners.append(self._write_context)
 
@@ -90,7 +92,7 @@ class AgentViews:
             if len(os.fsencode(path)) > MAX_SOCKET_PATH:
                 raise SocketDirError(f"the socket path {path} is longer than {MAX_SOCKET_PATH} "
                                      "bytes; set XDG_RUNTIME_DIR to a shorter directory")
-            self.sockets[spec.agent_id] = _bind(path)
+            sock = self.sockets[spec.agent_id] = _bind(path)
         except (SocketDirError, OSError) as exc:
             self._say_problem(str(exc) if isinstance(exc, SocketDirError) else
                               f"{exc.strerror or exc}")
@@ -98,6 +100,8 @@ class AgentViews:
         self.owners[str(path)] = spec.agent_id
         self.folders[spec.agent_id] = folder
         _write_file(folder / CONTEXT_FILE, self._context_text())
+        if self._serving:  # an agent created at run time (the workflow): served at once
+            self._serve([sock])
         if spec.backend != "docker":
             return replace(spec, env={**spec.env, ENV_SOCKET: str(path)})
         env = {**spec.env, ENV_SOCKET: f"{CONTAINER_DIR}/{MCP_SOCKET}"}
@@ -152,20 +156,24 @@ class AgentViews:
     # -- serving --------------------------------------------------------------------------
     async def start(self) -> None:
         """Serve every socket bound so far (call once the agents exist)."""
-        if not self.sockets or self._serving is not None:
+        if not self.sockets or self._serving or self._closed:
             return
         await shared_context.of(self.engine).load()
         await self._write_context(shared_context.of(self.engine).current)
+        self._serve(list(self.sockets.values()))
+
+    def _serve(self, sockets: list[socket.socket]) -> None:
         from engine.service.mcp_agent import serve_agent_sockets
 
-        self._serving = asyncio.create_task(
-            serve_agent_sockets(self, list(self.sockets.values())), name="agent-mcp")
+        self._serving.append(asyncio.get_running_loop().create_task(
+            serve_agent_sockets(self, sockets), name="agent-mcp"))
 
     async def close(self) -> None:
-        if self._serving is not None:
-            self._serving.cancel()
-            await asyncio.gather(self._serving, return_exceptions=True)
-            self._serving = None
+        self._closed = True
+        serving, self._serving = self._serving, []
+        for task in serving:
+            task.cancel()
+        await asyncio.gather(*serving, return_exceptions=True)
         for sock in self.sockets.values():
             with contextlib.suppress(OSError):
                 sock.close()

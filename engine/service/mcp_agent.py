@@ -23,7 +23,6 @@ from engine import events as ev
 from engine.agent import AgentFinished
 from engine.brains.base import ToolCall
 from engine.service.mcp_permission import INPUT_SCHEMA, PERMISSION_TOOL, SPEC_DESCRIPTION, permission_prompt
-from engine.tools import TOOL_SPECS
 
 if TYPE_CHECKING:
     import socket
@@ -41,10 +40,11 @@ class ViewError(Exception):
 
 
 def tool_list(agent: AgentRuntime) -> list[dict[str, Any]]:
-    """(name, description, input schema) of every tool in the agent's view."""
+    """(name, description, input schema) of every tool in the agent's view: the tools its
+    brain is given (its `tools`, plus what the workflow grants its role)."""
     tools = [{"name": spec.name, "description": spec.description,
               "input_schema": spec.input_schema}
-             for spec in (TOOL_SPECS[n] for n in agent.config.allowed_tools() if n in TOOL_SPECS)]
+             for spec in agent.tools if spec.name in agent.allowed_tool_names]
     tools.append({"name": PERMISSION_TOOL, "description": SPEC_DESCRIPTION,
                   "input_schema": INPUT_SCHEMA})
     return tools
