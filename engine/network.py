@@ -64,6 +64,7 @@ class NetworkGate:
         self.proxy: EgressProxy | None = None
         self._held: dict[tuple[str, str, int], asyncio.Future[bool]] = {}
         self._tasks: set[asyncio.Task] = set()
+        self._closing = False
 
     @classmethod
     def of(cls, engine: Engine) -> NetworkGate | None:
@@ -75,11 +76,20 @@ class NetworkGate:
         return agent_id in self.rules and self.engine.backends.get(agent_id) == "docker"
 
     def apply(self, spec: SandboxSpec) -> SandboxSpec:
-        """The agent's sandbox spec with its door bound in and the proxy in its environment."""
-        if not self.proxied(spec.agent_id) or self.dir is None:
+        """The agent's sandbox spec with its door bound in and the proxy in its environment.
+
+        Other services' relays in ``spec.relays`` stay; when another service already set
+        ``spec.service_dir``, the door (a listening socket) moves into that folder."""
+        if not self.proxied(spec.agent_id) or self.dir is None or self.proxy is None:
             return spec
-        return replace(spec, network="none", service_dir=self.dir / spec.agent_id,
-                       relays=((PROXY_PORT, PROXY_SOCKET),), env={**spec.env, **proxy_env()})
+        folder = spec.service_dir or self.dir / spec.agent_id
+        door = self.proxy.doors[spec.agent_id]
+        if Path(door.path).parent != folder:
+            os.replace(door.path, folder / PROXY_SOCKET)
+            door.path = str(folder / PROXY_SOCKET)
+        return replace(spec, network="none", service_dir=folder,
+                       relays=(*spec.relays, (PROXY_PORT, PROXY_SOCKET)),
+                       env={**spec.env, **proxy_env()})
 
     # -- lifecycle ---------------------------------------------------------------------
     async def start(self) -> None:
@@ -111,6 +121,8 @@ class NetworkGate:
         await self._restore()
 
     async def stop(self) -> None:
+        """Close every door (idempotent); connections cut now are not recorded any more."""
+        self._closing = True
         for task in list(self._tasks):
             task.cancel()
         if self.proxy is not None:
@@ -216,6 +228,8 @@ class NetworkGate:
         return choice in ("once", "run", "always")
 
     async def _report(self, record: ConnectionRecord) -> None:
+        if self._closing or self.engine.finished.is_set():
+            return
         with contextlib.suppress(Exception):  # a stopped run records nothing more
             await self.engine.emit(
                 ev.CONNECTION, record.agent, host=record.host, port=record.port,

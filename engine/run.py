@@ -437,6 +437,8 @@ class Engine(EventRecorder):
                                           if self._should_run(a)})
         await asyncio.gather(*(rt.sandbox.stop() for rt in self.agents.values()
                                if self._should_run(rt.agent_id)), return_exceptions=True)
+        if self.network is not None:  # before run_finished: no event may follow it
+            await self.network.stop()
 
     async def _finish(self, status: str, reason: str) -> None:
         if self.finished.is_set():
