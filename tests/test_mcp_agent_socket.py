@@ -211,3 +211,56 @@ async def test_headers_cannot_change_who_is_calling(tmp_path):
     assert report.agent == "a"
     await engine.stop()
     await store.close()
+
+
+async def test_every_team_tool_through_the_view_under_the_agents_rules(tmp_path):
+    engine, views, w, store = await started_with_views(tmp_path, [
+        {"id": "dev", "approval": "risky", "sandbox_path": "ws/dev", "memory_file": "mem/dev.md",
+         "direct_communication": ["lead"],  # busy with its own (safe) command meanwhile
+         "script": [step("run_command", command="sleep 100", timeout=120)]},
+        {"id": "lead", "direct_communication": ["dev"], "script": [
+            step("send_message", to="dev", text="what is 2+2?", wait_reply=True), *WAITER]}])
+
+    async def answer_next(kind: str, command: dict) -> None:
+        intr = await w.wait_for("interrupt", "dev", kind=kind)
+        await engine.handle_command({**command, "interrupt": intr.data["id"]})
+
+    async with agent_session(views.socket_of("dev")) as s:
+        async def ok(name: str, **args):
+            result = await s.call_tool(name, args)
+            assert not result.is_error, (name, content_of(result))
+            return content_of(result)
+
+        assert (await ok("run_command", command="echo hi"))["output"] == "hi\n"
+        assert (await ok("write_file", path="notes.txt", content="n1"))["bytes"] == 2
+        assert (await ok("read_file", path="notes.txt"))["content"] == "n1"
+        assert (await ok("update_memory", text="remember this"))["appended"] > 0
+        request = await ok("wait_for_message", timeout=30)
+        assert request["text"] == "what is 2+2?" and request["kind"] == "request"
+        assert (await ok("reply", text="4"))["reply_to"] == request["id"]
+
+        risky = asyncio.create_task(s.call_tool("run_command", {"command": "rm -rf build"}))
+        await answer_next("command_approval", {"type": "reject", "text": "not now"})
+        rejected = await risky
+        assert rejected.is_error and "not now" in content_of(rejected)["error"]
+
+        asked = asyncio.create_task(ok("ask_user", question="which db?"))
+        await answer_next("user_input", {"type": "answer", "text": "sqlite"})
+        assert (await asked)["answer"] == "sqlite"
+        debug = asyncio.create_task(ok("request_debug", text="stuck", timeout=60))
+        await answer_next("debug_request", {"type": "answer", "text": "try again"})
+        assert (await debug)["answer"] == "try again"
+        plan = asyncio.create_task(ok("propose_plan", steps=["a", "b"]))
+        await answer_next("plan_approval", {"type": "approve"})
+        assert (await plan)["approved"] is True
+    reply = await w.wait_for("tool_result", "lead", tool="send_message")
+    assert reply.data["result"]["reply"]["text"] == "4"
+    assert (tmp_path / "mem" / "dev.md").read_text().count("remember this") == 1
+    calls = [e.data for e in w.find("tool_call", "dev")]
+    own = [c for c in calls if "via" not in c]
+    assert [c["args"] for c in own] == [{"command": "sleep 100", "timeout": 120}]
+    assert [c["tool"] for c in calls if c.get("via") == "mcp"] == [
+        "run_command", "write_file", "read_file", "update_memory", "wait_for_message", "reply",
+        "run_command", "ask_user", "request_debug", "propose_plan"]
+    await engine.stop()
+    await store.close()
