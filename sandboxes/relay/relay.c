@@ -125,8 +125,10 @@ int main(int argc, char **argv) {
             if (c->up.len) ev_unx |= POLLOUT;
             if (!c->down.eof && c->down.len == 0) ev_unx |= POLLIN;
             if (c->down.len) ev_tcp |= POLLOUT;
-            fds[n] = (struct pollfd){c->tcp, ev_tcp, 0}; owner[n++] = k;
-            fds[n] = (struct pollfd){c->unx, ev_unx, 0}; owner[n++] = k;
+            /* an fd we wait nothing from is left out (negative): a hung-up peer whose
+             * bytes still wait for the other side would otherwise wake us in a loop */
+            fds[n] = (struct pollfd){ev_tcp ? c->tcp : -1, ev_tcp, 0}; owner[n++] = k;
+            fds[n] = (struct pollfd){ev_unx ? c->unx : -1, ev_unx, 0}; owner[n++] = k;
         }
         if (poll(fds, (nfds_t)n, -1) < 0) { if (errno == EINTR) continue; return 1; }
         for (int j = 0; j < n; j++) {
