@@ -39,11 +39,13 @@ async def running_team(tmp_path):
     store = await Store.open(tmp_path / "state.db")
     engine = Engine(team, store)
     short = Path(tempfile.mkdtemp(prefix="ao-", dir="/tmp"))
-    engine.control = ControlServer(engine, directory=short / "c")
+    (short / "agentorch").mkdir(mode=0o700)  # as $XDG_RUNTIME_DIR/agentorch
+    engine.control = ControlServer(engine, directory=short / "agentorch")
     engine.agent_views = AgentViews(engine, directory=short / "a")
     watcher = Watcher(engine)
     await engine.start()
     try:
+        engine.runtime_dir = short
         yield engine, watcher, str(tmp_path / "state.db")
     finally:
         await engine.stop()
@@ -51,8 +53,9 @@ async def running_team(tmp_path):
 
 
 @contextlib.asynccontextmanager
-async def mcp_stdio(db: str, *args: str):
-    params = StdioServerParameters(command=CLI, args=["mcp", "--db", db, *args])
+async def mcp_stdio(db: str | None, *args: str, **where):
+    params = StdioServerParameters(command=CLI, args=["mcp", *(["--db", db] if db else []), *args],
+                                   **where)
     async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
         await session.initialize()
         yield session
@@ -143,3 +146,15 @@ async def test_no_live_run_is_one_sentence(tmp_path):
 
 
 pytestmark = pytest.mark.timeout(120)
+
+
+async def test_started_elsewhere_without_a_database_it_finds_the_newest_live_run(tmp_path):
+    import os
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    async with running_team(tmp_path) as (engine, w, db):
+        env = {**os.environ, "XDG_RUNTIME_DIR": str(engine.runtime_dir)}
+        async with mcp_stdio(None, "--run", "last", env=env, cwd=str(elsewhere)) as mcp:
+            agents, err = await call(mcp, "get_agents")
+            assert not err and [a["id"] for a in agents] == ["lead", "dev", "ops"]

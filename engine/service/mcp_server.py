@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from engine import events as ev
@@ -248,18 +249,59 @@ def add_parser(sub: Any, default_db: str) -> None:
     m.add_argument("--agent", help="serve this agent's own view (its tools, its rules)")
     m.add_argument("--allow-answers", action="store_true",
                    help="offer answer_interrupt (the MCP client may approve for you)")
-    m.add_argument("--db", default=default_db)
+    m.add_argument("--db", default=None,
+                   help=f"the state database (default {default_db}; without one there, the "
+                        "newest live run of yours is found by its socket)")
 
 
 def run_command(args: Any) -> int:
     """`agentorch-tui mcp`: one sentence on stderr when there is no run to serve."""
+    import os
     import sys
 
     from engine.service.client import find_live_run
+    from memory.store import DEFAULT_DB
+
+    args.db_given = args.db is not None
+    args.db = args.db or str(DEFAULT_DB)
 
     try:
-        _run, path = find_live_run(args.db, args.run)
+        try:
+            _run, path = find_live_run(args.db, args.run)
+        except ClientError:
+            if args.db_given or os.path.exists(args.db):
+                raise
+            found = live_socket_of(args.run)  # e.g. Claude Code starts us in another directory
+            if found is None:
+                raise
+            path = found
         return asyncio.run(serve_stdio(str(path), args.agent, args.allow_answers))
     except ClientError as exc:
         print(f"agentorch-tui mcp: {exc}", file=sys.stderr)
         return 1
+
+
+def live_socket_of(ref: str, directory: Path | None = None) -> Path | None:
+    """Without a database at hand: the control socket of the live run ``ref`` (an id, a
+    prefix or `last`: the newest) among this user's sockets, or None."""
+    import socket
+
+    from engine.service.socket_dir import default_socket_dir
+
+    base = directory or default_socket_dir()
+    try:
+        sockets = sorted(base.glob("*.sock"), key=lambda p: p.stat().st_mtime, reverse=True)
+    except OSError:
+        return None
+    for path in sockets:
+        if ref != "last" and not path.name.startswith(ref):
+            continue
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            probe.connect(str(path))
+            return path
+        except OSError:
+            continue
+        finally:
+            probe.close()
+    return None
