@@ -93,13 +93,13 @@ class AgentViews:
                 raise SocketDirError(f"the socket path {path} is longer than {MAX_SOCKET_PATH} "
                                      "bytes; set XDG_RUNTIME_DIR to a shorter directory")
             sock = self.sockets[spec.agent_id] = _bind(path)
+            _write_file(folder / CONTEXT_FILE, self._context_text())
         except (SocketDirError, OSError) as exc:
             self._say_problem(str(exc) if isinstance(exc, SocketDirError) else
                               f"{exc.strerror or exc}")
             return spec
         self.owners[str(path)] = spec.agent_id
         self.folders[spec.agent_id] = folder
-        _write_file(folder / CONTEXT_FILE, self._context_text())
         if self._serving:  # an agent created at run time (the workflow): served at once
             self._serve([sock])
         if spec.backend != "docker":
@@ -151,7 +151,10 @@ class AgentViews:
     async def _write_context(self, _version: shared_context.Version) -> None:
         text = self._context_text()
         for folder in list(self.folders.values()):
-            await asyncio.to_thread(_write_file, folder / CONTEXT_FILE, text)
+            try:
+                await asyncio.to_thread(_write_file, folder / CONTEXT_FILE, text)
+            except OSError:  # its directory is gone (the run ends): the tools still answer
+                pass
 
     # -- serving --------------------------------------------------------------------------
     async def start(self) -> None:
