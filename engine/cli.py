@@ -429,9 +429,9 @@ def cmd_check(file: str, db: str = str(DEFAULT_DB)) -> int:
             print(visible_controls(str(problem)))
         return EXIT_CONFIG
     print(visible_controls(summary(team, file)))
-    from engine.network_allowed import allowed_lines
+    from engine.network_allowed import allowed_lines, rules_lines
 
-    for line in allowed_lines(db, team.name):
+    for line in rules_lines(team) + allowed_lines(db, team.name):
         print(visible_controls(line))
     return EXIT_OK
 

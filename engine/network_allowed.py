@@ -13,6 +13,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from engine.config import NetworkRules, TeamConfig
+
 FILE_NAME = "network-allowed.json"
 
 
@@ -58,6 +60,23 @@ def add_allowed(db: Path | str, team: str, agent: str, entry: str) -> None:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def rules_lines(team: TeamConfig) -> list[str]:
+    """What `check` prints about the agents' network settings (none is the default)."""
+    lines: list[str] = []
+    rules = [(a.id, r) for a in team.agents if isinstance(r := team.network_of(a), NetworkRules)]
+    if rules:
+        lines.append("  network through the run's proxy:")
+        for agent_id, r in rules:
+            text = f"allow {', '.join(r.allow) or '(nothing)'}"
+            text += f"; deny {', '.join(r.deny)}" if r.deny else ""
+            text += f"; others ask you (denied after {r.hold_timeout:g} s)" if r.ask else "; others refused"
+            lines.append(f"    {agent_id:<14} {text}")
+    open_ = [a.id for a in team.agents if team.network_of(a) == "unrestricted"]
+    if open_:
+        lines.append(f"  UNRESTRICTED network (nothing filtered): {', '.join(open_)}")
+    return lines
 
 
 def allowed_lines(db: Path | str, team: str) -> list[str]:

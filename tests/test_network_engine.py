@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import tempfile
+from pathlib import Path
 
 import pytest
 from crash_support import HeadlessRun
@@ -15,6 +17,7 @@ from engine_support import Watcher, make_team, step
 from proxy_support import FakeOrigin, ThreadedOrigin
 
 from engine.cli import cmd_check
+from engine.network import DIR_PREFIX
 from engine.network_allowed import allowed_file, load_allowed
 from engine.run import Engine
 from memory.store import Store
@@ -136,6 +139,7 @@ def test_check_lists_the_always_allowed_hosts(tmp_path, capsys):
     assert cmd_check(str(tmp_path / "team.yaml"), str(tmp_path / "state.db")) == 0
     out = capsys.readouterr().out
     assert "always allowed" in out and "github.com:443" in out
+    assert "a              allow pypi.org; others ask you (denied after 300 s)" in out
 
 
 def test_kill9_with_a_held_request_then_resume(tmp_path):
@@ -149,7 +153,10 @@ def test_kill9_with_a_held_request_then_resume(tmp_path):
             f"      - {{tool: run_command, args: {{command: '{wget(origin.port, '/second')}'}}}}\n")
         run = HeadlessRun(["team.yaml", "--headless", "--db", "state.db"], tmp_path)
         held = run.until(lambda e: e["type"] == "interrupt" and e.get("kind") == "network")
+        killed = run.proc.pid
         run.kill9()
+        left = list(Path(tempfile.gettempdir()).glob(f"{DIR_PREFIX}{killed}-*"))
+        assert left, "kill -9 leaves the run's socket folder behind"
         resumed = HeadlessRun(["--resume", "last", "--headless", "--db", "state.db"], tmp_path)
         gone = resumed.until(lambda e: e["type"] == "interrupt_answered" and e["id"] == held["id"])
         assert gone["answer"]["withdrawn"] is True
@@ -157,6 +164,7 @@ def test_kill9_with_a_held_request_then_resume(tmp_path):
                               and e["id"] != held["id"])
         resumed.send({"type": "network", "interrupt": again["id"], "choice": "run"})
         assert resumed.finish() == 0, resumed.proc.stderr.read()
+        assert not any(p.exists() for p in left), "the next start removes a dead run's sockets"
         outputs = [e["result"]["output"] for e in resumed.events if e["type"] == "tool_result"]
         assert any("hello from origin" in o for o in outputs), outputs
     finally:
