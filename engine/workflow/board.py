@@ -22,6 +22,7 @@ record, so a consumer keeps only the latest event per `task_id`:
     max_attempts int         attempts allowed before it is blocked (a retry adds one)
     interrupt    str | None  the pending `task_blocked` interrupt of a blocked task
     by_call      str | None  the tool call that caused this change (None: the engine/person)
+    cut          str | None  with `repo:`, the integration commit its branch was cut from
 
 A `workflow` event tells the run's phase: {goal, phase, attempt} with phase one of
 planning | checking | approval | running | done | stopped (and `reason` on stopped).
@@ -70,6 +71,7 @@ class Task:
     max_attempts: int = 3
     interrupt: str | None = None
     by_call: str | None = None
+    cut: str | None = None
 
     def event_data(self) -> dict[str, Any]:
         return task_event_data(self)
@@ -91,7 +93,7 @@ def task_event_data(task: Task) -> dict[str, Any]:
         "acceptance": task.acceptance, "feedback": task.feedback, "summary": task.summary,
         "qa_output": task.qa_output, "branch": task.branch, "reviewer": task.reviewer,
         "reason": task.reason, "max_attempts": task.max_attempts,
-        "interrupt": task.interrupt, "by_call": task.by_call,
+        "interrupt": task.interrupt, "by_call": task.by_call, "cut": task.cut,
     }
 
 

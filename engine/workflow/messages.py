@@ -54,7 +54,8 @@ def task_text(task: Task, qa_command: str | None) -> str:
     if task.qa_output and task.feedback and task.feedback.startswith("QA"):
         lines += ["", "QA output (its end):", task.qa_output]
     if task.branch:
-        lines += ["", f"Work on branch {task.branch} (your workspace has it checked out)."]
+        lines += ["", f"Your workspace now holds this task's branch {task.branch} (cut from "
+                      "the integration branch, with the earlier tasks' results)."]
     if qa_command:
         lines += ["", "After review, the team's QA command runs on a copy of your work."]
     lines += ["", f"When it is done, call submit_task with task_id {task.task_id!r} and a "

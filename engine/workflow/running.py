@@ -119,20 +119,24 @@ class TaskFlow:
         if task.state != b.RUNNING:
             raise WorkflowError(f"task {task_id} is {task.state}, not running: nothing to submit")
         task.summary = summary
+        diff = None
+        if self.engine.workspaces is not None:  # the task branch is what was submitted
+            from engine.workflow.branches import task_diff
+
+            diff = await task_diff(self, task)
         reviewer = self.config.reviewer
         if reviewer:
             task.state, task.feedback, task.reviewer = b.REVIEW, None, reviewer
             await self.emit_task(task, call_id)
-            await self.send_review(task)
+            await self.send_review(task, diff)
             nxt = f"{reviewer} reviews it; the verdict comes to you as a message if changes are needed"
         else:
             await self._after_review(task, None, call_id)
             nxt = "QA runs on it" if self.config.qa else "it is done"
         return {"submitted": task_id, "attempt": task.attempt, "next": nxt}
 
-    async def send_review(self, task: b.Task) -> None:
-        diff = None
-        if self.engine.workspaces is not None:
+    async def send_review(self, task: b.Task, diff: str | None = None) -> None:
+        if diff is None and self.engine.workspaces is not None:
             from engine.workflow.branches import task_diff
 
             diff = await task_diff(self, task)
