@@ -161,3 +161,30 @@ def test_patterns_match_hosts_and_ports():
     assert policy.decide("evil.pythonhosted.org", 443) == "deny"
     assert policy.decide("github.com", 22) == "ask"
     assert policy.address_listed("::1", 8080) and not policy.address_listed("127.0.0.1", 8080)
+
+
+async def test_one_agent_cannot_use_up_the_connections(tmp_path, origin):
+    import asyncio
+
+    from sandboxes.network import proxy as proxy_module
+
+    p = await open_proxy(tmp_path, [], answer=True)
+    held = asyncio.Event()
+
+    async def slow_ask(request):
+        await held.wait()
+        return False
+
+    p.proxy.ask = slow_ask
+    waiting = [asyncio.create_task(p.request(get(origin.port))) for _ in range(proxy_module.PER_AGENT)]
+    for _ in range(500):
+        if p.door.slots.locked():
+            break
+        await asyncio.sleep(0.01)
+    try:
+        out = await p.request(get(origin.port))
+        assert out.startswith(b"HTTP/1.1 503") and b"too many connections" in out
+    finally:
+        held.set()
+        await asyncio.gather(*waiting)
+        await p.proxy.close()

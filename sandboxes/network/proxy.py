@@ -51,6 +51,9 @@ from sandboxes.network.sni import NotTLS, read_client_hello
 HEAD_TIMEOUT = 30.0
 CONNECT_TIMEOUT = 20.0
 CHUNK = 64 * 1024
+#: connections at once: per run, and per agent
+PER_RUN = 256
+PER_AGENT = 64
 
 
 @dataclass(frozen=True)
@@ -111,6 +114,8 @@ class Door:
     uids: frozenset[int] | None = None  # peers allowed to connect (SO_PEERCRED), None: any
     meter: Callable[[], ResponseTap] | None = None  # for secrets with meter=True
     server: asyncio.AbstractServer | None = None
+    #: this agent's connections at once (so one agent cannot use up the run's)
+    slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(PER_AGENT))
 
 
 class Refused(Exception):
@@ -122,7 +127,7 @@ class Refused(Exception):
 
 
 class EgressProxy:
-    def __init__(self, ask: Ask, report: Report, *, max_connections: int = 256) -> None:
+    def __init__(self, ask: Ask, report: Report, *, max_connections: int = PER_RUN) -> None:
         self.ask = ask
         self.report = report
         self.doors: dict[str, Door] = {}
@@ -156,11 +161,13 @@ class EgressProxy:
         try:
             if not _peer_allowed(writer, door.uids):
                 return
-            if self._slots.locked():
+            if self._slots.locked() or door.slots.locked():
+                await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), HEAD_TIMEOUT)
                 writer.write(response(503, "agentorch proxy busy",
                                       "agentorch: too many connections at once; try again"))
+                await writer.drain()
                 return
-            async with self._slots:
+            async with self._slots, door.slots:
                 await self._serve(door, reader, writer)
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError):
             pass
