@@ -12,7 +12,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_the_starter_team_is_a_valid_claude_team():
     team = load_team(ROOT / "agents.yaml")
-    assert team.agent_ids == ["planner", "coder", "reviewer"]
+    assert team.agent_ids == ["planner", "checker", "coder", "reviewer"]
+    assert team.workflow is not None and team.workflow.checker == "checker"
     assert all(not a.is_scripted and a.model.startswith("claude-") for a in team.agents)
     assert team.agent("coder").needs_plan and team.agent("coder").command_approval == "risky"
     assert team.agent("reviewer").approval == "risky"
@@ -22,5 +23,6 @@ def test_the_starter_team_is_a_valid_claude_team():
         assert team.resolve(a.memory_file).is_file()
         assert team.recipients_of(a)  # everybody may talk to someone
     assert api_key_problem(team, env={}).startswith(
-        "ANTHROPIC_API_KEY is not set, and the Claude agents (planner, coder, reviewer) need it")
+        "ANTHROPIC_API_KEY is not set, and the Claude agents (planner, checker, coder, reviewer) "
+        "need it")
     assert api_key_problem(team, env={"ANTHROPIC_API_KEY": "sk-ant-x"}) is None

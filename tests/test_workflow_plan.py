@@ -164,13 +164,17 @@ def test_a_bad_workflow_section_is_a_file_line_error(tmp_path: Path, capsys) -> 
     assert "Traceback" not in out
 
 
-def test_goal_on_the_command_line_needs_a_workflow_and_a_workflow_needs_a_goal(
-        tmp_path: Path, capsys) -> None:
+def test_goal_on_the_command_line_needs_a_workflow(tmp_path: Path, capsys) -> None:
     plain = tmp_path / "plain.yaml"
     plain.write_text("agents:\n  - {id: a, model: scripted, script: []}\n")
     assert main([str(plain), "--headless", "--goal", "x", "--db", str(tmp_path / "s.db")]) == 2
     assert "--goal needs a team with `workflow:`" in capsys.readouterr().err
-    goalless = tmp_path / "goalless.yaml"
-    goalless.write_text("workflow: {planner: a}\nagents:\n  - {id: a, model: scripted, script: []}\n")
-    assert main([str(goalless), "--headless", "--db", str(tmp_path / "s.db")]) == 2
-    assert "set `workflow.goal` in the team file or pass --goal TEXT" in capsys.readouterr().err
+
+
+async def test_without_a_goal_the_planner_is_told_to_ask_the_person(tmp_path: Path) -> None:
+    team = workflow_team(tmp_path, [{"id": "planner", "script": [wait(), step("finish", summary="p")]}],
+                         goal=None)
+    engine, watcher, store = await run_to_end(team, tmp_path)
+    await store.close()
+    brief = watcher.results("planner")[0]["result"]["text"]
+    assert brief.startswith("No goal was given: ask the person what the team should achieve")

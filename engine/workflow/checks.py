@@ -38,9 +38,10 @@ def workflow_problems(team: TeamConfig) -> list[tuple[tuple, str]]:
 
 
 def goal_problem(team: TeamConfig, goal: str | None) -> str:
-    """"" when the run has what it needs, else one sentence (for --goal)."""
+    """"" when --goal can be used, else one sentence.  (Without any goal the planner is
+    told to ask the person for one.)"""
     if goal is not None and team.workflow is None:
         return "--goal needs a team with `workflow:` in its team file"
-    if team.workflow is not None and not (goal or team.workflow.goal or "").strip():
-        return "the workflow needs a goal: set `workflow.goal` in the team file or pass --goal TEXT"
+    if goal is not None and not goal.strip():
+        return "--goal is empty; say what the team should achieve"
     return ""

@@ -88,7 +88,9 @@ class Workflow(TaskFlow):
 
     async def _brief_planner(self) -> None:
         who = ", ".join(f"{a.id} ({a.type or 'agent'})" for a in self.engine.team.agents)
-        text = (f"Goal: {self.goal}\n\nBreak it into tasks with create_tasks (each with an id, "
+        goal = (f"Goal: {self.goal}" if self.goal.strip() else "No goal was given: ask the "
+                "person what the team should achieve (ask_user) before you plan.")
+        text = (f"{goal}\n\nBreak it into tasks with create_tasks (each with an id, "
                 f"title, description, acceptance, an assignee or role, an order and "
                 f"depends_on). Agents: {who}.")
         if self.config.max_agents:
