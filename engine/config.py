@@ -241,7 +241,7 @@ RESERVED_CLI_FLAGS = ("--settings", "--setting-sources", "--mcp-config", "--stri
                       "--permission-prompt-tool", "--permission-mode", "--resume", "--continue",
                       "--dangerously-skip-permissions", "--allow-dangerously-skip-permissions",
                       "--output-format", "--input-format", "--add-dir", "--plugin-dir",
-                      "--dangerously-bypass-approvals-and-sandbox", "--config", "--profile",
+                      "--dangerously-bypass-approvals-and-sandbox", "--profile",
                       "--cd", "--sandbox", "--ask-for-approval")
 
 

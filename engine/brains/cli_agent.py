@@ -111,6 +111,7 @@ class CliBrain(Brain):
         self.session_id = saved.get("session_id") if isinstance(saved.get("session_id"), str) else None
         self.turns = int(saved.get("turns") or 0)
         self._interrupted_turn = bool(saved.get("turn_open"))
+        self.restore(saved)
         await self._close_cut_tool_call(ctx)
         if self._interrupted_turn:
             await ctx.emit(ev.NOTICE, level="warning", text=(
@@ -129,10 +130,17 @@ class CliBrain(Brain):
                        interrupted=True, result={"error": "agentorch stopped while the CLI ran "
                                                  "this; it was interrupted"})
 
+    def restore(self, saved: dict[str, Any]) -> None:
+        """A subclass's own fields of the saved state (see ``saved``)."""
+
+    def saved(self) -> dict[str, Any]:
+        """A subclass's own fields to keep with the session (JSON)."""
+        return {}
+
     async def _save(self, turn_open: bool, prompt: str = "") -> None:
-        await self.ctx.save_conversation([{"cli": self.kind, "session_id": self.session_id,
-                                           "turns": self.turns, "turn_open": turn_open,
-                                           "prompt": prompt[:2000]}])
+        await self.ctx.save_conversation([{**self.saved(), "cli": self.kind,
+                                           "session_id": self.session_id, "turns": self.turns,
+                                           "turn_open": turn_open, "prompt": prompt[:2000]}])
 
     # -- the loop ------------------------------------------------------------------------------
     async def next_calls(self, results: list[ToolResult]) -> list[ToolCall]:

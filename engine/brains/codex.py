@@ -10,13 +10,15 @@ survives a restart).  Its JSONL events map to engine events:
   ``mcp_tool_call`` or ``web_search`` -> `tool_call` / `tool_result` (tool names
   ``shell``, ``apply_patch``, ``mcp__<server>__<tool>``, ``web_search``);
 * ``agent_message`` -> console text; ``reasoning`` is not shown;
-* ``turn.completed`` -> usage (cached input as cache reads), charged to the budgets at
-  the price of `model:` under `pricing:` (no price: tokens are counted, dollars not);
+* ``turn.completed`` -> usage (cached input as cache reads; the thread's totals, so each
+  turn is charged what it added), at the price of `model:` under `pricing:` (no price:
+  tokens are counted, dollars not);
 * ``turn.failed`` / ``error`` -> a failed turn (retry or stop).
 
 Codex reaches its API only through the network rules of the egress issue with its key
 passed in (``pass_env: [OPENAI_API_KEY]``): there is no key-injecting socket for it yet.
-Tested with a recorded stream of these documented events, not the real binary.
+Tested with the real binary on the local backend against a fake of the Responses API
+(tests/test_cli_agent_codex.py), and with a recorded stream of its events.
 """
 
 from __future__ import annotations
@@ -47,7 +49,8 @@ class CodexBrain(CliBrain):
         if self.session_id:
             argv += ["resume", self.session_id]
         argv += ["--", prompt]
-        return argv, {"CODEX_HOME": self.paths.state_seen}
+        # HOME too: codex keeps state there as well, and a thread must survive the turn
+        return argv, {"CODEX_HOME": self.paths.state_seen, "HOME": self.paths.state_seen}
 
     async def handle(self, line: dict[str, Any]) -> None:
         kind = line.get("type")
@@ -57,12 +60,7 @@ class CodexBrain(CliBrain):
         elif kind in ("item.started", "item.completed"):
             await self._item(kind, item)
         elif kind == "turn.completed":
-            usage = line.get("usage") if isinstance(line.get("usage"), dict) else {}
-            given, _ = checked_count(usage.get("input_tokens"))
-            cached, _ = checked_count(usage.get("cached_input_tokens"))
-            output, _ = checked_count(usage.get("output_tokens"))
-            await self.got_usage(Usage(max(0, given - cached), output, cached, 0,
-                                       self.agent.model or ""))
+            await self._turn_usage(line.get("usage"))
             self.got_result(text=self._last_message, is_error=False)
         elif kind in ("turn.failed", "error"):
             error = line.get("error") if isinstance(line.get("error"), dict) else line
@@ -71,6 +69,29 @@ class CodexBrain(CliBrain):
                             error=f"Codex reported an error: {message}")
 
     _last_message = ""
+    #: the thread's usage so far: `turn.completed` reports the thread's totals (a resumed
+    #: thread counts its earlier turns again), so each turn is charged the difference
+    _totals: tuple[int, int, int] = (0, 0, 0)
+
+    def restore(self, saved: dict[str, Any]) -> None:
+        totals = saved.get("usage_totals")
+        if isinstance(totals, list) and len(totals) == 3 and all(
+                isinstance(n, int) and n >= 0 for n in totals):
+            self._totals = (totals[0], totals[1], totals[2])
+
+    def saved(self) -> dict[str, Any]:
+        return {"usage_totals": list(self._totals)}
+
+    async def _turn_usage(self, usage: Any) -> None:
+        usage = usage if isinstance(usage, dict) else {}
+        now = tuple(checked_count(usage.get(k))[0] for k in
+                    ("input_tokens", "cached_input_tokens", "output_tokens"))
+        before = self._totals if all(n >= b for n, b in zip(now, self._totals, strict=True)) \
+            else (0, 0, 0)  # lower than before: a new thread, counted from zero
+        self._totals = now
+        given, cached, output = (n - b for n, b in zip(now, before, strict=True))
+        await self.got_usage(Usage(max(0, given - cached), output, cached, 0,
+                                   self.agent.model or ""))
 
     async def _item(self, kind: str, item: dict[str, Any]) -> None:
         item_type = item.get("type")
