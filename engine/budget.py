@@ -192,13 +192,20 @@ class BudgetKeeper:
         self.periods = PeriodKeeper(self)
 
     def cost_of(self, agent_id: str, usage: Usage, reported: float | None = None) -> float:
-        """The cost of ``usage`` at the price of the model ``agent_id`` is configured with;
-        a CLI agent whose model has no price is charged the cost its CLI ``reported``
-        (checked: a negative, absurd or missing number counts as REPORTED_COST_CEILING)."""
-        model = self.engine.team.agent(agent_id).model or ""
+        """The cost of ``usage`` at the price of the model ``agent_id`` is configured with.
+
+        A CLI agent may use other models than its own (its CLI chooses; the agent can send
+        requests itself): it is charged at the dearer of its configured model and the model
+        the response names, so neither can lower the price; with neither priced, the cost
+        its CLI ``reported`` (checked: a negative or absurd number counts as
+        REPORTED_COST_CEILING)."""
+        agent = self.engine.team.agent(agent_id)
+        model = agent.model or ""
         price = self.prices.lookup(model)
-        if price is None and self.engine.team.agent(agent_id).is_cli:
-            return checked_cost(reported)
+        if agent.is_cli:
+            answered = self.prices.lookup(usage.model) if usage.model else None
+            costs = [p.cost(usage) for p in (price, answered) if p is not None]
+            return max(costs) if costs else checked_cost(reported)
         if price is None:  # refused at load and at start (engine.pricing.price_problems)
             raise BrainError(f"no price for model {model!r}; add it under `pricing:`")
         return price.cost(usage)
@@ -251,9 +258,10 @@ class BudgetKeeper:
         if (agent.agent_id, model) in self._mismatched:
             return
         self._mismatched.add((agent.agent_id, model))
+        priced = "the dearer of the two" if agent.config.is_cli else repr(configured)
         await agent.emit(ev.NOTICE, level="warning", text=(
             f"{agent.agent_id}: the API answered as model {model[:80]!r}, not the configured "
-            f"{configured!r}; its usage is priced as {configured!r}"))
+            f"{configured!r}; its usage is priced as {priced}"))
 
     # -- the agent's own budget ---------------------------------------------------------
     async def _check_agent(self, agent: AgentRuntime) -> None:

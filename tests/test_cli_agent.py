@@ -186,3 +186,18 @@ async def test_pause_takes_effect_after_the_current_turn(tmp_path: Path) -> None
     assert resumed < waited < second  # nothing after the first turn until resumed
     assert engine.agents["bot"].status == ev.DONE
     await store.close()
+
+
+@pytest.mark.parametrize("reported_model,cost", [
+    ("claude-opus-4-1", 15 + 75),  # a dearer model than its own: priced as that one
+    ("claude-haiku-4-5", 3 + 15),  # a cheaper one cannot lower the price of its own
+    ("no-such-model", 3 + 15),
+])
+async def test_a_cli_agent_pays_the_dearer_model(tmp_path: Path, reported_model, cost) -> None:
+    body = (f"import json\nprint(json.dumps(dict(type='usage', model={reported_model!r}, "
+            "input_tokens=1000000, output_tokens=1000000)))\n"
+            "print(json.dumps(dict(type='result', done=True)))\n")
+    team = command_team(tmp_path, body, model="claude-sonnet-4-5")
+    engine, watcher, store = await run_to_end(team, tmp_path)
+    assert watcher.find(ev.USAGE, "bot")[0].data["cost"] == pytest.approx(cost)
+    await store.close()
