@@ -11,6 +11,7 @@ agent is delivered then, once), and the next firing is computed from the newest 
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import TYPE_CHECKING, Any
 
 from engine import events as ev
@@ -60,7 +61,6 @@ class Scheduler:
         #: the firing each agent was inside when the run stopped (resume goes on with it)
         self._resumed_firing: dict[str, int] = {}
         self._poke = {a: asyncio.Event() for a in self.states}
-        self._calls_in_firing: dict[str, int] = {}
         self._undelivered: set[str] = set()
         self._tasks: list[asyncio.Task] = []
 
@@ -95,28 +95,28 @@ class Scheduler:
     # -- start, resume, stop -----------------------------------------------------------------
     async def restore(self) -> None:
         """On resume: each schedule's history, the position inside an unfinished firing."""
-        rows = await self.engine.store.query(
-            "SELECT ts, agent, type, data FROM events WHERE run_id=? AND type IN (?, ?) "
-            "AND agent IS NOT NULL ORDER BY seq", (self.engine.run_id, ev.SCHEDULE, ev.TOOL_CALL))
-        import json
-
-        for ts, agent, kind, raw in rows:
+        store, run_id = self.engine.store, self.engine.run_id
+        rows = await store.query("SELECT seq, ts, agent, data FROM events WHERE run_id=? AND "
+                                 "type=? AND agent IS NOT NULL ORDER BY seq", (run_id, ev.SCHEDULE))
+        fired_at: dict[str, int] = {}  # the seq of each agent's newest (non-parallel) firing
+        for seq, ts, agent, raw in rows:
             st = self.states.get(agent)
             if st is None:
                 continue
             data = json.loads(raw)
-            if kind == ev.SCHEDULE:
-                st.fold(data, ts)
-                if data.get("action") == sa.FIRED and not data.get("parallel"):
-                    self._calls_in_firing[agent] = 0
-            elif not data.get("resumed"):
-                self._calls_in_firing[agent] = self._calls_in_firing.get(agent, 0) + 1
+            st.fold(data, ts)
+            if data.get("action") == sa.FIRED and not data.get("parallel"):
+                fired_at[agent] = seq
         for agent, st in self.states.items():
             rt = self.engine.agents.get(agent)
             if st.in_progress is None or rt is None:
                 continue
-            if rt.config.is_scripted:
-                rt.brain.new_firing(st.in_progress, self._calls_in_firing.get(agent, 0))
+            if rt.config.is_scripted:  # its script goes on after the calls of this firing
+                calls = await store.query(
+                    "SELECT COUNT(*) FROM events WHERE run_id=? AND type=? AND agent=? AND seq>? "
+                    "AND json_extract(data, '$.resumed') IS NULL",
+                    (run_id, ev.TOOL_CALL, agent, fired_at.get(agent, 0)))
+                rt.brain.new_firing(st.in_progress, int(calls[0][0]) if calls else 0)
             elif not await self._was_delivered(agent, st.in_progress):
                 self._undelivered.add(agent)
                 continue  # start() delivers it, and the agent takes it as a new firing
