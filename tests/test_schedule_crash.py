@@ -9,6 +9,7 @@ import json
 import sqlite3
 from collections import Counter
 
+import pytest
 from crash_support import HeadlessRun
 
 TEAM = """\
@@ -31,11 +32,22 @@ def schedule_events(tmp) -> list[dict]:
     return [json.loads(d) for (d,) in rows]
 
 
-def test_kill_9_right_after_a_firing_is_recorded_never_fires_it_twice(tmp_path):
+KILL_POINTS = {
+    # the firing is recorded (durable before visible); its work may not have begun
+    "fired": lambda e: e["type"] == "schedule" and e["action"] == "fired",
+    # its command ran and ended; the firing's end is not recorded yet
+    "command done": lambda e: e["type"] == "console" and e.get("kind") == "exit",
+}
+
+
+@pytest.mark.parametrize("point", list(KILL_POINTS))
+def test_kill_9_inside_a_recorded_firing_never_runs_it_twice(tmp_path, point):
     (tmp_path / "team.yaml").write_text(TEAM)
     run = HeadlessRun(["team.yaml", "--headless", "--db", "state.db"], tmp_path)
     first = run.until(lambda e: e["type"] == "schedule" and e["action"] == "fired", timeout=60)
-    run.kill9()  # the firing is recorded (durable before visible); its work may not be
+    if point != "fired":
+        run.until(KILL_POINTS[point], timeout=60)
+    run.kill9()
     run = HeadlessRun(["--resume", "last", "--headless", "--db", "state.db"], tmp_path)
     done = run.until(lambda e: e["type"] == "schedule" and e["action"] == "completed"
                      and e["firing"] == 2, timeout=60)
@@ -52,6 +64,16 @@ def test_kill_9_right_after_a_firing_is_recorded_never_fires_it_twice(tmp_path):
     assert completed[1] == 1 and completed[2] == 1  # firing 1 went on after the restart, once
     ticks = (tmp_path / ".agentorch/workspaces/cron/fired.log").read_text().count("fired")
     assert ticks <= len(fired)  # a command never ran twice for one firing
+    if point == "command done":  # firing 1's command had ended: resumed, it is not run again
+        calls = Counter(c for c in tool_calls(tmp_path) if c.startswith("cron-f1-"))
+        assert calls == {"cron-f1-1": 1, "cron-f1-2": 1}
+
+
+def tool_calls(tmp) -> list[str]:
+    conn = sqlite3.connect(tmp / "state.db")
+    rows = conn.execute("SELECT data FROM events WHERE type='tool_call' ORDER BY seq").fetchall()
+    conn.close()
+    return [json.loads(d)["call_id"] for (d,) in rows if not json.loads(d).get("resumed")]
 
 
 def test_runs_shows_when_each_scheduled_agent_fires_next(tmp_path):
