@@ -104,4 +104,7 @@ async def test_keys_run_now_and_pause_resume_on_the_screen(tui_env: Path) -> Non
                    for n in app._notifications)
         await pilot.press("escape")
         await wait_until(pilot, lambda s: not isinstance(app.screen, SchedulesScreen))
+        titles = [c.title for c in app.palette_commands()]
+        assert {"Schedules", "Run ticker's schedule now", "Resume sweeper's schedule",
+                "Pause reporter's schedule"} <= set(titles)
         await app.engine.stop()

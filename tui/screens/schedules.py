@@ -9,11 +9,12 @@ The rows are a pure function of the run's `schedule` events (`RunState.schedules
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from rich.text import Text
-from textual.app import ComposeResult
+from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Static
@@ -171,6 +172,22 @@ class ScheduleControls(_Base):
             return
         if not isinstance(self.screen, SchedulesScreen):
             self.push_screen(SchedulesScreen(self.state.schedules, self.schedules_now()))
+
+    def palette_commands(self) -> Iterable[SystemCommand]:
+        """The app's palette entries, then the schedules' (ids only: never agent prose)."""
+        yield from super().palette_commands()
+        if self.state is None or self.state.finished or not self.state.schedules:
+            return
+        yield SystemCommand("Schedules", "every scheduled agent: next firings, results",
+                            self.action_schedules)
+        for agent, st in sorted(self.state.schedules.items()):
+            yield SystemCommand(f"Run {agent}'s schedule now", "one firing, by its overlap policy",
+                                lambda a=agent: self.run_worker(self.schedule_command(
+                                    "schedule_run", a, f"{a}: firing now.")))
+            kind, verb = ("schedule_resume", "Resume") if st.paused else ("schedule_pause", "Pause")
+            yield SystemCommand(f"{verb} {agent}'s schedule", f"{verb.lower()} its firings",
+                                lambda a=agent, k=kind, v=verb: self.run_worker(self.schedule_command(
+                                    k, a, f"{a}: schedule {v.lower()}d.")))
 
     async def schedule_command(self, kind: str, agent: str, done: str) -> None:
         from engine.recording import ControlError
