@@ -68,3 +68,27 @@ async def test_a_failed_firing_is_recorded_and_the_next_one_runs(api, tmp_path):
     done = w.find(ev.SCHEDULE, "ag", action="completed")[0].data
     assert (done["firing"], done["result"]) == (2, "recovered")
     await engine.stop()
+
+
+async def test_parallel_overlap_hands_a_busy_agent_the_next_firing_at_its_next_turn(api, tmp_path):
+    api.push("ag", Turn([tool("ask_user", "call-q", question="which queue?")]),
+             Turn([tool("finish", "call-f", summary="both rounds")]))
+    clock = ManualClock(1_000_000_000)
+    team = make_team(tmp_path, [claude_agent(
+        "ag", schedule={"cron": "0 * * * *", "timezone": "UTC", "overlap": "parallel"},
+        instructions_on_schedule="Check the queue.")])
+    engine, w = await open_engine(team, tmp_path, clock)
+    await engine.start()
+    await next_wake(engine, clock)
+    await settle(engine, lambda: bool(w.find(ev.INTERRUPT, "ag", kind="user_input")))
+    await next_wake(engine, clock)  # busy with its question: delivered as a message
+    await settle(engine, lambda: actions(w, "ag").count("fired") == 2)
+    second = w.find(ev.SCHEDULE, "ag", action="fired")[1].data
+    assert second["parallel"] is True and second["firing"] == 2
+    await engine.answer(w.find(ev.INTERRUPT, "ag", kind="user_input")[0].data["id"], "main")
+    await settle(engine, lambda: "completed" in actions(w, "ag"))
+    assert "[schedule: ag firing #2," in texts(api.requests_of("ag")[1])
+    done = w.find(ev.SCHEDULE, "ag", action="completed")
+    assert [e.data["firing"] for e in done] == [1]  # one piece of work took both firings
+    await settle(engine, lambda: engine.agents["ag"].status == ev.IDLE)
+    await engine.stop()
