@@ -324,7 +324,8 @@ class Scheduler:
 
     async def _show_idle(self, rt: AgentRuntime) -> None:
         agent = rt.agent_id
-        offline = self.clock() >= self._offline_at(agent)
+        # a schedule the person paused is not offline: nobody expects it to fire
+        offline = not self.states[agent].paused and self.clock() >= self._offline_at(agent)
         text = self.idle_text(agent)
         if offline:
             done = self.states[agent].last_completed
