@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from git_repos import make_repo, user_git
 
 from engine import events as ev
@@ -179,3 +180,34 @@ async def test_the_demo_works_on_a_throwaway_repository_that_can_be_merged(tui_e
         repo = tui_env / "demo" / "repo"
         await wait_until(pilot, lambda s: (repo / "greet.sh").exists())
         assert user_git(repo, "status", "--porcelain") == ""
+
+
+@pytest.mark.docker
+async def test_rollback_after_a_docker_run_ended_points_to_the_cli(tui_env: Path) -> None:
+    from docker_support import require_docker
+
+    from sandboxes.docker import TEST_IMAGE
+
+    require_docker()
+    make_repo(tui_env / "proj", {"README.md": "hello\n"})
+    team = write_team(tui_env, {"name": "dock", "repo": "proj",
+                                "sandbox": {"backend": "docker", "image": TEST_IMAGE},
+                                "agents": [{"id": "coder", "script": [
+                                    write("a.txt", "a\n"), {"tool": "finish", "args": {"summary": "ok"}}]}]})
+    from engine.loader import load_team
+    from engine.run import Engine
+    from memory.store import Store
+    from tui.app import make_app
+
+    async def factory():
+        store = await Store.open(tui_env / "state.db")
+        return Engine(load_team(team), store, config_path=str(team)), store
+
+    app = make_app(factory, flush_interval=0.05, blink_cursors=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_until(pilot, lambda s: s.finished, timeout=60)
+        await open_diff(pilot)
+        await pilot.press("R")
+        await pilot.pause()
+        assert not isinstance(app.screen, PickScreen)
+        assert any("agentorch-tui rollback" in n.message for n in app._notifications)

@@ -88,6 +88,14 @@ class DiffActions(_Base):
                             severity="warning")
             return
 
+        engine = getattr(self.app, "engine", None)
+        if engine is not None and engine.finished.is_set() and \
+                engine.backends.get(src.agent) == "docker":
+            self.app.notify(f"The run has ended and {src.agent}'s container is gone: roll back "
+                            f"with `agentorch-tui rollback {src.run_id} {src.agent} CHECKPOINT` "
+                            "(it starts a sandbox for it).", severity="warning", timeout=12)
+            return
+
         async def chosen(commit: str | None) -> None:
             if commit is not None and await self.command(
                     {"type": "rollback", "agent": src.agent, "checkpoint": commit}):
