@@ -80,7 +80,7 @@ class DiffScreen(DiffActions, Screen[None]):
     DiffScreen #diff-search.-shown { display: block; }
     """
     BINDINGS = [
-        Binding("escape,q", "close", "Back"),
+        Binding("escape,q", "close", "Back", show=False),  # the help lists it
         Binding("slash", "search", "Search"),
         Binding("f", "feedback", "Feedback"),
         Binding("M", "merge", "Merge"),
