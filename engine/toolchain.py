@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import os
 import re
 import stat
@@ -56,18 +57,23 @@ async def build_team_image(engine: Engine) -> SandboxError | None:
     path = engine.team.resolve(build)
     assert path is not None
     try:
-        dockerfile = path.read_bytes()
-    except OSError as exc:
-        return SandboxError(f"sandbox.build: cannot read {build} ({exc.strerror or exc}); "
-                            "name a Dockerfile relative to the team file")
-    tag = image_tag(engine.team.name, dockerfile)
+        recipe = build_recipe(path)
+    except (OSError, ValueError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        return SandboxError(f"sandbox.build: cannot read {build} ({why}); name a Dockerfile "
+                            "or a devcontainer.json relative to the team file")
+    if isinstance(recipe, str):  # a devcontainer.json naming an image: no build
+        engine.built_image = recipe
+        return None
+    dockerfile, context = recipe
+    tag = image_tag(engine.team.name, dockerfile.read_bytes())
     if await asyncio.to_thread(_image_exists, tag):
         engine.built_image = tag
         return None
     await engine.emit(ev.NOTICE, level="info", build=tag,
                       text=f"building the team's image {tag} from {build} (once per Dockerfile)")
     started = time.monotonic()
-    problem = await asyncio.to_thread(_build, path, tag)
+    problem = await asyncio.to_thread(_build, dockerfile, tag, context)
     if problem is not None:
         return SandboxError(f"sandbox.build: building {build} failed: {problem}")
     engine.built_image = tag
@@ -86,13 +92,39 @@ def _image_exists(tag: str) -> bool:
         return False
 
 
-def _build(dockerfile: Path, tag: str) -> str | None:
-    """docker build with the Dockerfile's folder as context; the error or None."""
+def build_recipe(path: Path) -> tuple[Path, Path] | str:
+    """What `sandbox.build` names: (Dockerfile, context folder), or an image name (a
+    devcontainer.json with `image`).  OSError / ValueError in words for the person."""
+    if path.suffix != ".json":
+        path.read_bytes()  # readable, or OSError
+        return path, path.parent
+    text = path.read_text()
+    text = re.sub(r'("(?:\\.|[^"\\])*")|//[^\n]*|/\*.*?\*/', lambda m: m.group(1) or "",
+                  text, flags=re.S)  # devcontainer.json allows comments
+    try:
+        data = json.loads(re.sub(r",(\s*[}\]])", r"\1", text))  # and trailing commas
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not valid JSON: {exc.msg} at line {exc.lineno}") from None
+    build = data.get("build") if isinstance(data, dict) else None
+    if isinstance(build, dict) and isinstance(build.get("dockerfile"), str):
+        dockerfile = (path.parent / build["dockerfile"]).resolve()
+        context = (path.parent / str(build.get("context") or ".")).resolve()
+        dockerfile.read_bytes()
+        return dockerfile, context
+    if isinstance(data, dict) and isinstance(data.get("image"), str) and data["image"]:
+        return data["image"]
+    raise ValueError("it has neither `image` nor `build.dockerfile`")
+
+
+def _build(dockerfile: Path, tag: str, context: Path) -> str | None:
+    """docker build of ``dockerfile`` in ``context``; the error or None."""
     from sandboxes.docker_client import _get_client
 
     lines: list[str] = []
     try:
-        for chunk in _get_client().api.build(path=str(dockerfile.parent), dockerfile=dockerfile.name,
+        for chunk in _get_client().api.build(path=str(context),
+                                             dockerfile=str(dockerfile.relative_to(context))
+                                             if dockerfile.is_relative_to(context) else str(dockerfile),
                                              tag=tag, rm=True, forcerm=True, pull=False,
                                              decode=True):
             if "error" in chunk:

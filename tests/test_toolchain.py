@@ -174,3 +174,45 @@ async def test_a_missing_dockerfile_is_one_sentence(tmp_path) -> None:
     assert text.startswith("sandbox.build: cannot read nope/Dockerfile")
 
 
+
+
+def test_a_devcontainer_json_names_a_dockerfile_or_an_image(tmp_path) -> None:
+    from engine.toolchain import build_recipe
+
+    (tmp_path / ".devcontainer").mkdir()
+    (tmp_path / "Dockerfile").write_text(f"FROM {TEST_IMAGE}\n")
+    config = tmp_path / ".devcontainer" / "devcontainer.json"
+    config.write_text('{\n  // comments and trailing commas are allowed\n'
+                      '  "name": "a // b", /* here too */\n'
+                      '  "build": {"dockerfile": "../Dockerfile", "context": "..",},\n}\n')
+    assert build_recipe(config) == (tmp_path / "Dockerfile", tmp_path)
+    config.write_text('{"image": "agentorch/sandbox-test:latest"}')
+    assert build_recipe(config) == "agentorch/sandbox-test:latest"
+    config.write_text('{"name": "nothing to run"}')
+    with pytest.raises(ValueError, match="neither `image` nor `build.dockerfile`"):
+        build_recipe(config)
+
+
+@pytest.mark.docker
+async def test_build_from_a_devcontainer_json(tmp_path) -> None:
+    require_docker()
+    marker = uuid.uuid4().hex
+    (tmp_path / ".devcontainer").mkdir()
+    (tmp_path / "Dockerfile").write_text(f"FROM {TEST_IMAGE}\nUSER root\n"
+                                         f"RUN echo {marker} > /etc/built\nUSER agent\n")
+    (tmp_path / ".devcontainer" / "devcontainer.json").write_text(
+        '{"build": {"dockerfile": "../Dockerfile", "context": ".."}}')
+    team = make_team(tmp_path, [{"id": "a", "script": [step("run_command", command="cat /etc/built")]}],
+                     name=f"dc-{marker[:8]}",
+                     sandbox={"backend": "docker", "build": ".devcontainer/devcontainer.json"})
+    tag = image_tag(team.name, (tmp_path / "Dockerfile").read_bytes())
+    try:
+        engine, watcher, store = await run_to_end(team, tmp_path, timeout=180)
+        await store.close()
+        assert engine.built_image == tag
+        assert marker in "".join(d["text"] for d in outputs(watcher, "a") if d["kind"] == "output")
+    finally:
+        from sandboxes.docker_client import _get_client
+
+        with contextlib.suppress(Exception):
+            await asyncio.to_thread(_get_client().images.remove, tag, force=True)
