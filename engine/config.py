@@ -168,7 +168,8 @@ class SandboxConfig(Strict):
     no filter at all: shown as a warning)."""
     resources: Resources = Field(default_factory=Resources)
     build: str | None = None
-    """A Dockerfile (relative to this file; its folder is the build context) built once
+    """A Dockerfile (relative to this file; its folder is the build context), or a
+    devcontainer.json (its `build.dockerfile` and `context`, or its `image`), built once
     per content into the team's image `agentorch/team-<name>:<hash>`, used by every
     docker agent without an `image:` of its own (offline: `FROM` a local image)."""
     setup: list[str] = Field(default_factory=list)
