@@ -31,6 +31,8 @@ from sandboxes.workspaces.git import GitError, UserGit, owner_of, run_git
 from sandboxes.workspaces.repo import EngineRepo, agent_branch, user_git_dir
 
 EXIT_OK, EXIT_FAILED = 0, 1
+#: statuses of runs that ended early and may be resumed (`running` with a dead pid: crashed)
+RESUMABLE = frozenset({"stopped", "crashed", "running"})
 DAY = 86400.0
 
 
@@ -153,6 +155,11 @@ async def clean_run(store: Store, args: argparse.Namespace, run: dict) -> bool:
     rid = run["id"]
     if is_live(run):
         err(f"run {rid} is still running; stop it first (nothing was removed)")
+        return False
+    if run["status"] in RESUMABLE and not args.force:
+        err(f"run {rid} stopped before its end (status {run['status']}) and can still be "
+            f"resumed (agentorch-tui --resume {rid}); pass --force to clean it anyway "
+            "(nothing was removed)")
         return False
     work = await run_work(store, run)
     repo = engine_repo(args.db, work)

@@ -129,7 +129,7 @@ def test_a_team_without_repo_only_loses_its_console_output(tmp_path, capsys) -> 
     assert (engine.workspace("a") / "mine.txt").exists()
 
 
-async def test_a_live_run_is_never_touched(tmp_path, capsys) -> None:
+async def test_a_live_run_is_never_touched_and_a_stopped_one_needs_force(tmp_path, capsys) -> None:
     make_repo(tmp_path / "proj")
     team = make_team(tmp_path, [{"id": "a", "script": [
         step("write_file", path="x.txt", content="x"), step("wait_for_message", timeout=30),
@@ -143,3 +143,8 @@ async def test_a_live_run_is_never_touched(tmp_path, capsys) -> None:
         await engine.stop()
     finally:
         await store.close()
+    # stopped before its end: it can still be resumed, so only --force cleans it
+    assert await asyncio.to_thread(cli, tmp_path, "clean", engine.run_id) == 1
+    assert "can still be resumed" in capsys.readouterr().err
+    assert await asyncio.to_thread(cli, tmp_path, "clean", engine.run_id, "--force") == 0
+    assert not engine.workspace("a").exists()
