@@ -211,3 +211,22 @@ async def test_rollback_after_a_docker_run_ended_points_to_the_cli(tui_env: Path
         await pilot.pause()
         assert not isinstance(app.screen, PickScreen)
         assert any("agentorch-tui rollback" in n.message for n in app._notifications)
+
+
+async def test_a_newer_checkpoint_is_announced_and_r_reloads(tui_env: Path) -> None:
+    script = [write("a.txt", "a\n"), {"tool": "wait_for_message", "args": {"timeout": 60}},
+              write("b.txt", "b\n"), {"tool": "finish", "args": {"summary": "ok"}}]
+    app = app_for(repo_team(tui_env, script[:-1]), tui_env)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_until(pilot, status_is("coder", ev.WAITING_MESSAGE))
+        screen = await open_diff(pilot)
+        assert [f.path for f in screen.diff.files] == ["a.txt"]
+        await app.engine.send_user_message("coder", "go on")
+        await wait_until(pilot, lambda s: screen.behind)
+        title = screen.query_one("#diff-title").visual.plain
+        assert "newer checkpoint: r reloads" in title
+        assert [f.path for f in screen.diff.files] == ["a.txt"]  # nothing moved by itself
+        await pilot.press("r")
+        await screen.loaded.wait()
+        await pilot.pause()
+        assert [f.path for f in screen.diff.files] == ["a.txt", "b.txt"] and not screen.behind

@@ -247,6 +247,13 @@ class ControlCenter(ScheduleControls, BoardControls, Controls, App[int]):
             if view is not None:
                 agents.upsert(view)
         self.update_boards(message.events, message.history)
+        if not message.history and any(e.type == ev.CHECKPOINT for e in message.events):
+            from tui.screens.diff import DiffScreen  # an open diff screen says it is behind
+
+            for screen in self.screen_stack:
+                if isinstance(screen, DiffScreen):
+                    screen.checkpoints_arrived({e.agent for e in message.events
+                                                if e.type == ev.CHECKPOINT})
         self.update_schedules(message.events)
         self.query_one(StatusBar).show(state)
 

@@ -98,6 +98,7 @@ class DiffScreen(DiffActions, Screen[None]):
         self.diff: AgentDiff | None = None
         self.checkpoints: list[CheckpointInfo] = []
         self.loaded = asyncio.Event()
+        self.behind = False  # the agent made checkpoints since this diff was read
 
     def compose(self) -> ComposeResult:
         yield Static(safe_text(f"Changes of {self.source.agent} · loading…"), id="diff-title")
@@ -153,15 +154,13 @@ class DiffScreen(DiffActions, Screen[None]):
         view = self.query_one(DiffView)
         title = self.query_one("#diff-title", Static)
         risk = self.query_one("#diff-risk", Static)
+        self.behind = False
         if diff is None:
-            title.update(safe_text(f"Changes of {self.source.agent}: nothing changed yet"))
+            title.update(self.title_text())
             risk.remove_class("-shown")
             view.show_diff(AgentDiff("", ""))
             return
-        title.update(Text.assemble(safe_text(f"Changes of {self.source.agent} · "),
-                                   safe_text(self.range_text()), " · ",
-                                   (f"{len(diff.files)} files ", "bold"),
-                                   (f"+{diff.added}", "green"), " ", (f"-{diff.removed}", "red")))
+        title.update(self.title_text())
         files.add_options([Option(file_label(f), id=str(i)) for i, f in enumerate(diff.files)])
         flagged = [f for f in diff.files if f.risk or f.executable]
         if flagged:
@@ -174,6 +173,19 @@ class DiffScreen(DiffActions, Screen[None]):
             risk.remove_class("-shown")
         view.show_diff(diff)
         self.on_diff_view_cursor_moved(DiffView.CursorMoved(0))
+
+    def title_text(self) -> Text:
+        diff = self.diff
+        if diff is None:
+            text = safe_text(f"Changes of {self.source.agent}: nothing changed yet")
+        else:
+            text = Text.assemble(safe_text(f"Changes of {self.source.agent} · "),
+                                 safe_text(self.range_text()), " · ",
+                                 (f"{len(diff.files)} files ", "bold"),
+                                 (f"+{diff.added}", "green"), " ", (f"-{diff.removed}", "red"))
+        if self.behind:
+            text.append("  · newer checkpoint: r reloads", style="bold yellow")
+        return text
 
     def range_text(self) -> str:
         def name(commit: str | None) -> str:
@@ -240,6 +252,13 @@ class DiffScreen(DiffActions, Screen[None]):
 
     def action_reload(self) -> None:
         self.reload()
+
+    def checkpoints_arrived(self, agents: set[str | None]) -> None:
+        """The agent made new checkpoints: say so in the title (r reloads), never move
+        the diff under the reader's eyes."""
+        if self.source.agent in agents and self.loaded.is_set() and not self.behind:
+            self.behind = True
+            self.query_one("#diff-title", Static).update(self.title_text())
 
 
 def open_changes(app, agent: str | None) -> None:

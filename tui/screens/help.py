@@ -46,6 +46,8 @@ KEYS: list[tuple[str, list[tuple[str, str]]]] = [
                      ("f", "send the agent feedback on the file or hunk under the cursor"),
                      ("M / D", "merge (pick ff, merge commit, squash) / discard its work"),
                      ("R / c", "roll back to a checkpoint / compare two checkpoints"),
+                     ("r", "reload (the title says when the agent made a newer checkpoint)"),
+                     ("esc / q", "back to the control center"),
                      ("! in the file list", "a file that runs on your machine when opened or built")]),
 ]
 
