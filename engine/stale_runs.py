@@ -28,8 +28,12 @@ async def cleanup_stale(store: Store, err: Callable[[str], None]) -> None:
         return
     live = {r["id"] for r in await store.query("SELECT id FROM runs WHERE status='running'")}
     live |= held_runs(store.path)  # a resume of it is starting in another process
+    known = {r["id"] for r in await store.query("SELECT id FROM runs")}
     try:
-        removed = await cleanup_stale_containers(lambda run_id: run_id in live)
+        # only this database's runs: another project's (or test's) crashed run is its own
+        # engine's to clean at its next start, when it can tell the person
+        removed = await cleanup_stale_containers(lambda run_id: run_id in live,
+                                                 lambda run_id: run_id in known)
     except SandboxError as exc:
         err(f"could not clean up stale containers: {exc}")
         return

@@ -26,6 +26,7 @@ def _owner_alive(labels: dict[str, str]) -> bool | None:
 
 async def cleanup_stale_containers(
     is_run_alive: Callable[[str], bool] | None = None,
+    is_ours: Callable[[str], bool] | None = None,
 ) -> list[str]:
     """Remove our containers whose run is no longer alive; return their short ids.
 
@@ -34,7 +35,9 @@ async def cleanup_stale_containers(
     in the container's ``agentorch.pid`` label still runs on this host.  A
     container made on another host (shared daemon) is always kept, since its
     owner cannot be judged from here; one without pid labels goes only on the
-    word of ``is_run_alive``.  ``is_run_alive`` is called on the event loop.
+    word of ``is_run_alive``.  With ``is_ours``, only runs it knows (recorded in this
+    engine's database) are judged: another project's crashed run keeps its containers
+    until that project starts again.  Both are called on the event loop.
     """
     client = _get_client()
 
@@ -46,7 +49,7 @@ async def cleanup_stale_containers(
     for info in containers:
         labels = info.get("Labels") or {}
         run_id = labels.get(LABEL_RUN)
-        if not run_id:
+        if not run_id or (is_ours is not None and not is_ours(run_id)):
             continue
         if is_run_alive is not None and is_run_alive(run_id):
             continue

@@ -185,3 +185,31 @@ async def test_stopped_container_is_restarted_on_next_command(tmp_path):
 async def test_exec_before_start_is_a_clear_error(tmp_path):
     with pytest.raises(SandboxError, match="not started"):
         await DockerSandbox(make_spec(tmp_path / "ws")).exec("true", 5)
+
+
+async def test_another_databases_crashed_run_keeps_its_containers_until_its_own_start(tmp_path):
+    """Two projects (or two test runs) on one machine: project B's start removed A's
+    crashed containers, so A's resume could not say what it cleaned (seen in CI)."""
+    from engine.stale_runs import cleanup_stale
+    from memory.store import Store
+
+    require_docker()
+    proc, crashed = start_crasher(tmp_path / "ws", "run-of-project-a")
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(10)
+    said: list[str] = []
+    other = await Store.open(tmp_path / "b.db")  # project B: never saw that run
+    mine = await Store.open(tmp_path / "a.db")
+    try:
+        await cleanup_stale(other, said.append)
+        assert container_exists(crashed) and said == []
+        mine.create_run("run-of-project-a", "a", None, ["crasher"], {})
+        mine.execute("UPDATE runs SET pid=? WHERE id=?", (proc.pid, "run-of-project-a"))
+        await mine.flush()
+        await cleanup_stale(mine, said.append)  # A's own next start
+        assert not container_exists(crashed)
+        assert said == ["removed 1 container(s) left by crashed runs"]
+    finally:
+        await other.close()
+        await mine.close()
+        remove(crashed)
