@@ -159,19 +159,33 @@ def sweep_dead_sockets(directory: Path, keep: Path) -> None:
 
 
 def _bind(path: Path) -> socket.socket:
-    """A listening socket at ``path``, mode 0600 before anyone can connect."""
+    """A listening socket at ``path``, mode 0600 before anyone can connect.
+
+    Bound and listening under a temporary name first, then renamed into place: a
+    sweep by another run's start never sees it bound and not yet listening (which
+    would look dead)."""
     try:
         if path.is_socket():
             path.unlink()  # left by a process that died (the run lock makes us its owner)
     except OSError:
         pass
+    building = path.with_name(path.name + ".new")
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        sock.bind(str(path))
-        os.chmod(path, 0o600)
+        try:
+            building.unlink()
+        except FileNotFoundError:
+            pass
+        sock.bind(str(building))
+        os.chmod(building, 0o600)
         sock.listen(64)
+        os.rename(building, path)
         sock.setblocking(False)
     except BaseException:
         sock.close()
+        try:
+            building.unlink()
+        except OSError:
+            pass
         raise
     return sock
