@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 
 from engine.config import NetworkRules, TeamConfig
+from sandboxes.network.policy import pattern_problem
 
 FILE_NAME = "network-allowed.json"
 
@@ -32,7 +33,7 @@ def load_allowed(db: Path | str, team: str) -> dict[str, list[str]]:
     agents = data.get("teams", {}).get(team, {}) if isinstance(data, dict) else {}
     if not isinstance(agents, dict):
         return {}
-    return {str(a): [h for h in hosts if isinstance(h, str)]
+    return {str(a): [h for h in hosts if isinstance(h, str) and pattern_problem(h) is None]
             for a, hosts in agents.items() if isinstance(hosts, list)}
 
 

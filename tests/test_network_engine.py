@@ -135,10 +135,10 @@ def test_check_lists_the_always_allowed_hosts(tmp_path, capsys):
     (tmp_path / "team.yaml").write_text("name: t\nagents:\n  - id: a\n    model: scripted\n"
                                         "    script: []\n    network: {allow: [pypi.org]}\n")
     allowed_file(tmp_path / "state.db").write_text(json.dumps(
-        {"version": 1, "teams": {"t": {"a": ["github.com:443"]}}}))
+        {"version": 1, "teams": {"t": {"a": ["github.com:443", "http://not a pattern", 7]}}}))
     assert cmd_check(str(tmp_path / "team.yaml"), str(tmp_path / "state.db")) == 0
     out = capsys.readouterr().out
-    assert "always allowed" in out and "github.com:443" in out
+    assert "always allowed" in out and "github.com:443" in out and "not a pattern" not in out
     assert "a              allow pypi.org; others ask you (denied after 300 s)" in out
 
 
