@@ -207,11 +207,14 @@ def remove_workspaces(run: dict, work: RunWork) -> tuple[int, list[str]]:
     if team is None or team.repo is None:
         return 0, []
     removed, kept = 0, []
+    own_folder = _demo_folder(team.base_dir)  # a --demo run's folder is its own, all of it
     for agent in team.agents:
-        if agent.sandbox_path:
+        path = team.workspace_of(agent, run["id"])
+        if own_folder is not None and path.is_relative_to(own_folder):
+            pass
+        elif agent.sandbox_path:
             kept.append(f"{agent.id}'s workspace {agent.sandbox_path} (its own sandbox_path)")
             continue
-        path = team.workspace_of(agent, run["id"])
         if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path)
             removed += 1
@@ -219,6 +222,12 @@ def remove_workspaces(run: dict, work: RunWork) -> tuple[int, list[str]]:
     if run_dir is not None and run_dir.is_dir() and not any(run_dir.iterdir()):
         run_dir.rmdir()
     return removed, kept
+
+
+def _demo_folder(base_dir: Path) -> Path | None:
+    """The folder of a `--demo` run (`.agentorch/demo/<time>-<hex>`), or None."""
+    base = base_dir.resolve()
+    return base if base.parent.name == "demo" and base.parent.parent.name == ".agentorch" else None
 
 
 def remove_refs(repo: EngineRepo, run_id: str) -> int:

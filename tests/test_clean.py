@@ -148,3 +148,20 @@ async def test_a_live_run_is_never_touched_and_a_stopped_one_needs_force(tmp_pat
     assert "can still be resumed" in capsys.readouterr().err
     assert await asyncio.to_thread(cli, tmp_path, "clean", engine.run_id, "--force") == 0
     assert not engine.workspace("a").exists()
+
+
+def test_a_demo_runs_folder_is_its_own_so_its_workspaces_go(tmp_path, capsys) -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "tui", "--demo", "--headless", "--auto-approve",
+                           "--backend", "local", "--db", "state.db"], cwd=tmp_path,
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    (folder,) = (tmp_path / ".agentorch" / "demo").iterdir()
+    assert (folder / "workspaces" / "coder").is_dir()
+    assert main(["clean", "last", "--force", "--db", str(tmp_path / "state.db")]) == 0
+    out = capsys.readouterr().out
+    assert "5 workspace(s)" in out and "kept" not in out.replace("branches stay", "")
+    assert not (folder / "workspaces" / "coder").exists()
+    assert (folder / "repo" / ".git").is_dir()  # the demo's repository (and its branches) stay
