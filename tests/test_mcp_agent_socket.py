@@ -264,3 +264,33 @@ async def test_every_team_tool_through_the_view_under_the_agents_rules(tmp_path)
         "run_command", "ask_user", "request_debug", "propose_plan"]
     await engine.stop()
     await store.close()
+
+
+async def test_one_agent_cannot_tie_up_the_server_with_open_requests(tmp_path):
+    import httpx2
+
+    from engine.service.mcp_agent import MAX_IN_FLIGHT
+
+    engine, views, w, store = await started_with_views(tmp_path, [
+        {"id": "a", "script": WAITER}, {"id": "b", "script": WAITER}])
+    body = {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+            "params": {"name": "wait_for_message", "arguments": {"timeout": 60}}}
+    headers = {"Accept": "application/json, text/event-stream",
+               "MCP-Protocol-Version": "2025-06-18"}
+    transport = httpx2.AsyncHTTPTransport(uds=str(views.socket_of("a")))
+    limits = httpx2.Limits(max_connections=MAX_IN_FLIGHT + 4)
+    async with httpx2.AsyncClient(transport=transport, timeout=90, limits=limits) as http:
+        waiting = [asyncio.create_task(http.post("http://a/mcp", json=body, headers=headers))
+                   for _ in range(MAX_IN_FLIGHT)]
+        while views.in_flight.get("a", 0) < MAX_IN_FLIGHT:
+            await asyncio.sleep(0.01)
+        refused = await http.post("http://a/mcp", json=body, headers=headers)
+        assert refused.status_code == 429 and "16 requests open" in refused.text
+        # the other agents are served meanwhile
+        async with agent_session(views.socket_of("b")) as session:
+            assert not (await session.call_tool("get_shared_context", {})).is_error
+        for task in waiting:
+            task.cancel()
+        await asyncio.gather(*waiting, return_exceptions=True)
+    await engine.stop()
+    await store.close()

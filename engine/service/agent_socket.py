@@ -76,6 +76,7 @@ class AgentViews:
         self.owners: dict[str, str] = {}
         self.sockets: dict[str, socket.socket] = {}  # agent id -> listening socket
         self.folders: dict[str, Path] = {}
+        self.in_flight: dict[str, int] = {}  # agent id -> requests open on its socket
         self._server: Any = None
         #: the servers: one for the team's agents, one more per agent created at run time
         self._serving: list[asyncio.Task] = []

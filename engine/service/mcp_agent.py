@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     from engine.service.agent_socket import AgentViews
 
 SERVER_NAME = "agentorch"
+#: requests one agent may have open at once on its socket (its calls run one at a time)
+MAX_IN_FLIGHT = 16
 _call_ids = itertools.count(1)
 _PROCESS = secrets.token_hex(3)
 
@@ -147,7 +149,16 @@ async def serve_agent_sockets(views: AgentViews, sockets: list[socket.socket]) -
             await _plain(send, 404, "not found: the MCP endpoint is /mcp")
             return
         scope["agentorch.agent"] = agent_id  # from the socket it came in on, nothing else
-        await manager.handle_request(scope, receive, send)
+        busy = views.in_flight.get(agent_id, 0)
+        if busy >= MAX_IN_FLIGHT:  # one agent cannot tie up the server its team shares
+            await _plain(send, 429, f"{agent_id} has {busy} requests open; wait for their "
+                                    "answers first")
+            return
+        views.in_flight[agent_id] = busy + 1
+        try:
+            await manager.handle_request(scope, receive, send)
+        finally:
+            views.in_flight[agent_id] -= 1
 
     config = uvicorn.Config(app, lifespan="off", log_level="warning", access_log=False,
                             timeout_graceful_shutdown=1, ws="none", proxy_headers=False,
