@@ -42,6 +42,8 @@ def _answer_text(kind: str, answer: dict[str, Any] | None) -> str:
     if answer is None:
         return "**still pending**"
     by = answer.get("by", "user")
+    if isinstance(answer.get("via"), str) and answer["via"]:  # another client (attach, a script)
+        by = f"{by} via {_quote(answer['via'], 60)}"
     if answer.get("expired"):
         return "expired without an answer"
     if answer.get("withdrawn"):

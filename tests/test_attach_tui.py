@@ -70,6 +70,9 @@ async def test_an_attached_screen_equals_the_embedded_one(tui_env, sock_dir) -> 
     async with embedded.run_test(size=(120, 40)) as pilot:
         await wait_until(pilot, pending("user_input"))
         await wait_until(pilot, console_drawn(embedded))
+        await pilot.press("ctrl+d")  # the embedded one cannot leave its run going: it says so
+        assert any("runs the engine itself" in n.message for n in embedded._notifications)
+        assert embedded.is_running and not made[0].finished.is_set()
         embedded.clear_notifications()  # the toast of the moment; an attach comes later
         await pilot.pause()
         here = embedded.export_screenshot()

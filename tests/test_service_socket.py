@@ -67,6 +67,10 @@ async def test_socket_is_private_recorded_and_answers_commands(tmp_path, sock_di
     assert answered.data["answer"]["via"] == f"test (pid {os.getpid()})"
     assert answered.data["answer"]["by"] == "user"
     await engine.wait()
+    from engine.export import export_markdown
+
+    transcript = export_markdown(await store.run(engine.run_id), w.events)
+    assert f"answered by user via test (pid {os.getpid()}): “blue”" in transcript
     assert await client.next_event() is None  # the run ended: the connection closed
     assert not path.exists()
     await store.flush()

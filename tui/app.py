@@ -63,6 +63,7 @@ class ControlCenter(ScheduleControls, BoardControls, Controls, App[int]):
         Binding("s", "shell", "Shell", show=False),
         Binding("n", "next_interrupt", "Waiting"),
         Binding("i", "focus_interrupts", "Interrupts", show=False),
+        Binding("ctrl+d", "detach", "Detach", show=False),
     ]
     selected_agent: reactive[str | None] = reactive(None)
     live = True  #: an engine runs behind the panels (a replay is not live)
@@ -310,6 +311,12 @@ class ControlCenter(ScheduleControls, BoardControls, Controls, App[int]):
         from tui.screens.diff import open_changes
 
         open_changes(self, agent or self._target())
+
+    def action_detach(self) -> None:
+        """Only an attached control center can leave its run going (tui/remote_app.py)."""
+        self.notify("This control center runs the engine itself: leaving it stops the run. "
+                    "Start a team with `agentorch-tui start` to detach and attach at will.",
+                    severity="warning", timeout=8)
 
     def action_focus_interrupts(self) -> None:
         self.query_one(InterruptsPanel).focus()
