@@ -72,7 +72,7 @@ async def test_the_agent_reaches_its_own_view_from_inside_its_container(tmp_path
         assert tried.output.split()[-2:] == ["mcp.sock", "shared_context.md"]
         # the shared context as a read-only file, rewritten at each change
         await engine.handle_command({"type": "shared_context", "text": "Tabs, not spaces."})
-        shown = await dev.exec(f"cat {CONTAINER_DIR}/shared_context.md", 30)
+        shown = await dev.exec("cat \"$AGENTORCH_SHARED_CONTEXT\"", 30)
         assert shown.output.endswith("version 1, by user -->\nTabs, not spaces.\n")
         # the other agent has no relay to it and no socket but its own
         lead = engine.agents["lead"].sandbox

@@ -51,6 +51,8 @@ MCP_PORT = 3129
 ENV_SOCKET = "AGENTORCH_MCP_SOCKET"
 #: ... and its URL over the relay, when it has one
 ENV_URL = "AGENTORCH_MCP_URL"
+#: ... and the shared context's file
+ENV_CONTEXT = "AGENTORCH_SHARED_CONTEXT"
 _SAFE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,32}")
 
 
@@ -104,8 +106,10 @@ class AgentViews:
         if self._serving:  # an agent created at run time (the workflow): served at once
             self._serve([sock])
         if spec.backend != "docker":
-            return replace(spec, env={**spec.env, ENV_SOCKET: str(path)})
-        env = {**spec.env, ENV_SOCKET: f"{CONTAINER_DIR}/{MCP_SOCKET}"}
+            return replace(spec, env={**spec.env, ENV_SOCKET: str(path),
+                                      ENV_CONTEXT: str(folder / CONTEXT_FILE)})
+        env = {**spec.env, ENV_SOCKET: f"{CONTAINER_DIR}/{MCP_SOCKET}",
+               ENV_CONTEXT: f"{CONTAINER_DIR}/{CONTEXT_FILE}"}
         relays = spec.relays
         if self.relayed(spec.agent_id):
             relays = (*relays, (MCP_PORT, MCP_SOCKET))
