@@ -19,6 +19,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -117,8 +118,24 @@ class NetworkGate:
             await self.proxy.open_door(Door(
                 agent_id, str(folder / PROXY_SOCKET), policy, ask_unlisted=rules.ask,
                 secrets=self._secrets(agent), uids=frozenset({relay_uid(uid) for uid in (0, 65534)}),
-                meter=MeterGate(engine, agent_id).meter))
+                meter=MeterGate(engine, agent_id).meter, peer_check=self._in_container(agent_id)))
         await self._restore()
+
+    def _in_container(self, agent_id: str) -> Callable[[int, int], bool]:
+        """A door's peer must run in its agent's container (its cgroup names the container),
+        not merely as the relay's uid: a host process of that uid is refused."""
+        def check(pid: int, uid: int) -> bool:
+            rt = self.engine.agents.get(agent_id)
+            container = getattr(rt.sandbox, "container_id", None) if rt is not None else None
+            if not container:
+                return False
+            if pid <= 0:  # the engine runs in another pid namespace: the uid is all we know
+                return True
+            try:
+                return container in Path(f"/proc/{pid}/cgroup").read_text(encoding="utf-8")
+            except OSError:
+                return False
+        return check
 
     async def stop(self) -> None:
         """Close every door (idempotent); connections cut now are not recorded any more."""

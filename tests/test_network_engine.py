@@ -169,3 +169,46 @@ def test_kill9_with_a_held_request_then_resume(tmp_path):
         assert any("hello from origin" in o for o in outputs), outputs
     finally:
         origin.stop()
+
+
+HOST_PEER = """
+import os, socket, sys
+os.setgid(65534); os.setuid(65534)  # the relay's uid, but on the host, not in the container
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+where = b"127.0.0.1:" + sys.argv[2].encode()
+try:
+    s.sendall(b"GET http://" + where + b"/host HTTP/1.1\\r\\nHost: " + where + b"\\r\\n\\r\\n")
+    print(repr(s.recv(4096)))
+except (BrokenPipeError, ConnectionResetError):
+    print(repr(b""))
+"""
+
+
+async def test_only_the_agents_own_container_gets_through_its_door(tmp_path, origin):
+    require_docker()
+    import os
+    import subprocess
+    import sys
+
+    if os.geteuid() != 0:
+        pytest.skip("needs root to act as the relay's uid on the host")
+    port = origin.port
+    engine, w, store = await engine_for(tmp_path, [{
+        "id": "a", "network": {"allow": [f"127.0.0.1:{port}"]},
+        "script": [step("wait_for_message", timeout=60), step("run_command", command=wget(port, "/in"))]}])
+    try:
+        await w.wait_for("agent_status", "a", status="waiting_message", timeout=60)
+        door = engine.network.proxy.doors["a"]
+        os.chmod(Path(door.path).parent.parent, 0o755)  # let the attacker reach the socket
+        attack = await asyncio.to_thread(subprocess.run, [sys.executable, "-c", HOST_PEER, door.path,
+                                                          str(port)], capture_output=True, text=True)
+        assert attack.stdout.strip() == "b''", attack.stdout + attack.stderr
+        await engine.send_user_message("a", "go")
+        await asyncio.wait_for(engine.wait(), 60)
+    finally:
+        if not engine.finished.is_set():
+            await engine.stop()
+    assert "hello from origin" in output(w, "a", 1)
+    assert [h.split(b" ")[1] for h in origin.heads] == [b"/in"]
+    await store.close()

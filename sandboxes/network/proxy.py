@@ -112,6 +112,8 @@ class Door:
     ask_unlisted: bool = True
     secrets: list[Secret] = field(default_factory=list)
     uids: frozenset[int] | None = None  # peers allowed to connect (SO_PEERCRED), None: any
+    #: (pid, uid) of a peer -> whether it is this agent's relay (e.g. in its container)
+    peer_check: Callable[[int, int], bool] | None = None
     meter: Callable[[], ResponseTap] | None = None  # for secrets with meter=True
     server: asyncio.AbstractServer | None = None
     #: this agent's connections at once (so one agent cannot use up the run's)
@@ -159,7 +161,7 @@ class EgressProxy:
         if task is not None:
             self._tasks.add(task)
         try:
-            if not _peer_allowed(writer, door.uids):
+            if not _peer_allowed(writer, door.uids, door.peer_check):
                 return
             if self._slots.locked() or door.slots.locked():
                 await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), HEAD_TIMEOUT)
@@ -341,13 +343,14 @@ def _program(head: RequestHead) -> str | None:
     return agent.split()[0][:60] if agent and agent.split() else None
 
 
-def _peer_allowed(writer: asyncio.StreamWriter, uids: frozenset[int] | None) -> bool:
-    if uids is None:
+def _peer_allowed(writer: asyncio.StreamWriter, uids: frozenset[int] | None,
+                  check: Callable[[int, int], bool] | None) -> bool:
+    if uids is None and check is None:
         return True
     sock = writer.get_extra_info("socket")
     try:
-        _pid, uid, _gid = struct.unpack("3i", sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
-                                                               struct.calcsize("3i")))
+        pid, uid, _gid = struct.unpack("3i", sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
+                                                              struct.calcsize("3i")))
     except (OSError, AttributeError):
         return False
-    return uid in uids
+    return (uids is None or uid in uids) and (check is None or check(pid, uid))
