@@ -189,3 +189,22 @@ async def test_the_diff_screen_and_a_merge_from_an_attached_control_center(
         await pilot.press("ctrl+d")
     await engine.stop()
     await store.close()
+
+
+async def test_q_in_an_attached_control_center_stops_the_run_after_asking(
+        tui_env, sock_dir) -> None:
+    from tui.screens.confirm import ConfirmScreen
+
+    made: list[Engine] = []
+    engine, store = await engine_factory(tui_env, sock_dir, made)()
+    await engine.start()
+    app = make_attached_app(engine.control.path, blink_cursors=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, pending("user_input"))
+        await pilot.press("q")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)  # the same question as embedded
+        await pilot.press("y")
+        await engine.wait()
+    assert engine.status == "stopped" and not app.detached
+    await store.close()
