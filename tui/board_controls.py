@@ -88,7 +88,7 @@ class BoardControls(_Base):
             panel.refresh_board(board)
         screen = self.screen
         if isinstance(screen, TaskHistoryScreen) and screen.task_id in changed:
-            self.run_worker(screen.task_changed(), group="task-history")
+            self.run_worker(screen.task_changed(), group="task-history", exclusive=True)
 
     def board_commands(self) -> Iterable[SystemCommand]:
         """The board in the command palette, once the run has a workflow."""

@@ -107,15 +107,16 @@ class BoardGrid(Widget, can_focus=True):
     def set_cards(self, by_column: dict[str, list[TaskView]], compact: bool) -> None:
         """Show these cards; each cursor stays on its card wherever the card went in its
         column.  Nothing is repainted when nothing shown changed."""
-        changed = compact != self.compact
-        if changed:
+        resized = compact != self.compact  # every card gets another height
+        if resized:
             self.compact = compact
             self._cache.clear()
+        changed = resized
         emptied = False
         for col in self.columns:
             tasks = by_column.get(col.key, [])
             shown = [(t.task_id, len(t.changes)) for t in tasks]
-            if shown == col.shown and not changed:
+            if shown == col.shown and not resized:
                 continue
             emptied |= bool(col.shown) != bool(shown)
             keep = col.tasks[col.cursor].task_id if col.cursor < len(col.tasks) else None
