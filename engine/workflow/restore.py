@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from engine import events as ev
 from engine.workflow import board as b
 from engine.workflow import messages
+from engine.workflow.answers import TASK_BLOCKED
 
 if TYPE_CHECKING:
     from engine.interrupts import Interrupt
@@ -76,6 +77,10 @@ async def _go_on_task(wf: Workflow, task: b.Task, sent: set) -> None:
     elif task.state == b.QA:
         wf.spawn(wf.run_qa(task), f"qa-{task.task_id}")
     elif task.state == b.BLOCKED:
+        if not task.interrupt:  # stopped between asking and recording the question
+            task.interrupt = next((i.id for i in wf.engine.interrupts.pending()
+                                   if i.kind == TASK_BLOCKED and i.extra.get("task_id") == task.task_id
+                                   and i.extra.get("attempt") == task.attempt), None)
         intr, answer = _interrupt(wf, task.interrupt)
         if intr is not None:
             wf.spawn(wf.await_blocked(task, intr), f"blocked-{task.task_id}")
