@@ -178,3 +178,24 @@ async def test_without_a_goal_the_planner_is_told_to_ask_the_person(tmp_path: Pa
     await store.close()
     brief = watcher.results("planner")[0]["result"]["text"]
     assert brief.startswith("No goal was given: ask the person what the team should achieve")
+
+
+async def test_the_person_can_approve_the_plan_with_its_tasks_edited(tmp_path: Path) -> None:
+    agents = [planner(one_task("a"), one_task("b", order=1)),
+              {"id": "coder", "script": [wait(30)]},
+              {"id": "writer", "script": [wait(), step("submit_task", task_id="b", summary="s"),
+                                          step("finish", summary="w")]}]
+    engine, watcher, store = await start(workflow_team(tmp_path, agents), tmp_path)
+    plan = await watcher.wait_for(ev.INTERRUPT, kind="plan_approval")
+    edited = [{"id": "b", "title": "do b first", "description": "it", "assignee": "writer"}]
+    with pytest.raises(Exception, match="the edited plan cannot run: task 'b': unknown assignee"):
+        await engine.handle_command({"type": "approve_plan", "interrupt": plan.data["id"],
+                                     "tasks": [{**edited[0], "assignee": "ghost"}]})
+    await engine.handle_command({"type": "approve_plan", "interrupt": plan.data["id"],
+                                 "tasks": edited})
+    await watcher.wait_for(ev.WORKFLOW, phase="done")
+    board = [e.data for e in watcher.events if e.type == ev.TASK]
+    assert {t["task_id"] for t in board} == {"b"}
+    assert board[-1]["title"] == "do b first" and board[-1]["assignee"] == "writer"
+    await engine.stop()
+    await store.close()

@@ -1,4 +1,10 @@
-"""The headless/socket command on the task board:
+"""The headless/socket commands of the workflow.
+
+``{"type":"approve_plan","interrupt":ID,"tasks":[...]}`` approves the plan waiting for the
+person with its tasks edited (the same fields as create_tasks: retitle, reassign, reorder,
+drop a task), checked like the planner's plan.
+
+The command on the task board:
 ``{"type":"task","action":"retry"|"reassign"|"skip","task":ID,"agent":ID?,"text":...}``.
 
 On a blocked task it answers the task's `task_blocked` interrupt (so it is answered once,
@@ -14,6 +20,7 @@ from engine.recording import ControlError
 from engine.service.commands import Command, command
 from engine.workflow import board as b
 from engine.workflow.answers import AnswerError, check_blocked_answer
+from engine.workflow.plan import PlanError, parse_plan
 
 if TYPE_CHECKING:
     from engine.run import Engine
@@ -39,10 +46,30 @@ async def task_command(engine: Engine, cmd: Command) -> None:
     except AnswerError as exc:
         raise ControlError(str(exc)) from None
     if task.state == b.BLOCKED and task.interrupt:
-        await engine._answer(task.interrupt, answer)  # noqa: SLF001 - the engine's one way to answer
+        await engine._answer(task.interrupt, answer, cmd.via)  # noqa: SLF001 - the one way to answer
         return
     if task.state == b.TODO and action in ("reassign", "skip"):
         await wf.decide(task, answer)
         return
     raise ControlError(f"task {task.task_id} is {task.state}: {action} applies to a blocked "
                        "task" + (" or one still to do" if action != "retry" else ""))
+
+
+@command("approve_plan")
+async def approve_plan(engine: Engine, cmd: Command) -> None:
+    wf = engine.workflow
+    if wf is None:
+        raise ControlError("this team has no workflow (`workflow:` in its team file)")
+    interrupt = cmd.need("interrupt")
+    if interrupt != wf.approval or wf.phase != b.APPROVAL:
+        raise ControlError(f"{interrupt} is not the plan waiting for your approval"
+                           + (f" ({wf.approval} is)" if wf.phase == b.APPROVAL else ""))
+    tasks = cmd.get("tasks")
+    if not isinstance(tasks, list):
+        raise ControlError("approve_plan needs `tasks`: the plan's tasks as edited")
+    try:
+        parse_plan(tasks, wf.assignable())
+    except PlanError as exc:
+        raise ControlError(f"the edited plan cannot run: {exc}") from None
+    await engine._answer(interrupt, {"approved": True, "by": "user", "tasks": tasks},  # noqa: SLF001
+                         cmd.via)

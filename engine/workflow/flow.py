@@ -247,8 +247,14 @@ class Workflow(TaskFlow):
         await self.advance()
 
     def _edited(self, answer: dict[str, Any]) -> list[b.Task]:
-        """The plan as approved: `steps` edited by the person retitle its tasks
-        (`id: title (...)`, one line per task, in order)."""
+        """The plan as approved: `tasks` edited by the person (approve_plan, checked before
+        it was recorded), or `steps` that retitle its tasks (`id: title (...)`, one line
+        per task, in order)."""
+        if isinstance(answer.get("tasks"), list):
+            try:
+                return parse_plan(answer["tasks"], self.assignable())
+            except PlanError:
+                return self.plan  # an agent meanwhile gone: the plan as proposed
         steps = answer.get("steps")
         if not isinstance(steps, list) or len(steps) != len(self.plan):
             return self.plan
