@@ -75,7 +75,6 @@ def demo_mid_run(tmp: Path):
                              a.status == "waiting_message" for a in s.agents.values()
                              if a.id != "checker"))
         pilot.app.clear_notifications()
-
     return app, run_before
 
 

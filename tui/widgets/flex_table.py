@@ -29,6 +29,16 @@ class FlexTable(DataTable):
         self._narrow: bool | None = None
         self._fitted: dict[str, int] = {}  # column key -> width grown to fit its cells
 
+    def watch_show_vertical_scrollbar(self, shown: bool) -> None:
+        """Textual moves a scrollbar's thumb only while it is shown: a table scrolled to
+        its newest row just before the bar appeared drew the thumb at the top."""
+        if shown:
+            self.vertical_scrollbar.position = self.scroll_y
+
+    def watch_show_horizontal_scrollbar(self, shown: bool) -> None:
+        if shown:
+            self.horizontal_scrollbar.position = self.scroll_x
+
     def _columns(self) -> list[tuple[str, str, int]]:
         hidden = self.NARROW_HIDDEN if self._narrow else self.WIDE_HIDDEN
         return [(label, key, self._fitted.get(key, w) if w else 0) for label, key, w in self.COLUMNS
