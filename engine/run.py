@@ -316,6 +316,11 @@ class Engine(EventRecorder):
             await asyncio.gather(*(s.stop() for s in live), return_exceptions=True)
             await self._fail_start(str(setup_problem))
             raise setup_problem
+        if self._stopping:  # stopped while the sandboxes started (e.g. stdout closed at
+            # once): no agent may start now; a task made here would outlive the run and hang
+            # asyncio.run's exit inside Python's half-made subprocess
+            await asyncio.gather(*(s.stop() for s in live), return_exceptions=True)
+            return
         if self.workflow is not None:  # the board (rebuilt on resume) before any agent acts
             await self.workflow.begin()
         self.status = "running"

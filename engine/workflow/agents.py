@@ -147,7 +147,7 @@ async def start_created(wf: Workflow, data: dict[str, Any]) -> None:
     engine.agents[config.id] = rt
     grant_tools(engine, [rt])
     await sandbox.start()
-    if engine.status == "running":  # else the engine starts it with the others (resume)
+    if engine.status == "running" and not engine._stopping:  # else: started with the others
         rt.task = asyncio.create_task(rt.run(), name=f"agent-{config.id}")
 
 
