@@ -48,8 +48,8 @@ class RunLock:
             raise
         info = json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
                            "started": time.time()}).encode()
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, info, 0)
+        os.pwrite(fd, info.ljust(256), 0)  # one write, no empty moment (JSON allows the padding)
+        os.ftruncate(fd, max(len(info), 256))
         return cls(path, fd)
 
     def release(self) -> None:
@@ -82,9 +82,18 @@ def held_runs(db: str | Path) -> set[str]:
 
 
 def _holder(fd: int) -> str:
-    try:
-        info = json.loads(os.pread(fd, 4096, 0) or b"{}")
-        started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(info["started"]))
-        return f"process {info['pid']} on {info['host']} (since {started})"
-    except (OSError, ValueError, KeyError, TypeError):
-        return "another process"
+    """Who holds the lock, from what it wrote.  The holder writes right after it locks:
+    read again for a moment while the file is empty, unreadable or still names the
+    process that held it before (a killed run's pid)."""
+    from sandboxes.processes import pid_alive
+
+    for _ in range(20):
+        try:
+            info = json.loads(os.pread(fd, 4096, 0) or b"{}")
+            if info["host"] != socket.gethostname() or pid_alive(info["pid"]):
+                started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(info["started"]))
+                return f"process {info['pid']} on {info['host']} (since {started})"
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+        time.sleep(0.025)
+    return "another process"
