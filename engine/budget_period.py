@@ -163,7 +163,28 @@ class PeriodKeeper:
                 + agent_clause, params)
             inp, out, cr, cw, cost = rows[0] if rows else (0, 0, 0, 0, 0)
             limit.used.add(Usage(inp or 0, out or 0, cr or 0, cw or 0), cost or 0.0)
+        await self._restore_raises()
+        for limit in self.all():
             limit.new_warnings()  # the ones already behind us stay given
+
+    async def _restore_raises(self) -> None:
+        """Limits the person raised for a period that is still the current one."""
+        import json
+
+        rows = await self.engine.store.query(
+            "SELECT payload, answer FROM interrupts WHERE run_id=? AND kind='budget'"
+            " AND answer IS NOT NULL ORDER BY answered", (self.engine.run_id,))
+        for row in rows:
+            try:
+                payload, answer = json.loads(row["payload"]), json.loads(row["answer"])
+            except (TypeError, ValueError):
+                continue
+            if payload.get("scope") != "period" or not answer.get("approved"):
+                continue
+            limit = next((lim for lim in self.all() if lim.owner == payload.get("owner")
+                          and lim.end == payload.get("resets_at")), None)
+            if limit is not None:
+                raise_limit(limit, answer)
 
     def start(self) -> None:
         for limit in self.all():
@@ -244,11 +265,7 @@ class PeriodKeeper:
                 raise BudgetStopped(f"stopped at its {limit.spec.every} budget: "
                                     f"{answer.get('text') or 'you rejected going on'}")
             await agent.set_status(before, activity)
-            if "limit_tokens" in answer or "limit_dollars" in answer:
-                if limit.tokens is not None and answer.get("limit_tokens") is not None:
-                    limit.tokens = int(answer["limit_tokens"])
-                if limit.dollars is not None and answer.get("limit_dollars") is not None:
-                    limit.dollars = float(answer["limit_dollars"])
+            if raise_limit(limit, answer):
                 limit.warned = set()
                 limit.new_warnings()
                 continue
@@ -289,6 +306,18 @@ class PeriodKeeper:
         from engine.schedules.spec import when_text
 
         return when_text(limit.end, limit.times.zone_name, self.clock())
+
+
+def raise_limit(limit: PeriodLimit, answer: dict[str, Any]) -> bool:
+    """The person's approval with ``limit_tokens``/``limit_dollars`` raises this period's
+    limit (kept until its reset, also across a restart); False when it names none."""
+    if "limit_tokens" not in answer and "limit_dollars" not in answer:
+        return False
+    if limit.tokens is not None and answer.get("limit_tokens") is not None:
+        limit.tokens = int(answer["limit_tokens"])
+    if limit.dollars is not None and answer.get("limit_dollars") is not None:
+        limit.dollars = float(answer["limit_dollars"])
+    return True
 
 
 def _period_start(times: CronTimes, now: float) -> float:

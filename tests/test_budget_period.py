@@ -146,3 +146,27 @@ async def test_the_teams_day_budget_is_one_interrupt_and_one_reset_for_everyone(
     assert [e.data["owner"] for e in w.find(ev.BUDGET_RESET)] == ["t"]
     assert {engine.agents[x].status for x in "ab"} == {ev.DONE}
     await engine.store.close()
+
+
+async def test_a_limit_the_person_raised_holds_after_a_restart_until_the_reset(api, tmp_path):
+    api.push("a", spend(1000), Turn([tool("ask_user", question="go on?")], input_tokens=100,
+                                    output_tokens=0), spend(2000),
+             spend(10, "finish", summary="ok"))
+    clock = ManualClock(paris(2026, 11, 30, 12, 0))
+    team = team_of(tmp_path)
+    engine, w = await open_engine(team, tmp_path, clock)
+    await engine.start()
+    await settle(engine, lambda: bool(w.find(ev.INTERRUPT, "a", kind="budget")))
+    await engine.approve(w.find(ev.INTERRUPT, "a", kind="budget")[0].data["id"],
+                         limit_tokens=5000)
+    await settle(engine, lambda: bool(w.find(ev.INTERRUPT, "a", kind="user_input")))
+    await engine.stop()
+    await engine.store.close()
+    engine, w = await resume_engine(team, tmp_path, engine.run_id, clock)
+    intr = next(i for i in engine.interrupts.pending() if i.kind == "user_input")
+    await engine.answer(intr.id, "yes")
+    await asyncio.wait_for(engine.wait(), 30)
+    assert engine.agents["a"].status == ev.DONE  # 3,110 of the raised 5,000: no new pause
+    assert w.find(ev.INTERRUPT, "a", kind="budget") == []
+    await engine.stop()
+    await engine.store.close()
