@@ -208,3 +208,22 @@ async def test_q_in_an_attached_control_center_stops_the_run_after_asking(
         await engine.wait()
     assert engine.status == "stopped" and not app.detached
     await store.close()
+
+
+async def test_an_attached_control_center_that_ends_without_quit_leaves_the_run_going(
+        tui_env, sock_dir) -> None:
+    """A client that crashes or loses its terminal only detaches: one attached screen
+    failing must not stop a run others watch (it stopped it 'by you')."""
+    made: list[Engine] = []
+    engine, store = await engine_factory(tui_env, sock_dir, made)()
+    await engine.start()
+    app = make_attached_app(engine.control.path, blink_cursors=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, pending("user_input"))
+        app.exit(1)  # as an unhandled error ends a Textual app: no quit, no detach asked
+        await pilot.pause()
+    assert not engine.finished.is_set() and engine.status == "running"
+    asked = next(i for i in engine.interrupts.pending() if i.kind == "user_input")
+    await engine.answer(asked.id, "ship it")
+    await engine.stop()
+    await store.close()

@@ -108,7 +108,10 @@ class AttachedCenter(ControlCenter):
         yield from super().get_system_commands(screen)
 
     async def shutdown_engine(self) -> None:
-        if self.detached or self.remote is None or self.remote.finished.is_set():
+        # only a quit the person chose (q, asked while agents run) stops the shared run: a
+        # client that ends any other way (a crash, its terminal closed) only detaches
+        if (self.detached or not self._quitting or self.remote is None
+                or self.remote.finished.is_set()):
             if self.remote is not None:
                 await self.remote.detach()
         else:
