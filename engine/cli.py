@@ -24,6 +24,7 @@ from memory.store import DEFAULT_DB, Store, StoreError, run_lookup
 from sandboxes import SandboxError
 from sandboxes.docker_client import ImageMissingError
 from sandboxes.processes import pid_alive
+from sandboxes.workspaces.git import GitError
 
 SUBCOMMANDS = ("check", "schema", "runs", "events", "export", "replay", "diff", "merge", "rollback",
                "attach", "mcp", "tasks", "clean")
@@ -239,6 +240,9 @@ def _main(argv: list[str] | None, tui_runner: Callable | None,
             print(visible_controls(str(problem)), file=sys.stderr)
         if not args.demo and not Path(args.config).exists() and args.config == "agents.yaml":
             err("no agents.yaml here; try `agentorch-tui --demo` for the offline demo team")
+        return EXIT_CONFIG
+    except GitError as exc:  # the demo's throwaway repository (git missing or broken)
+        err(f"the demo needs git for its throwaway repository: {exc}")
         return EXIT_CONFIG
     if args.detach:
         from engine.service.launch import start_detached

@@ -165,3 +165,13 @@ async def _run(team, tmp_path):
     engine, watcher, store = await run_to_end(team, tmp_path)
     await store.close()
     return engine, watcher, store
+
+
+def test_the_demo_without_git_says_so_in_one_line(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PATH": str(tmp_path / "no-bin")}
+    done = subprocess.run([sys.executable, "-m", "tui", "--demo", "--headless"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60, env=env,
+                          stdin=subprocess.DEVNULL)
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "the demo needs git for its throwaway repository: git is not installed" in done.stderr
