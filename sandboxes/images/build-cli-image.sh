@@ -52,30 +52,14 @@ if [[ ! -x "$CLAUDE" ]]; then
     exit 1
 fi
 
-is_static() {
-    [[ -x "$1" ]] && ! ldd "$1" >/dev/null 2>&1 && "$1" --list >/dev/null 2>&1
-}
-BUSYBOX="${BUSYBOX:-}"
-if [[ -z "$BUSYBOX" ]]; then
-    for candidate in /bin/busybox /usr/bin/busybox /usr/lib/busybox/busybox-static; do
-        if is_static "$candidate"; then BUSYBOX="$candidate"; break; fi
-    done
-fi
-if [[ -z "$BUSYBOX" ]] || ! is_static "$BUSYBOX"; then
-    echo "error: need a statically linked busybox: apt-get install busybox-static (or set BUSYBOX=/path)" >&2
-    exit 1
-fi
+# shellcheck source=rootfs.sh
+source "$(dirname "${BASH_SOURCE[0]}")/rootfs.sh"
+find_static_busybox
+require_static_busybox
 
 ROOT="$(mktemp -d)"
 trap 'rm -rf "$ROOT"' EXIT
-mkdir -p "$ROOT"/{bin,sbin,usr/bin,usr/sbin,usr/local/bin,etc/ssl/certs,tmp,workspace,proc,sys,dev,home/agent,root,var/tmp,agentorch}
-cp "$BUSYBOX" "$ROOT/bin/busybox"
-chmod 0755 "$ROOT/bin/busybox"
-for applet in $("$ROOT/bin/busybox" --list); do
-    [[ "$applet" == busybox ]] && continue
-    [[ -e "$ROOT/bin/$applet" ]] || ln -s busybox "$ROOT/bin/$applet"
-done
-ln -sf ../../bin/env "$ROOT/usr/bin/env"
+busybox_rootfs "$ROOT" usr/local/bin etc/ssl/certs agentorch
 
 cp "$CLAUDE" "$ROOT/usr/local/bin/claude"
 # Claude Code's Bash tool needs a real bash (busybox's sh cannot run its shell snapshot)
@@ -95,20 +79,7 @@ if [[ -e /etc/ssl/certs/ca-certificates.crt ]]; then
     cp /etc/ssl/certs/ca-certificates.crt "$ROOT/etc/ssl/certs/ca-certificates.crt"
 fi
 
-cat > "$ROOT/etc/passwd" <<'PASSWD'
-root:x:0:0:root:/root:/bin/sh
-agent:x:1000:1000:agentorch sandbox user:/home/agent:/bin/sh
-nobody:x:65534:65534:nobody:/nonexistent:/bin/false
-PASSWD
-cat > "$ROOT/etc/group" <<'GROUP'
-root:x:0:
-agent:x:1000:
-nogroup:x:65534:
-GROUP
-echo 'hosts: files dns' > "$ROOT/etc/nsswitch.conf"
-chmod 1777 "$ROOT/tmp" "$ROOT/var/tmp"
-chown 1000:1000 "$ROOT/home/agent" "$ROOT/workspace" 2>/dev/null || true
-chmod 0777 "$ROOT/workspace"
+sandbox_users "$ROOT"
 
 tar --numeric-owner -C "$ROOT" -c . | docker import \
     --change 'USER 1000:1000' \

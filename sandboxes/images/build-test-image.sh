@@ -23,56 +23,23 @@ if [[ "${FORCE:-0}" != 1 ]] && docker image inspect "$IMAGE" >/dev/null 2>&1 \
     exit 0
 fi
 
-is_static() {
-    # a static binary runs alone in the image: ldd refuses it (not a dynamic executable)
-    [[ -x "$1" ]] && ! ldd "$1" >/dev/null 2>&1 && "$1" --list >/dev/null 2>&1
-}
+# shellcheck source=rootfs.sh
+source "$(dirname "${BASH_SOURCE[0]}")/rootfs.sh"
 
-BUSYBOX="${BUSYBOX:-}"
-if [[ -z "$BUSYBOX" ]]; then
-    for candidate in /bin/busybox /usr/bin/busybox /usr/lib/busybox/busybox-static; do
-        if is_static "$candidate"; then BUSYBOX="$candidate"; break; fi
-    done
-fi
+find_static_busybox
 if [[ -z "$BUSYBOX" ]] && command -v apt-get >/dev/null && [[ "$(id -u)" == 0 ]]; then
     echo "installing busybox-static ..."
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q busybox-static >/dev/null \
         || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q busybox-static >/dev/null; }
     BUSYBOX=/bin/busybox
 fi
-if [[ -z "$BUSYBOX" ]] || ! is_static "$BUSYBOX"; then
-    echo "error: need a statically linked busybox: apt-get install busybox-static (or set BUSYBOX=/path)" >&2
-    exit 1
-fi
+require_static_busybox
 
 ROOT="$(mktemp -d)"
 trap 'rm -rf "$ROOT"' EXIT
 
-mkdir -p "$ROOT"/{bin,sbin,usr/bin,usr/sbin,etc,tmp,workspace,proc,sys,dev,home/agent,root,var/tmp}
-cp "$BUSYBOX" "$ROOT/bin/busybox"
-chmod 0755 "$ROOT/bin/busybox"
-for applet in $("$ROOT/bin/busybox" --list); do
-    # `busybox --list` names busybox itself: never link over the binary
-    [[ "$applet" == busybox ]] && continue
-    [[ -e "$ROOT/bin/$applet" ]] || ln -s busybox "$ROOT/bin/$applet"
-done
-# common absolute paths scripts use
-ln -sf ../../bin/env "$ROOT/usr/bin/env"
-
-cat > "$ROOT/etc/passwd" <<'PASSWD'
-root:x:0:0:root:/root:/bin/sh
-agent:x:1000:1000:agentorch sandbox user:/home/agent:/bin/sh
-nobody:x:65534:65534:nobody:/nonexistent:/bin/false
-PASSWD
-cat > "$ROOT/etc/group" <<'GROUP'
-root:x:0:
-agent:x:1000:
-nogroup:x:65534:
-GROUP
-echo 'hosts: files dns' > "$ROOT/etc/nsswitch.conf"
-chmod 1777 "$ROOT/tmp" "$ROOT/var/tmp"
-chown 1000:1000 "$ROOT/home/agent" "$ROOT/workspace" 2>/dev/null || true
-chmod 0777 "$ROOT/workspace"
+busybox_rootfs "$ROOT"
+sandbox_users "$ROOT"
 
 import_as() {
     tar --numeric-owner -C "$ROOT" -c . | docker import \
