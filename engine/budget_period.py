@@ -56,12 +56,9 @@ class BudgetPeriod(BaseModel):
     @field_validator("tz")
     @classmethod
     def _valid_zone(cls, v: str | None) -> str | None:
-        from engine.schedules.spec import zone_problem
+        from engine.schedules.spec import checked_zone
 
-        problem = zone_problem(v) if v is not None else None
-        if problem:
-            raise ValueError(problem)
-        return v
+        return checked_zone(v)
 
     def resets(self) -> CronTimes:
         from engine.schedules.spec import CronTimes, local_zone_name

@@ -64,6 +64,14 @@ def zone_problem(name: str) -> str | None:
     return None
 
 
+def checked_zone(name: str | None) -> str | None:
+    """A pydantic validator's body: ``name`` (None allowed) if it is a time zone."""
+    problem = zone_problem(name) if name is not None else None
+    if problem:
+        raise ValueError(problem)
+    return name
+
+
 def local_zone_name() -> str:
     """The machine's time zone: $TZ when it names one, else /etc/localtime's, else UTC."""
     candidates = [os.environ.get("TZ", "").lstrip(":")]
@@ -139,10 +147,7 @@ class Schedule(BaseModel):
     @field_validator("timezone")
     @classmethod
     def _valid_zone(cls, v: str | None) -> str | None:
-        problem = zone_problem(v) if v is not None else None
-        if problem:
-            raise ValueError(problem)
-        return v
+        return checked_zone(v)
 
     @field_validator("offline_after")
     @classmethod
@@ -251,4 +256,4 @@ def in_text(seconds: float) -> str:
 
 
 __all__ = ["CronTimes", "Schedule", "cron_problem", "describe", "in_text", "local_zone_name",
-           "parse_duration", "when_text", "zone_problem"]
+           "checked_zone", "parse_duration", "when_text", "zone_problem"]
