@@ -30,6 +30,8 @@ from sandboxes.network.policy import pattern_problem as host_pattern_problem
 ALL = "all"
 ApprovalMode = Literal["never", "plan", "risky", "always"]
 BackendName = Literal["auto", "docker", "local"]
+#: a size such as `2g`, `512m`, `1.5G` or `4096` (bytes): sandboxes.workspace_disk.parse_size
+SIZE_PATTERN = r"^\s*\d+(\.\d+)?\s*[kKmMgGtT]?[iI]?[bB]?\s*$"
 
 TOOL_NAMES = (
     "run_command",
@@ -77,7 +79,7 @@ class Resources(Strict):
     """Bytes of output kept per command; the rest is dropped with a visible marker."""
     command_timeout: float | None = Field(default=None, gt=0)
     """Default timeout of run_command in seconds."""
-    disk: str | None = Field(default=None, pattern=r"^\s*\d+(\.\d+)?\s*[kKmMgGtT]?[iI]?[bB]?\s*$")
+    disk: str | None = Field(default=None, pattern=SIZE_PATTERN)
     """Workspace size limit (e.g. `2g`): as root with Docker the workspace becomes its own
     file system of that size; otherwise its size is measured after each command. At the
     limit the agent pauses with a `disk` interrupt. Default: no limit."""
@@ -162,6 +164,11 @@ class SandboxConfig(Strict):
     """Container image for every agent (default `agentorch/sandbox:latest`)."""
     pull: bool = False
     """Pull a missing image from its registry (default: never pull; build it instead)."""
+    remote: bool | Literal["auto"] = "auto"
+    """The Docker daemon is on another machine (`true`): each agent's workspace is a
+    volume on it, filled with the agent's clone of `repo:` as data, and nothing from this
+    machine is bind-mounted. `auto` (the default): remote when DOCKER_HOST is `tcp://`,
+    `ssh://` or `https://`; `false`: the daemon shares this machine's files."""
     network: NetworkSetting = "none"
     """`none` (no network, the default); `{allow: [...], deny: [...]}` (only through the
     run's filtering proxy; see NetworkRules); or `unrestricted` (Docker's bridge network,

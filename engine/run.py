@@ -9,6 +9,7 @@ import sys
 import time
 import traceback
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from engine.network_secrets import Redactor
 from engine.notify import Notifier
 from engine.pricing import price_problems
 from engine.recording import ControlError, EventRecorder, RunAborted
+from engine.remote_docker import remote_daemon, remote_problem
 from engine.schedules.scheduler import Scheduler
 from engine.toolchain import build_team_image, run_setup
 from engine.workflow.agents import grant_tools, restore_created, team_file_json
@@ -115,6 +117,8 @@ class Engine(EventRecorder):
         self.pending_resume: Any = None
         #: the agents' clones and checkpoints when the team sets `repo:`
         self.workspaces = Workspaces.of(self)
+        #: the Docker daemon is on another machine: volumes, no bind mounts (engine/remote_docker.py)
+        self.remote_docker = remote_daemon(self)
         self.built_image: str | None = None  # sandbox.build's image, once built
         #: the control socket (engine.service.control_socket.ControlServer), set by the CLI
         self.control: Any = None
@@ -202,6 +206,9 @@ class Engine(EventRecorder):
             binds=cli_binds(agent, self.run_id, Path(str(self.store.path)).resolve().parent,
                             backend),
         )
+        if backend == "docker" and self.remote_docker:  # nothing of this host binds there
+            seed = self.workspaces.seeds.get(agent.id) if self.workspaces is not None else None
+            return replace(spec, remote=True, seed=seed)
         spec = self.network.apply(spec) if self.network is not None else spec
         return self.agent_views.apply(spec) if self.agent_views is not None else spec
 
@@ -272,6 +279,10 @@ class Engine(EventRecorder):
         if docker_problem is not None:
             await self._fail_start(str(docker_problem))
             raise docker_problem
+        remote = remote_problem(self)  # what a daemon on another machine cannot do
+        if remote is not None:
+            await self._fail_start(remote)
+            raise SandboxError(remote)
         if self.resuming:
             await self.budget.restore()
         unsandboxed = [a for a, b in self.backends.items() if b == "local"]

@@ -26,7 +26,9 @@ from engine.control_chars import visible_controls
 from engine.workspace_review import unmerged_agents
 from engine.workspaces import state_dir_of
 from memory.store import DEFAULT_DB, Store
+from sandboxes.docker_client import daemon_is_remote
 from sandboxes.processes import pid_alive
+from sandboxes.remote_workspace import remove_run_volumes
 from sandboxes.workspaces.git import GitError, UserGit, owner_of, run_git
 from sandboxes.workspaces.repo import EngineRepo, agent_branch, user_git_dir
 
@@ -221,6 +223,12 @@ def remove_workspaces(run: dict, work: RunWork) -> tuple[int, list[str]]:
     run_dir = team.resolve(f".agentorch/workspaces/{run['id']}")
     if run_dir is not None and run_dir.is_dir() and not any(run_dir.iterdir()):
         run_dir.rmdir()
+    if daemon_is_remote(team.sandbox.remote):  # the workspaces are volumes on the daemon
+        try:
+            removed += len(remove_run_volumes(run["id"]))
+        except Exception as exc:  # noqa: BLE001 - no daemon, or it refused: say so, go on
+            kept.append(f"the run's workspace volumes on the Docker daemon ({exc}); "
+                        f"`docker volume ls --filter label=agentorch.run={run['id']}` lists them")
     return removed, kept
 
 

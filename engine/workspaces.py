@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from engine import events as ev
 from engine.recording import ControlError, RunAborted
 from sandboxes.base import SandboxError
+from sandboxes.remote_workspace import volume_exists
 from sandboxes.workspaces.checkpoint import Checkpoint, Checkpointer
 from sandboxes.workspaces.git import GitError, owner_of, run_git
 from sandboxes.workspaces.merge import MERGE_MODES, MergeConflict, MergeResult, merge_agent
@@ -70,6 +72,8 @@ class Workspaces:
         self._checkpointers: dict[str, Checkpointer] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._overlaps_said: set[tuple[tuple[str, ...], str]] = set()
+        #: agents on a remote daemon: the clone made here, shipped into their volume at start
+        self.seeds: dict[str, Path] = {}
 
     @classmethod
     def of(cls, engine: Engine) -> Workspaces | None:
@@ -123,8 +127,12 @@ class Workspaces:
         base_commit: str | None = None
         made: dict[str, str] = {}
         for agent in engine.team.agents:
+            remote = engine.remote_docker and backends.get(agent.id) == "docker"
             workspace = engine.team.workspace_of(agent, engine.run_id)
-            if self.repo.ref(base_ref(engine.run_id, agent.id)) and workspace.is_dir():
+            if remote:  # made here, shipped into the agent's volume on the daemon as data
+                workspace = self.repo.git_dir.parent / "seeds" / engine.run_id / agent.id
+            if self.repo.ref(base_ref(engine.run_id, agent.id)) and (
+                    volume_exists(engine.run_id, agent.id) if remote else workspace.is_dir()):
                 continue  # resumed: the clone and its checkpoints stay as they are
             if base_commit is None and recorded is not None:
                 base_commit = self._started_from()  # a new agent starts where the others did
@@ -133,10 +141,15 @@ class Workspaces:
                     user_git_dir, self.branch = resolve_base(self.user_repo, self.branch)
                 base_commit = self.repo.fetch_base(user_git_dir, self.branch)
             uid = SANDBOX_UID if os.geteuid() == 0 and backends.get(agent.id) == "docker" else None
+            if remote:
+                shutil.rmtree(workspace, ignore_errors=True)  # a start that never shipped it
+                uid = None  # the tar stream gives it to the sandbox user
             self.repo.clone_into(workspace, engine.run_id, agent.id, base_commit, uid)
             if engine.team.copy_files:  # untracked files such as .env (engine/toolchain.py)
                 from engine.toolchain import copy_untracked
                 copy_untracked(self.user_repo, workspace, engine.team.copy_files, uid)
+            if remote:
+                self.seeds[agent.id] = workspace
             made[agent.id] = base_commit
         return made
 

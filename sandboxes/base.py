@@ -72,6 +72,12 @@ class SandboxSpec:
     #: the Docker daemon is on another machine: the workspace is a named volume on it,
     #: not a bind mount of ``workspace`` (which then stays unused on this host)
     remote: bool = False
+    #: remote only: a host folder (a fresh clone the engine made) shipped into a new
+    #: workspace volume as data at the first start, then removed (sandboxes/remote_workspace.py)
+    seed: Path | None = None
+    #: the workspace lives only as long as the container (a QA copy): on a remote daemon
+    #: an anonymous volume, removed with it
+    ephemeral: bool = False
     #: workspace size limit in bytes (resources.disk); see sandboxes/workspace_disk.py
     disk: int | None = None
     #: the engine's sockets for this agent (egress proxy, MCP): a host directory outside

@@ -92,11 +92,11 @@ from sandboxes.docker_setup import (
     install_supervisor,
     prepare_workspace,
     start_relay,
-    workspace_volume,
 )
 from sandboxes.paths import MAX_FILE_BYTES
 from sandboxes.processes import proc_start_time
 from sandboxes.relay import SOCKET_DIR, relay_uid
+from sandboxes.remote_workspace import ensure_volume, seed_workspace, volume_name, writable_problem
 from sandboxes.session import DockerExecSession, ExecSession, SessionDied, StreamedOutput
 from sandboxes.supervisor import SupervisorUnavailable
 from sandboxes.workspace_disk import full_message, mount_limited, mounted_usage
@@ -192,11 +192,14 @@ class DockerSandbox(Sandbox):
         docker = _docker_module()
         client = self._client = _get_client()
         spec = self.spec
-        if spec.remote:
+        fresh = False
+        workspace_source: str | None = None
+        if spec.remote and not spec.ephemeral:
             # the daemon is on another machine: the workspace is a named volume there
             # (kept when the container goes, like a host directory), never a bind mount
-            workspace_source = workspace_volume(client.api, self.volume_name, spec.run_id, spec.agent_id)
-        else:
+            fresh = ensure_volume(client.api, self.volume_name, spec.run_id, spec.agent_id)
+            workspace_source = self.volume_name
+        elif not spec.remote:
             workspace = Path(os.path.realpath(spec.workspace))
             self._uid, self._gid = prepare_workspace(workspace, FALLBACK_UID, FALLBACK_GID)
             if spec.disk:
@@ -220,12 +223,15 @@ class DockerSandbox(Sandbox):
         env = {"HOME": "/tmp", **spec.env, "AGENTORCH_AGENT": spec.agent_id}
         self._env = command_env(client.api, spec.image, env)
         api = client.api
-        binds = {workspace_source: {"bind": WORKDIR, "mode": "rw"}}
+        binds = {workspace_source: {"bind": WORKDIR, "mode": "rw"}} if workspace_source else {}
         if spec.service_dir is not None:  # the engine's sockets, reached through the relay
             if spec.remote:
                 raise SandboxError(f"agent {spec.agent_id}'s network rules need the Docker daemon "
                                    "on this machine (the proxy's socket is bound into the container)")
             binds[str(spec.service_dir)] = {"bind": SOCKET_DIR, "mode": "ro"}
+        if spec.remote and spec.binds:
+            raise SandboxError(f"agent {spec.agent_id} needs folders of this machine bound into "
+                               "its container, which a Docker daemon on another machine cannot do")
         for host, inside, read_only in spec.binds:
             if not read_only and os.geteuid() == 0:  # the sandbox user writes there
                 os.chown(host, self._uid, self._gid, follow_symlinks=False)
@@ -256,6 +262,7 @@ class DockerSandbox(Sandbox):
                 labels=labels,
                 environment=env,
                 hostname=_slug(spec.agent_id, 63),
+                volumes=[WORKDIR] if not workspace_source else None,  # ephemeral: anonymous
                 host_config=host_config,
                 name=name,
             )
@@ -279,10 +286,22 @@ class DockerSandbox(Sandbox):
         self.container_id = cid
         self.container_name = name
         self._prepare_sync()
+        if fresh and spec.seed is not None:  # the agent's clone, shipped in as data
+            try:
+                problem = writable_problem(api, cid, self.user, spec.image)
+                if problem is not None:
+                    raise SandboxError(problem)
+                seed_workspace(api, cid, spec.seed, self._uid, self._gid, spec.agent_id)
+            except BaseException:  # no half-filled volume for a later start to find
+                self.container_id = None
+                with contextlib.suppress(Exception):
+                    api.remove_container(cid, force=True)
+                    api.remove_volume(self.volume_name, force=True)
+                raise
 
     @property
     def volume_name(self) -> str:
-        return f"agentorch-ws-{_slug(self.spec.run_id, 60)}-{_slug(self.spec.agent_id, 60)}"
+        return volume_name(self.spec.run_id, self.spec.agent_id)
 
     def _prepare_sync(self) -> None:
         """As root in the container: fix /tmp and install the supervisor (or note why not)."""

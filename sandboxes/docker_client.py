@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import os
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -40,6 +41,27 @@ def _no_daemon_error(detail: object) -> SandboxError:
     )
 
 
+#: DOCKER_HOST schemes of a daemon on another machine (unix:// and npipe:// are this one)
+REMOTE_SCHEMES = ("tcp://", "ssh://", "https://", "http://")
+
+
+def daemon_is_remote(setting: bool | str = "auto", docker_host: str | None = None) -> bool:
+    """Whether the Docker daemon is on another machine (`sandbox.remote`): ``True`` or
+    ``False`` as configured, or for `auto` judged by DOCKER_HOST's scheme."""
+    if isinstance(setting, bool):
+        return setting
+    host = os.environ.get("DOCKER_HOST", "") if docker_host is None else docker_host
+    return host.strip().lower().startswith(REMOTE_SCHEMES)
+
+
+def _client_options() -> dict[str, Any]:
+    """``ssh://`` through the system's ssh client, as the docker CLI does (your
+    ~/.ssh/config and agent; docker-py would otherwise need paramiko)."""
+    if os.environ.get("DOCKER_HOST", "").strip().lower().startswith("ssh://"):
+        return {"use_ssh_client": True}
+    return {}
+
+
 def _get_client():
     """The shared docker-py client (thread-safe enough for concurrent requests)."""
     global _client
@@ -47,7 +69,7 @@ def _get_client():
         if _client is None:
             docker = _docker_module()
             try:
-                _client = docker.from_env(timeout=120, max_pool_size=64)
+                _client = docker.from_env(timeout=120, max_pool_size=64, **_client_options())
             except Exception as exc:  # DockerException: no daemon / bad DOCKER_HOST
                 raise _no_daemon_error(exc) from None
         return _client
@@ -66,7 +88,7 @@ def docker_available(timeout: float = 2.0) -> bool:
     """True when a Docker daemon answers a ping within ``timeout`` seconds.  Never raises."""
     try:
         docker = _docker_module()
-        client = docker.from_env(timeout=timeout)
+        client = docker.from_env(timeout=timeout, **_client_options())
         try:
             return bool(client.ping())
         finally:

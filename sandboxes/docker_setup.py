@@ -1,5 +1,6 @@
-"""Getting a container ready: its workspace on the host (or a volume on a remote daemon),
-the fixed environment of its commands, and the supervisor installed inside it."""
+"""Getting a container ready: its workspace on the host (a volume on a remote daemon:
+sandboxes/remote_workspace.py), the fixed environment of its commands, and the
+supervisor installed inside it."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import os
 from pathlib import Path
 
 from sandboxes.base import SandboxError
-from sandboxes.docker_client import _docker_module
 from sandboxes.docker_exec import exit_code_of, send_stdin
 from sandboxes.supervisor import CONTAINER_PATH, SupervisorUnavailable, supervisor_binary
 
@@ -46,19 +46,6 @@ def prepare_workspace(workspace: Path, fallback_uid: int, fallback_gid: int) -> 
         return fallback_uid, fallback_gid
     finally:
         os.close(fd)
-
-
-def workspace_volume(api, name: str, run_id: str, agent_id: str) -> str:
-    """The run's named volume for an agent's workspace on a remote daemon (created once,
-    found again on resume)."""
-    from sandboxes.docker_cleanup import LABEL_AGENT, LABEL_RUN
-
-    docker = _docker_module()
-    try:
-        api.inspect_volume(name)
-    except docker.errors.NotFound:
-        api.create_volume(name, labels={LABEL_RUN: run_id, LABEL_AGENT: agent_id})
-    return name
 
 
 def command_env(api, image: str, env: dict[str, str]) -> dict[str, str]:

@@ -12,17 +12,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import signal
 import subprocess
 import sys
-import tempfile
-import time
-from pathlib import Path
 
 import pytest
 
-from tests.docker_support import REPO, require_docker
+from tests.docker_support import REPO
+from tests.remote_daemon import docker_cli, second_daemon_running
 
 pytestmark = pytest.mark.docker
 
@@ -51,49 +47,10 @@ asyncio.run(main())
 """
 
 
-def _docker(host: str, *args: str, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run(["docker", "-H", host, *args], capture_output=True, check=False, **kw)
-
-
 @pytest.fixture(scope="module")
 def second_daemon():
-    require_docker()
-    if os.geteuid() != 0 or not shutil.which("dockerd") or not shutil.which("unshare"):
-        why = "a second dockerd needs root, dockerd and unshare"
-        if os.environ.get("AGENTORCH_REQUIRE_DOCKER") == "1":
-            pytest.fail(why)
-        pytest.skip(why)
-    base = Path(tempfile.mkdtemp(prefix="ao-d2-", dir="/tmp"))  # short: socket paths <= 108 bytes
-    host = f"unix://{base}/sock"
-    log = open(base / "log", "wb")  # noqa: SIM115 - closed in teardown
-    # its own network namespace: a second daemon must not touch the first one's docker0
-    proc = subprocess.Popen(
-        ["unshare", "--net", "dockerd", "--data-root", str(base / "data"), "--exec-root", str(base / "x"),
-         "--pidfile", str(base / "pid"), "--host", host, "--bridge=none", "--iptables=false",
-         "--ip-masq=false"], stdout=log, stderr=log, stdin=subprocess.DEVNULL)
-    try:
-        for _ in range(120):
-            if _docker(host, "info").returncode == 0:
-                break
-            if proc.poll() is not None:
-                break
-            time.sleep(0.5)
-        else:
-            pytest.fail(f"second dockerd did not answer: {(base / 'log').read_text()[-2000:]}")
-        if proc.poll() is not None:
-            pytest.fail(f"second dockerd exited: {(base / 'log').read_text()[-2000:]}")
-        saved = subprocess.run(["docker", "save", "agentorch/sandbox-test:latest"], capture_output=True, check=True)
-        loaded = _docker(host, "load", input=saved.stdout)
-        assert loaded.returncode == 0, loaded.stderr
-        yield host, base
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
-        shutil.rmtree(base, ignore_errors=True)
+    with second_daemon_running() as daemon:
+        yield daemon
 
 
 def test_file_tools_work_without_any_bind_mount(second_daemon, tmp_path):
@@ -110,5 +67,41 @@ def test_file_tools_work_without_any_bind_mount(second_daemon, tmp_path):
     assert ["volume", result["volume"]] in result["mounts"]
     assert all(kind != "bind" for kind, _ in result["mounts"])
     assert not workspace.exists()  # nothing of the workspace lives on this host
-    volumes = _docker(host, "volume", "ls", "-q", text=True).stdout.split()
+    volumes = docker_cli(host, "volume", "ls", "-q", text=True).stdout.split()
     assert result["volume"] in volumes  # kept after the container went, like a directory
+
+
+EPHEMERAL = r"""
+import asyncio, json, sys
+from pathlib import Path
+from sandboxes.base import SandboxSpec
+from sandboxes.docker import DockerSandbox
+
+async def main():
+    sb = DockerSandbox(SandboxSpec(backend="docker", workspace=Path(sys.argv[1]), run_id="remote-run",
+                                   agent_id="qa-t1", image="agentorch/sandbox-test:latest", remote=True,
+                                   ephemeral=True))
+    await sb.start()
+    try:
+        await sb.write_file("copy.txt", "a QA copy\n")
+        info = await asyncio.to_thread(sb._api.inspect_container, sb.container_id)
+        print(json.dumps({"read": await sb.read_file("copy.txt"),
+                          "mounts": [(m["Type"], m["Destination"]) for m in info["Mounts"]]}))
+    finally:
+        await sb.stop()
+
+asyncio.run(main())
+"""
+
+
+def test_a_throwaway_workspace_goes_with_its_container(second_daemon, tmp_path):
+    """A QA copy on a remote daemon: an anonymous volume, removed with the container."""
+    host, _ = second_daemon
+    before = set(docker_cli(host, "volume", "ls", "-q", text=True).stdout.split())
+    env = {**os.environ, "DOCKER_HOST": host, "PYTHONPATH": str(REPO)}
+    run = subprocess.run([sys.executable, "-c", EPHEMERAL, str(tmp_path / "qa")], capture_output=True,
+                         text=True, env=env, timeout=120, check=False)
+    assert run.returncode == 0, run.stderr[-3000:]
+    result = json.loads(run.stdout.strip().splitlines()[-1])
+    assert result == {"read": "a QA copy\n", "mounts": [["volume", "/workspace"]]}
+    assert set(docker_cli(host, "volume", "ls", "-q", text=True).stdout.split()) == before

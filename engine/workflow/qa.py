@@ -38,7 +38,8 @@ async def run_qa(engine: Engine, task: Task, command: str, timeout: float) -> tu
     slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", task.task_id)[:30]
     spec = engine.sandbox_spec(rt.config, engine.backends.get(rt.agent_id, "local"))
     tmp = Path(tempfile.mkdtemp(prefix=f"agentorch-qa-{slug}-"))
-    spec = dataclasses.replace(spec, workspace=tmp, agent_id=f"qa-{slug}", disk=None)
+    spec = dataclasses.replace(spec, workspace=tmp, agent_id=f"qa-{slug}", disk=None, seed=None,
+                               ephemeral=True)  # on a remote daemon: gone with its container
     qa = create_sandbox(spec)
     try:
         tree = None

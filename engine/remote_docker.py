@@ -1,0 +1,58 @@
+"""A Docker daemon on another machine (`sandbox.remote: true`, or by default whenever
+DOCKER_HOST is `tcp://`, `ssh://` or `https://`).
+
+Nothing of this machine can be bound into such a daemon's containers.  So each agent's
+workspace is a volume on the daemon (sandboxes/remote_workspace.py), its clone of
+`repo:` is made here in the engine's area and shipped in as data, and checkpoints,
+rollback and QA copies travel through the archive API and the exec session.  What needs
+a bind mount is refused before anything starts, in one sentence saying what to change:
+network rules (the proxy's socket) and CLI agents (their settings and model socket).
+The agents' MCP sockets are not bound in either (only CLI agents need them).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from engine.config import NetworkRules
+from sandboxes.docker_client import daemon_is_remote
+
+if TYPE_CHECKING:
+    from engine.run import Engine
+
+
+def remote_daemon(engine: Engine) -> bool:
+    """Whether this run's Docker daemon is on another machine."""
+    return daemon_is_remote(engine.team.sandbox.remote)
+
+
+def is_remote(engine: Engine, agent_id: str) -> bool:
+    """The agent's sandbox is a container on a remote daemon."""
+    return engine.backends.get(agent_id) == "docker" and engine.remote_docker
+
+
+def _where() -> str:
+    host = os.environ.get("DOCKER_HOST", "").strip()
+    return f"the Docker daemon at {host}" if host else "a remote Docker daemon (sandbox.remote: true)"
+
+
+def remote_problem(engine: Engine) -> str | None:
+    """What keeps this team from running on a remote daemon, in one sentence; or None."""
+    if not engine.remote_docker:
+        return None
+    team = engine.team
+    fix_local = ("or set `sandbox: {remote: false}` if the daemon is in fact on this machine")
+    for agent in team.agents:
+        if engine.backends.get(agent.id) != "docker":
+            continue
+        if isinstance(team.network_of(agent), NetworkRules):
+            return (f"agent {agent.id}'s network rules (`network: {{allow, deny}}`) need the Docker "
+                    f"daemon on this machine, and {_where()} is not (the proxy's socket is bound "
+                    "into each container); use `network: none` or `unrestricted` for it, "
+                    + fix_local)
+        if agent.is_cli:
+            return (f"agent {agent.id} (brain: {agent.brain}) needs its settings and model socket "
+                    f"bound into its container, which {_where()} cannot do; give it "
+                    "`backend: local`, or use a Docker daemon on this machine, " + fix_local)
+    return None

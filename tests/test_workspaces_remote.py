@@ -1,0 +1,181 @@
+"""`repo:` with a Docker daemon on another machine (issue 15), end to end through the CLI.
+
+A second dockerd (tests/remote_daemon.py) stands in for the remote daemon, reached with
+DOCKER_HOST as a user would.  The agent's clone is made here and shipped into a volume
+on that daemon as data; nothing is bind-mounted; checkpoints, diff, merge, rollback and
+a resume after kill -9 all work on it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from crash_support import CLI, ROOT, HeadlessRun
+from git_repos import make_repo, user_git
+
+from sandboxes.docker import TEST_IMAGE
+from sandboxes.docker_client import daemon_is_remote
+from sandboxes.workspaces.git import git_text
+from sandboxes.workspaces.repo import EngineRepo, agent_branch, checkpoint_ref
+from tests.remote_daemon import docker_cli, second_daemon_running
+
+pytestmark = pytest.mark.docker
+
+TEAM = """\
+name: faraway
+repo: proj
+sandbox: {{backend: docker, image: "{image}", remote: {remote}}}
+defaults: {{model: scripted}}
+agents:
+  - id: a
+    script:
+      - {{tool: write_file, args: {{path: docs/new.md, content: "# new\\n"}}}}
+      - {{tool: run_command, args: {{command: "echo more >> README.md && chmod +x tool.sh && cat .git/HEAD && id -u"}}}}
+      - {{tool: ask_user, args: {{question: "look now?", options: ["yes"]}}}}
+      - {{tool: finish, args: {{summary: done}}}}
+"""
+
+
+@pytest.fixture(scope="module")
+def second_daemon():
+    with second_daemon_running() as daemon:
+        yield daemon
+
+
+@pytest.fixture
+def far(second_daemon, monkeypatch):
+    """DOCKER_HOST set to the second daemon for the CLI processes the test starts."""
+    host, _ = second_daemon
+    monkeypatch.setenv("DOCKER_HOST", host)
+    return host
+
+
+def cli(cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([*CLI, *args, "--db", "state.db"], cwd=cwd, capture_output=True,
+                          text=True, env=env, timeout=180, check=False)
+
+
+def in_volume(host: str, volume: str, command: str) -> str:
+    """Run ``command`` in a throwaway container on the far daemon with ``volume`` at /w."""
+    done = docker_cli(host, "run", "--rm", "--network", "none", "-v", f"{volume}:/w", TEST_IMAGE,
+                      "sh", "-c", command, text=True)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def containers(host: str, run_id: str) -> list[dict]:
+    ids = docker_cli(host, "ps", "-q", "--filter", f"label=agentorch.run={run_id}",
+                     text=True).stdout.split()
+    return json.loads(docker_cli(host, "inspect", *ids, text=True).stdout) if ids else []
+
+
+def test_a_team_with_repo_works_on_a_remote_daemon_without_any_bind_mount(far, tmp_path):
+    repo = make_repo(tmp_path / "proj", {"README.md": "hello\n", "tool.sh": "echo hi\n",
+                                         "src/app.py": "x = 1\n"})
+    (tmp_path / "team.yaml").write_text(TEAM.format(image=TEST_IMAGE, remote="true"))
+    run = HeadlessRun(["team.yaml", "--headless", "--db", "state.db"], tmp_path)
+    started = run.until(lambda e: e["type"] == "run_started")
+    run_id = started["run_id"]
+    question = run.until(lambda e: e["type"] == "interrupt", answer=False)
+    # while the agent waits: its container has its workspace volume and nothing of ours
+    [info] = containers(far, run_id)
+    volume = f"agentorch-ws-{run_id}-a"
+    assert [(m["Type"], m.get("Name"), m["Destination"]) for m in info["Mounts"]] == [
+        ("volume", volume, "/workspace")]
+    assert not info["HostConfig"].get("Binds") or all(
+        b.startswith(volume + ":") for b in info["HostConfig"]["Binds"])
+    run.send({"type": "answer", "interrupt": question["id"], "text": "yes"})
+    assert run.finish() == 0
+
+    results = [e for e in run.events if e["type"] == "tool_result" and e.get("agent") == "a"]
+    shell = next(r["result"] for r in results if isinstance(r.get("result"), dict)
+                 and "exit_code" in r["result"])
+    assert shell["exit_code"] == 0, shell
+    assert shell["output"] == f"ref: refs/heads/{agent_branch(run_id, 'a')}\n1000\n"
+    cps = [e for e in run.events if e["type"] == "checkpoint"]
+    assert [sorted(c["files"]) for c in cps] == [["docs/new.md"], ["README.md", "tool.sh"]]
+    # nothing of the workspace on this machine: the clone was shipped, its folder removed
+    assert not (tmp_path / ".agentorch" / "workspaces").exists()
+    assert not any((tmp_path / "git").glob("seeds/*/*"))
+
+    diff = cli(tmp_path, "diff", run_id, "a")
+    assert diff.returncode == 0, diff.stderr
+    assert "+more\n" in diff.stdout and "+# new\n" in diff.stdout
+
+    merged = cli(tmp_path, "merge", run_id, "a")
+    assert merged.returncode == 0, merged.stderr
+    assert (repo / "README.md").read_text() == "hello\nmore\n"
+    assert (repo / "docs" / "new.md").read_text() == "# new\n"
+    assert user_git(repo, "status", "--porcelain") == ""
+
+    back = cli(tmp_path, "rollback", run_id, "a", "base")
+    assert back.returncode == 0, back.stderr
+    assert in_volume(far, volume, "cat /w/README.md; ls /w/docs 2>&1; stat -c %a /w/tool.sh; "
+                     "stat -c %u /w/README.md") == (
+        "hello\nls: /w/docs: No such file or directory\n644\n1000\n")
+    er = EngineRepo.for_project(tmp_path, repo)
+    head = er.ref(checkpoint_ref(run_id, "a"))
+    assert git_text(["show", f"{head}:README.md"], git_dir=er.git_dir) == "hello"
+    assert containers(far, run_id) == []  # the rollback's container went too
+
+    cleaned = cli(tmp_path, "clean", run_id, "--force")
+    assert cleaned.returncode == 0, cleaned.stderr
+    assert volume not in docker_cli(far, "volume", "ls", "-q", text=True).stdout.split()
+
+
+def test_kill9_then_resume_keeps_the_volume_and_the_branch(far, tmp_path):
+    make_repo(tmp_path / "proj", {"README.md": "hello\n", "tool.sh": "echo hi\n"})
+    (tmp_path / "team.yaml").write_text(TEAM.format(image=TEST_IMAGE, remote="true"))
+    run = HeadlessRun(["team.yaml", "--headless", "--db", "state.db"], tmp_path)
+    run_id = run.until(lambda e: e["type"] == "run_started")["run_id"]
+    run.until(lambda e: e["type"] == "interrupt", answer=False)
+    run.kill9()
+    volume = f"agentorch-ws-{run_id}-a"
+    assert "more" in in_volume(far, volume, "cat /w/README.md")
+    resumed = HeadlessRun(["--resume", run_id, "--headless", "--db", "state.db"], tmp_path)
+    assert resumed.finish() == 0
+    assert in_volume(far, volume, "cat /w/README.md /w/.git/HEAD") == (
+        f"hello\nmore\nref: refs/heads/{agent_branch(run_id, 'a')}\n")
+    again = [e for e in resumed.events if e["type"] == "workspace"]
+    assert again == [], "the clone was kept, not made again"
+
+
+def test_network_rules_on_a_remote_daemon_are_refused_in_one_sentence(tmp_path):
+    """Judged before any container starts (here against this machine's daemon named remote)."""
+    from docker_support import require_docker
+
+    require_docker()
+    make_repo(tmp_path / "proj")
+    team = TEAM.format(image=TEST_IMAGE, remote="true").replace(
+        "  - id: a\n", "  - id: a\n    network: {allow: [pypi.org]}\n")
+    (tmp_path / "team.yaml").write_text(team)
+    done = cli(tmp_path, "team.yaml", "--headless")
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr
+    assert "agent a's network rules (`network: {allow, deny}`) need the Docker daemon on this " \
+           "machine" in done.stderr + done.stdout
+    assert "`sandbox: {remote: false}`" in done.stderr + done.stdout
+
+
+@pytest.mark.parametrize(("setting", "host", "remote"), [
+    ("auto", "", False), ("auto", "unix:///var/run/docker.sock", False),
+    ("auto", "tcp://10.0.0.5:2376", True), ("auto", "ssh://me@box", True),
+    ("auto", "https://docker.example.com", True), (False, "ssh://me@box", False),
+    (True, "", True),
+])
+def test_the_daemon_is_remote_when_docker_host_says_so_or_the_team_does(setting, host, remote):
+    assert daemon_is_remote(setting, host) is remote
+
+
+def test_an_ssh_docker_host_uses_the_system_ssh_client(monkeypatch):
+    from sandboxes.docker_client import _client_options
+
+    monkeypatch.setenv("DOCKER_HOST", "ssh://me@box")
+    assert _client_options() == {"use_ssh_client": True}
+    monkeypatch.setenv("DOCKER_HOST", "unix:///run/docker.sock")
+    assert _client_options() == {}
