@@ -505,6 +505,10 @@ class TeamConfig(Strict):
     copy_files: list[str] = Field(default_factory=list, alias="copy")
     """Untracked files of `repo` (such as `.env`) copied into each agent's fresh clone;
     their contents enter the sandboxes (a warning says so)."""
+    clone_limit: str | None = Field(default="2g", pattern=SIZE_PATTERN)
+    """Largest clone of `repo:` per agent, on disk (files checked out plus history, e.g.
+    `500m`); an agent's `resources.disk`, when smaller, is its limit instead. Over it (or
+    over the free disk space) the run does not start and says the sizes. `null`: no cap."""
     merge: Literal["auto", "ff", "merge", "squash"] = "auto"
     """How an agent's work is merged by default (the diff screen's `M`, headless
     `merge`): `auto` fast-forwards when it can and makes a merge commit otherwise,

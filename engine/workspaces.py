@@ -43,6 +43,7 @@ from sandboxes.workspaces.snapshot import (
 )
 
 if TYPE_CHECKING:
+    from engine.config import AgentConfig
     from engine.run import Engine
     from sandboxes.base import Sandbox
 
@@ -74,6 +75,7 @@ class Workspaces:
         self._overlaps_said: set[tuple[tuple[str, ...], str]] = set()
         #: agents on a remote daemon: the clone made here, shipped into their volume at start
         self.seeds: dict[str, Path] = {}
+        self.lfs = False  # the base routes files through Git LFS: agents get pointer files
 
     @classmethod
     def of(cls, engine: Engine) -> Workspaces | None:
@@ -92,6 +94,10 @@ class Workspaces:
             from engine.toolchain import copy_warning
             await self.engine.emit(ev.NOTICE, level="warning", copied=self.engine.team.copy_files,
                                    text=copy_warning(self.engine.team.copy_files))
+        if made and self.lfs:
+            await self.engine.emit(ev.NOTICE, level="info", text=(
+                f"{self.user_repo} keeps files in Git LFS: the agents' clones hold their "
+                "pointer files, not the files (the engine never runs LFS filters)"))
         for agent_id, base in made.items():
             await self.engine.emit(ev.WORKSPACE, agent_id, repo=str(self.user_repo),
                                    branch=agent_branch(self.engine.run_id, agent_id),
@@ -125,9 +131,9 @@ class Workspaces:
         else:
             user_git_dir, self.branch = resolve_base(self.user_repo, engine.team.base)
         base_commit: str | None = None
-        made: dict[str, str] = {}
-        for agent in engine.team.agents:
-            remote = engine.remote_docker and backends.get(agent.id) == "docker"
+        todo: list[tuple[AgentConfig, Path, bool]] = []
+        for agent in [a for a in engine.team.agents if a.id in backends]:
+            remote = engine.remote_docker and backends[agent.id] == "docker"
             workspace = engine.team.workspace_of(agent, engine.run_id)
             if remote:  # made here, shipped into the agent's volume on the daemon as data
                 workspace = self.repo.git_dir.parent / "seeds" / engine.run_id / agent.id
@@ -140,10 +146,21 @@ class Workspaces:
                 if user_git_dir is None:
                     user_git_dir, self.branch = resolve_base(self.user_repo, self.branch)
                 base_commit = self.repo.fetch_base(user_git_dir, self.branch)
-            uid = SANDBOX_UID if os.geteuid() == 0 and backends.get(agent.id) == "docker" else None
+            todo.append((agent, workspace, remote))
+        if base_commit is None:
+            return {}
+        from engine.clone_limits import check_clones, limited_mount
+
+        self.lfs = check_clones(self, base_commit, [(a, w) for a, w, _ in todo])
+        made: dict[str, str] = {}
+        for agent, workspace, remote in todo:
+            docker = backends[agent.id] == "docker"
+            uid = SANDBOX_UID if os.geteuid() == 0 and docker else None
             if remote:
                 shutil.rmtree(workspace, ignore_errors=True)  # a start that never shipped it
                 uid = None  # the tar stream gives it to the sandbox user
+            elif docker:  # with resources.disk: the clone made inside its own file system
+                limited_mount(engine.team, agent, workspace, SANDBOX_UID)
             self.repo.clone_into(workspace, engine.run_id, agent.id, base_commit, uid)
             if engine.team.copy_files:  # untracked files such as .env (engine/toolchain.py)
                 from engine.toolchain import copy_untracked
