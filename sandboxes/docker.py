@@ -20,7 +20,7 @@ environment per command, in its own session, killed as a whole tree on timeout
 or cancel, and nothing left running once no command runs.  File tools run inside
 the container too (``sandboxes/docker_files.py``): the host never opens a path
 inside a workspace.  Where the supervisor cannot be started (no C compiler to
-build it, a TLS or ssh daemon connection) commands fall back to one exec each,
+build it, a TLS daemon connection) commands fall back to one exec each,
 said once in the agent's console.
 """
 

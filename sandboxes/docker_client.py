@@ -58,6 +58,9 @@ def _client_options() -> dict[str, Any]:
     """``ssh://`` through the system's ssh client, as the docker CLI does (your
     ~/.ssh/config and agent; docker-py would otherwise need paramiko)."""
     if os.environ.get("DOCKER_HOST", "").strip().lower().startswith("ssh://"):
+        from sandboxes.docker_ssh import tolerate_ended_ssh
+
+        tolerate_ended_ssh()
         return {"use_ssh_client": True}
     return {}
 

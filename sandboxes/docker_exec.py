@@ -1,5 +1,5 @@
 """One ``docker exec`` per command: the path commands take when a container has no exec
-session (no C compiler to build the supervisor, a TLS or ssh daemon connection).
+session (no C compiler to build the supervisor, a TLS daemon connection).
 
 A wrapper script runs the command under ``setsid`` and records its process group
 in ``/tmp`` (made writable at container start); a timeout or cancel kills that
@@ -22,6 +22,7 @@ from collections.abc import Callable
 from sandboxes import paths
 from sandboxes.base import TIMEOUT_EXIT_CODE, OutputCallback, OutputCollector
 from sandboxes.docker_client import _in_thread
+from sandboxes.docker_ssh import send_stdin_pipes, ssh_process
 
 WORKDIR = paths.CONTAINER_WORKSPACE
 #: In-flight output chunks between the reader thread and the loop (each <= 32 KiB).
@@ -76,6 +77,9 @@ def send_stdin(api, exec_id: str, data: bytes, timeout: float = 60) -> bytes:
     """Start an exec with stdin attached, feed it ``data``, close its stdin and return the
     raw (multiplexed) output; blocking, for a worker thread."""
     raw = api.exec_start(exec_id, socket=True)
+    ssh = ssh_process(raw)
+    if ssh is not None:  # DOCKER_HOST=ssh:// through the ssh client: a pipe pair
+        return send_stdin_pipes(ssh, data, timeout)
     try:
         sock = socket.socket(fileno=os.dup(raw.fileno()))
     finally:

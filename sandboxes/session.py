@@ -24,11 +24,14 @@ import itertools
 import os
 import socket
 import struct
+import subprocess
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from sandboxes.base import SandboxError
+from sandboxes.docker_ssh import end as end_ssh
+from sandboxes.docker_ssh import pipe_streams, ssh_process
 from sandboxes.supervisor import CONTAINER_PATH, SupervisorUnavailable, supervisor_path
 
 _HEADER = struct.Struct(">cII")  # type, id, length
@@ -321,18 +324,31 @@ class DockerExecSession(ExecSession):
         self.api = api
         self.container_id = container_id
         self.user = user
+        self._ssh: subprocess.Popen | None = None  # DOCKER_HOST=ssh://: the exec's own ssh
 
     async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         argv = [CONTAINER_PATH, *(str(p) for p in self.exempt)] if self.exempt else [CONTAINER_PATH, "auto"]
-        sock = await asyncio.to_thread(self._attach, argv)
-        return await asyncio.open_connection(sock=sock, limit=1 << 20)
+        conn = await asyncio.to_thread(self._attach, argv)
+        if isinstance(conn, subprocess.Popen):
+            self._ssh = conn
+            return await pipe_streams(conn, 1 << 20)
+        return await asyncio.open_connection(sock=conn, limit=1 << 20)
 
-    def _attach(self, argv: list[str]) -> socket.socket:
+    async def close(self) -> None:
+        await super().close()
+        ssh, self._ssh = self._ssh, None
+        if ssh is not None:
+            await asyncio.to_thread(end_ssh, ssh)
+
+    def _attach(self, argv: list[str]) -> socket.socket | subprocess.Popen:
         exec_id = self.api.exec_create(
             self.container_id, argv, stdin=True, stdout=True, stderr=True, tty=False,
             user=self.user, workdir="/",
         )["Id"]
         raw = self.api.exec_start(exec_id, socket=True)
+        ssh = ssh_process(raw)
+        if ssh is not None:  # ssh:// through the ssh client: its pipes are the stream
+            return ssh
         # a plain byte stream only: Unix sockets and plain TCP come as SocketIO; TLS (an
         # SSLSocket) and ssh (a paramiko channel, whose fileno is only a wake-up pipe) do not
         plain = isinstance(raw, socket.SocketIO) or (
@@ -340,7 +356,7 @@ class DockerExecSession(ExecSession):
         if not plain:
             with contextlib.suppress(Exception):
                 raw.close()
-            raise SupervisorUnavailable("the Docker connection is not a plain socket (TLS or ssh)")
+            raise SupervisorUnavailable("the Docker connection is not a plain socket (TLS, or ssh through paramiko)")
         try:
             fd = os.dup(raw.fileno())
         finally:

@@ -179,3 +179,43 @@ def test_an_ssh_docker_host_uses_the_system_ssh_client(monkeypatch):
     assert _client_options() == {"use_ssh_client": True}
     monkeypatch.setenv("DOCKER_HOST", "unix:///run/docker.sock")
     assert _client_options() == {}
+
+
+SSH_SHIM = """#!/bin/sh
+# stands in for the network hop of DOCKER_HOST=ssh://box: what follows the host (the
+# remote command) runs here through a shell, as sshd would, against the second daemon
+echo "ssh $*" >> "{log}"
+while [ $# -gt 0 ]; do a="$1"; shift; [ "$a" = "--" ] && break; done
+shift
+DOCKER_HOST="{host}" exec sh -c "$*"
+"""
+
+
+def test_docker_host_ssh_just_works_with_the_session_and_the_clone(second_daemon, monkeypatch,
+                                                                   tmp_path):
+    """DOCKER_HOST=ssh://… and nothing else set: remote by default, through the system's
+    ssh client (here a stand-in on PATH for the hop to another machine), commands over
+    one session (not one exec each), the clone shipped, checkpoints back."""
+    pytest.importorskip("paramiko", reason="docker[ssh] is not installed: `make test` installs it")
+    host, _ = second_daemon
+    shim = tmp_path / "bin" / "ssh"
+    shim.parent.mkdir()
+    shim.write_text(SSH_SHIM.format(log=tmp_path / "ssh.log", host=host))
+    shim.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{shim.parent}:{os.environ['PATH']}")
+    monkeypatch.setenv("DOCKER_HOST", "ssh://me@box")
+    make_repo(tmp_path / "proj", {"README.md": "hello\n", "tool.sh": "echo hi\n"})
+    (tmp_path / "team.yaml").write_text(TEAM.format(image=TEST_IMAGE, remote="auto"))
+    run = HeadlessRun(["team.yaml", "--headless", "--db", "state.db"], tmp_path)
+    run_id = run.until(lambda e: e["type"] == "run_started")["run_id"]
+    assert run.finish() == 0
+    cps = [e for e in run.events if e["type"] == "checkpoint"]
+    assert [sorted(c["files"]) for c in cps] == [["docs/new.md"], ["README.md", "tool.sh"]]
+    console = "".join(e.get("text", "") for e in run.events if e["type"] == "console")
+    assert f"ref: refs/heads/{agent_branch(run_id, 'a')}\n1000\n" in console
+    assert "no exec session" not in console, "commands went over the session"
+    calls = (tmp_path / "ssh.log").read_text().splitlines()
+    assert calls and all(c == "ssh -l me -p 22 -- box docker system dial-stdio" for c in calls)
+    assert not (tmp_path / ".agentorch" / "workspaces").exists()
+    done = docker_cli(host, "ps", "-aq", "--filter", f"label=agentorch.run={run_id}", text=True)
+    assert done.stdout.split() == []
