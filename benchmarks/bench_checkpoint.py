@@ -4,7 +4,8 @@
 
 For a repository of N files (spread over N/50 folders, ~200 bytes each):
 1. clone per agent: EngineRepo.clone_into (`git clone --no-local` from the engine's repo);
-2. checkpoint after a one-file change, local backend (descriptor walk with a stat cache);
+2. checkpoint after a one-file change, local backend (descriptor walk against the last
+   walk's stat signatures; loose objects for the changed folders' trees);
 3. the same in Docker: a stat listing inside the container, then only the changed file
    through the archive API (and, once, the whole workspace as one archive);
 4. baseline: `git add -A && git commit` in a plain clone (host git in the tree, which
@@ -25,11 +26,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from engine.workspaces import docker_listing, snapshot_of  # noqa: E402
+from engine.workspaces import docker_listing, take_checkpoint  # noqa: E402
 from sandboxes.base import SandboxSpec  # noqa: E402
 from sandboxes.workspaces.checkpoint import Checkpointer  # noqa: E402
+from sandboxes.workspaces.docker_snapshot import docker_changes  # noqa: E402
 from sandboxes.workspaces.repo import EngineRepo  # noqa: E402
-from sandboxes.workspaces.snapshot import docker_chunks, local_entries, tar_entries  # noqa: E402
+from sandboxes.workspaces.snapshot import local_changes  # noqa: E402
 
 ENV = {**os.environ, "GIT_CONFIG_GLOBAL": "/dev/null", "GIT_CONFIG_NOSYSTEM": "1",
        "GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@b", "GIT_COMMITTER_NAME": "b",
@@ -65,14 +67,14 @@ async def docker_rounds(workspace: Path, cpr: Checkpointer, rounds: int) -> list
     await sb.start()
     try:
         t = time.perf_counter()
-        await asyncio.to_thread(lambda: cpr.take(tar_entries(docker_chunks(sb._api, sb.container_id)), "x"))
+        await asyncio.to_thread(lambda: cpr.take(docker_changes(sb._api, sb.container_id, None, {}), "x"))
         print(f"  docker: one full archive of the workspace (incl. .git) {(time.perf_counter() - t) * 1e3:.0f} ms")
         out = []
         for r in range(rounds):
             await sb.exec(f"echo d{r} >> pkg0000/mod00000.py", 30)
             t = time.perf_counter()
             listing = await docker_listing(sb)
-            cp = await asyncio.to_thread(cpr.take, snapshot_of(sb, cpr, listing), "bench")
+            cp = await asyncio.to_thread(take_checkpoint, sb, cpr, listing, "bench")
             out.append(time.perf_counter() - t)
             assert cp is not None and cp.changed == ["pkg0000/mod00000.py"], cp
         return out
@@ -98,14 +100,14 @@ def bench(n: int, rounds: int, base: Path) -> None:
     ws = base / f"ws{n}-0"
     cpr = Checkpointer(repo, "bench", "a0")
     t = time.perf_counter()
-    assert cpr.take(local_entries(str(ws), cpr.known), "first") is None
+    assert cpr.take(local_changes(str(ws), cpr.signatures), "first") is None
     first = time.perf_counter() - t
     local = []
     for r in range(rounds):
         with open(ws / "pkg0000" / "mod00000.py", "a") as f:
             f.write(f"# {r}\n")
         t = time.perf_counter()
-        cp = cpr.take(local_entries(str(ws), cpr.known), "bench")
+        cp = cpr.take(local_changes(str(ws), cpr.signatures), "bench")
         local.append(time.perf_counter() - t)
         assert cp is not None and cp.changed == ["pkg0000/mod00000.py"]
     print(f"  local: first scan (all files read and hashed) {first * 1e3:.0f} ms; "

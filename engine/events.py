@@ -48,7 +48,7 @@ BUDGET_WARNING = "budget_warning"
 NOTICE = "notice"  # level, text: something the person should see (e.g. LOCAL fallback)
 ERROR = "error"  # a refused control command, a malformed headless line
 WORKSPACE = "workspace"  # repo, branch, base_branch, base: an agent's clone (repo:)
-CHECKPOINT = "checkpoint"  # call_id, commit, changed, files, (skipped): after a change
+CHECKPOINT = "checkpoint"  # call_id, commit, changed, files, (skipped, unreadable): after a change
 MERGED = "merged"  # branch, into, how, commit, text: an agent's work merged (repo:)
 #: one task's full record after each change (engine.workflow.board documents the fields)
 TASK = "task"

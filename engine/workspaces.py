@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import os
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +21,7 @@ from engine.recording import ControlError, RunAborted
 from sandboxes.base import SandboxError
 from sandboxes.remote_workspace import volume_exists
 from sandboxes.workspaces.checkpoint import Checkpoint, Checkpointer
+from sandboxes.workspaces.docker_snapshot import LISTING, Listing, docker_changes, parse_listing
 from sandboxes.workspaces.git import GitError, owner_of, run_git
 from sandboxes.workspaces.merge import MERGE_MODES, MergeConflict, MergeResult, merge_agent
 from sandboxes.workspaces.repo import (
@@ -31,16 +31,7 @@ from sandboxes.workspaces.repo import (
     checkpoint_ref,
     resolve_base,
 )
-from sandboxes.workspaces.snapshot import (
-    LISTING,
-    Entry,
-    Listing,
-    docker_chunks,
-    docker_entries,
-    local_entries,
-    parse_listing,
-    tar_entries,
-)
+from sandboxes.workspaces.snapshot import Changes, local_changes
 
 if TYPE_CHECKING:
     from engine.config import AgentConfig
@@ -210,7 +201,7 @@ class Workspaces:
               listing: Listing | None = None) -> Checkpoint | None:
         cpr = self._checkpointer(agent_id)
         message = f"agentorch checkpoint of {agent_id}" + (f" after {call_id}" if call_id else "")
-        return cpr.take(snapshot_of(sandbox, cpr, listing), message)
+        return take_checkpoint(sandbox, cpr, listing, message)
 
     # -- rollback while the run goes on (headless `{"type":"rollback",...}`)
     async def rollback(self, agent_id: str, sandbox: Sandbox, checkpoint: str) -> str:
@@ -237,7 +228,7 @@ class Workspaces:
                 raise ControlError(f"rollback of {agent_id} failed part way ({exc}); "
                                    "its workspace may be mixed: roll back again") from None
             listing = await docker_listing(sandbox)
-            cp = await asyncio.to_thread(cpr.take, snapshot_of(sandbox, cpr, listing),
+            cp = await asyncio.to_thread(take_checkpoint, sandbox, cpr, listing,
                                          f"agentorch rollback of {agent_id} to {target}")
         if cp is not None:
             await self.engine.emit(ev.CHECKPOINT, agent_id, rollback_to=target,
@@ -351,14 +342,18 @@ def merge_text(branch: str, target: str, result: MergeResult) -> str:
     return f"merged {branch} into {target} ({result.how}): {result.commit[:12]}{where}"
 
 
-def snapshot_of(sandbox: Sandbox, cpr: Checkpointer, listing: Listing | None = None) -> Iterator[Entry]:
-    """The sandbox's workspace as data (see sandboxes/workspaces/snapshot.py)."""
+def take_checkpoint(sandbox: Sandbox, cpr: Checkpointer, listing: Listing | None,
+                    message: str) -> Checkpoint | None:
+    return cpr.take(changes_of(sandbox, cpr, listing), message)
+
+
+def changes_of(sandbox: Sandbox, cpr: Checkpointer, listing: Listing | None = None) -> Changes:
+    """What changed in the sandbox's workspace since ``cpr``'s last walk, read as data
+    (see sandboxes/workspaces/snapshot.py); blocking, for a worker thread."""
     if sandbox.kind == "docker":
         api = sandbox._api  # noqa: SLF001 - the archive API of the sandbox's own daemon
-        if listing is not None:
-            return docker_entries(api, sandbox.container_id, listing, cpr.known)
-        return tar_entries(docker_chunks(api, sandbox.container_id))
-    return local_entries(str(sandbox.spec.workspace), cpr.known)
+        return docker_changes(api, sandbox.container_id, listing, cpr.signatures)
+    return local_changes(str(sandbox.spec.workspace), cpr.signatures)
 
 
 def publish_refs(user_repo: Path, repo: EngineRepo, refspecs: list[str]) -> None:
@@ -373,4 +368,6 @@ def checkpoint_data(cp: Checkpoint, call_id: str | None) -> dict[str, Any]:
                             "files": cp.changed[:50]}
     if cp.skipped:
         data["skipped"] = cp.skipped[:50]
+    if cp.unreadable:
+        data["unreadable"] = cp.unreadable[:50]
     return data

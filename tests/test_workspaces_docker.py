@@ -55,7 +55,7 @@ async def test_same_size_rewrites_in_the_same_second_are_each_a_checkpoint(tmp_p
 
 
 def test_a_listing_with_a_strange_name_is_not_trusted():
-    from sandboxes.workspaces.snapshot import parse_listing
+    from sandboxes.workspaces.docker_snapshot import parse_listing
 
     line = "12 5 2026-11-30 09:02:08.35 +0000 2026-11-30 09:02:08.35 +0000 81a4 ./a b"
     assert parse_listing(line + "\n") == {b"a b": (12, 5, "2026-11-30 09:02:08.35",

@@ -67,8 +67,7 @@ async def cut_branch(flow: TaskFlow, task: Task) -> None:
                 await apply_restore(rt.sandbox, repo, plan)
         except (SandboxError, OSError, GitError) as exc:
             raise SandboxError(f"could not give {agent} the integration branch: {exc}") from None
-        cpr.parent, cpr.tree = start, target  # its checkpoints go on from there
-        cpr._base_tree, cpr._base_paths = target, set(target)  # noqa: SLF001 - overlaps: since the cut
+        cpr.restart_at(start, target)  # its checkpoints go on from there; overlaps: since the cut
         await asyncio.to_thread(repo.set_ref, cpr.ref, start)
         await asyncio.to_thread(repo.set_ref, _ref(branch), start)
     task.branch, task.cut = branch, cut

@@ -71,7 +71,7 @@ def _fill_local(source: Sandbox, dest: Path, tree: bytes | None) -> None:
 
 
 def _fill_docker(source: Sandbox, qa: Sandbox, tree: bytes | None) -> None:
-    from sandboxes.workspaces.snapshot import docker_chunks
+    from sandboxes.workspaces.docker_snapshot import docker_chunks
 
     api = qa._api  # noqa: SLF001 - the archive API of the sandboxes' own daemon
     if tree is None:
@@ -85,7 +85,7 @@ def _fill_docker(source: Sandbox, qa: Sandbox, tree: bytes | None) -> None:
 
 def _strip_prefix(chunks) -> bytes:
     """The archive API's tar of /workspace, its entries relative to /workspace."""
-    from sandboxes.workspaces.snapshot import _ChunkReader
+    from sandboxes.workspaces.docker_snapshot import _ChunkReader
 
     out = io.BytesIO()
     with tarfile.open(fileobj=_ChunkReader(chunks), mode="r|") as src, \

@@ -1,11 +1,14 @@
-"""Checkpoints: a workspace snapshot (data from sandboxes/workspaces/snapshot.py) becomes
-a commit on ``refs/agentorch/checkpoints/<run>/<agent>`` in the engine's repository,
-written with ``git fast-import``; host git never looks at the agent's tree.
+"""Checkpoints: a workspace's changes (data from sandboxes/workspaces/snapshot.py) become
+a commit on ``refs/agentorch/checkpoints/<run>/<agent>`` in the engine's repository; host
+git never looks at the agent's tree.
 
-Only what changed costs: blobs already known (by content hash) are referenced, not
-written again, and on the local backend files whose stat signature did not change are
-not even read.  Ignore rules are the base commit's `.gitignore` files (never the
-agent's); a path the base tracks is never ignored.
+Only what changed costs: a walk reads only files whose stat signature changed; the new
+blobs, the trees of the folders on the changed paths (sandboxes/workspaces/objects.py:
+every other folder keeps its tree id) and the commit are written by the engine as loose
+objects, and one `git update-ref` moves the ref.  Blobs already known (by content hash)
+are referenced, not written again.  Ignore rules are
+the base commit's `.gitignore` files (never the agent's); a path the base tracks is never
+ignored.
 """
 
 from __future__ import annotations
@@ -19,10 +22,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sandboxes.workspaces.git import ENGINE_EMAIL, ENGINE_NAME, run_git
+from sandboxes.workspaces.objects import LooseObjects, TreeCache, update_ref
 from sandboxes.workspaces.repo import EngineRepo, base_ref, checkpoint_ref
-from sandboxes.workspaces.snapshot import Entry
+from sandboxes.workspaces.snapshot import Changes, Signature
 
 Tree = dict[bytes, tuple[str, str]]  # path -> (mode, blob sha)
+#: the expected old value of a ref that does not exist yet
+NO_REF = "0" * 40
+#: up to this many new blobs are written as loose objects, more as one pack
+LOOSE_BLOBS = 64
 
 
 @dataclass
@@ -30,6 +38,7 @@ class Checkpoint:
     commit: str
     changed: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)
 
 
 def blob_sha(data: bytes) -> str:
@@ -46,6 +55,20 @@ def read_tree(repo: EngineRepo, commit: str) -> Tree:
         mode, _kind, sha = meta.decode().split(" ")
         tree[path] = (mode, sha)
     return tree
+
+
+def read_tree_and_folders(repo: EngineRepo, commit: str) -> tuple[Tree, TreeCache]:
+    """A commit's files (as read_tree) and its folders with their tree ids."""
+    out = run_git(["ls-tree", "-r", "-t", "-z", "--full-tree", commit], git_dir=repo.git_dir).stdout
+    folders = TreeCache.of_listing(out)
+    tree: Tree = {}
+    for item in out.split(b"\0"):
+        meta, _, path = item.partition(b"\t")
+        if item:
+            mode, kind, sha = meta.decode().split(" ")
+            if kind != "tree":
+                tree[path] = (mode, sha)
+    return tree, folders
 
 
 class IgnoreRules:
@@ -87,7 +110,11 @@ class IgnoreRules:
 
 
 class Checkpointer:
-    """Turns snapshots of one agent's workspace into a chain of checkpoint commits."""
+    """Turns snapshots of one agent's workspace into a chain of checkpoint commits.
+
+    ``tree`` is the latest checkpoint's tree (flat: path -> mode, blob id) and
+    ``signatures`` the last walk's (sandboxes/workspaces/snapshot.py): a walk reads only
+    what changed since, and a checkpoint costs the changed paths, not the tree."""
 
     def __init__(self, repo: EngineRepo, run_id: str, agent_id: str) -> None:
         self.repo = repo
@@ -96,108 +123,128 @@ class Checkpointer:
         if base is None:
             raise ValueError(f"no base commit recorded for {agent_id} in run {run_id}")
         self.base = base
-        self.parent = repo.ref(self.ref) or base
-        base_tree = read_tree(repo, base)
+        self._objects = LooseObjects(repo.git_dir)
+        current = repo.ref(self.ref)
+        base_tree, folders = read_tree_and_folders(repo, base)
+        self._ignore = IgnoreRules(repo, base, base_tree)
+        if current is not None and current != base:
+            tree, folders = read_tree_and_folders(repo, current)
+        else:
+            tree = base_tree
+        self.restart_at(current or base, tree, base_tree)
+        self._folders: TreeCache | None = folders
+        self._ref_at = current or NO_REF
+
+    def restart_at(self, commit: str, tree: Tree, base_tree: Tree | None = None) -> None:
+        """Go on from ``commit`` (whose tree is ``tree``; the caller points the checkpoint
+        ref at it); overlaps are counted from ``base_tree`` (default: that tree).  The
+        next walk reads every file again."""
+        base_tree = tree if base_tree is None else base_tree
+        self.parent, self.tree = commit, dict(tree)
+        self._folders, self._ref_at = None, commit
         self._base_tree = base_tree
         self._base_paths = set(base_tree)
-        self.tree = read_tree(repo, self.parent) if self.parent != base else base_tree
-        self._known_blobs = {sha for _, sha in base_tree.values()} | {sha for _, sha in self.tree.values()}
-        self._signatures: dict[bytes, tuple] = {}
-        self._ignore = IgnoreRules(repo, base, base_tree)
+        self._known_blobs = {sha for _, sha in base_tree.values()} | {sha for _, sha in tree.values()}
+        self._differs = {p for p in tree.keys() | base_tree.keys() if tree.get(p) != base_tree.get(p)}
+        self.signatures: dict[bytes, Signature] = {}
 
     def changed_since_base(self) -> set[str]:
         """Paths whose content, mode or presence differs from the base (latest checkpoint)."""
-        base = self._base_tree
-        return {_text(p) for p in self.tree.keys() | base.keys() if self.tree.get(p) != base.get(p)}
+        return {_text(p) for p in self._differs}
 
-    def known(self, path: bytes, signature: tuple) -> bool:
-        """The file at ``path`` is unchanged since it was last read (local backend)."""
-        return self._signatures.get(path) == signature and (
-            path in self.tree or self._ignore._decided.get(path, False))
-
-    def take(self, entries: Iterable[Entry], message: str) -> Checkpoint | None:
-        """Commit the snapshot if anything changed since the last checkpoint."""
-        new: Tree = {p: v for p, v in self.tree.items() if v[0] == "160000"}  # submodules stay
+    def take(self, changes: Changes, message: str) -> Checkpoint | None:
+        """Commit a walk's changes if any path's content, mode or presence changed."""
+        tree = self.tree
+        updates: dict[bytes, tuple[str, str] | None] = {}
+        for path in tree.keys() - changes.signatures.keys():  # gone (or not readable now)
+            if tree[path][0] != "160000" and not (changes.unreadable and changes.keeps(path)):
+                updates[path] = None
+        fresh = [e.path for e in changes.entries if e.path not in self._base_paths]
+        ignored = self._ignore.ignored(fresh) if fresh else set()
         blobs: dict[str, bytes] = {}
         skipped: list[bytes] = []
-        seen: list[Entry] = []
-        for entry in entries:
-            seen.append(entry)
-            if entry.signature is not None:
-                self._signatures[entry.path] = entry.signature
-        ignored = self._ignore.ignored([e.path for e in seen if e.path not in self._base_paths])
-        for entry in seen:
-            if entry.path in ignored:
+        for entry in changes.entries:
+            if entry.path in ignored or self._in_submodule(entry.path):
                 continue
-            if entry.skipped:
+            if entry.skipped or entry.data is None:  # the last checkpoint's version stays
                 skipped.append(entry.path)
-                if entry.path in self.tree:
-                    new[entry.path] = self.tree[entry.path]
-                continue
-            if entry.data is None:  # unchanged since last read
-                if entry.path in self.tree:
-                    new[entry.path] = self.tree[entry.path]
                 continue
             sha = blob_sha(entry.data)
-            if sha not in self._known_blobs:
-                blobs[sha] = entry.data
-            new[entry.path] = (entry.mode, sha)
-        if new == self.tree:
+            value = (entry.mode, sha)
+            if tree.get(entry.path) != value:
+                updates[entry.path] = value
+                if sha not in self._known_blobs:
+                    blobs[sha] = entry.data
+        if not updates:
+            self.signatures = changes.signatures
             return None
-        changed = sorted({p for p in new.keys() | self.tree.keys() if new.get(p) != self.tree.get(p)})
-        commit = self._write(new, changed, blobs, message, skipped)
+        commit = self._commit(updates, blobs, _message(message, skipped, changes.unreadable))
+        base = self._base_tree
+        for path, value in updates.items():
+            if value is None:
+                tree.pop(path, None)
+            else:
+                tree[path] = value
+            if tree.get(path) != base.get(path):
+                self._differs.add(path)
+            else:
+                self._differs.discard(path)
         self._known_blobs.update(blobs)
-        self.tree, self.parent = new, commit
-        return Checkpoint(commit, [_text(p) for p in changed], [_text(p) for p in skipped])
+        self.parent, self.signatures = commit, changes.signatures
+        return Checkpoint(commit, [_text(p) for p in sorted(updates)], [_text(p) for p in skipped],
+                          sorted(_text(p) for p in changes.unreadable))
 
-    def _write(self, tree: Tree, changed: list[bytes], blobs: dict[str, bytes], message: str,
-               skipped: list[bytes]) -> str:
-        """One fast-import stream: the new blobs, then a commit on top of the parent that
-        names only the changed paths (so only their trees are rebuilt)."""
-        out = bytearray()
-        marks: dict[str, int] = {}
-        for n, (sha, data) in enumerate(blobs.items(), start=1):
-            marks[sha] = n
-            out += b"blob\nmark :%d\ndata %d\n" % (n, len(data)) + data + b"\n"
-        if skipped:
-            message += "\n\nSkipped (over the size limit):\n" + "".join(
-                f"  {_text(p)}\n" for p in skipped)
-        msg = message.encode("utf-8", "replace")
-        out += (f"commit {self.ref}\ncommitter {ENGINE_NAME} <{ENGINE_EMAIL}> "
-                f"{int(time.time())} +0000\n").encode()
-        out += b"data %d\n" % len(msg) + msg + b"\n"
-        out += f"from {self.parent}\n".encode()
-        for path in changed:  # deletions first: a file may become a folder
-            if path not in tree:
-                out += b"D " + _quote(path) + b"\n"
-        for path in changed:
-            if path not in tree:
-                continue
-            mode, sha = tree[path]
-            ref = f":{marks[sha]}" if sha in marks else sha
-            out += f"M {mode} {ref} ".encode() + _quote(path) + b"\n"
-        out += b"done\n"
-        run_git(["fast-import", "--quiet", "--done"], git_dir=self.repo.git_dir, input=bytes(out))
-        commit = self.repo.ref(self.ref)
-        assert commit is not None
+    def _in_submodule(self, path: bytes) -> bool:
+        """Inside a submodule's folder: another repository's files, never checkpointed."""
+        while b"/" in path:
+            path = path.rpartition(b"/")[0]
+            if self.tree.get(path, ("",))[0] == "160000":
+                return True
+        return False
+
+    def _commit(self, updates: dict[bytes, tuple[str, str] | None], blobs: dict[str, bytes],
+                message: bytes) -> str:
+        """Write the blobs, the trees of the changed folders and the commit, then move the
+        ref (only if it is still where this checkpointer left it)."""
+        try:
+            if self._folders is None:
+                self._folders = read_tree_and_folders(self.repo, self.parent)[1]
+            if len(blobs) > LOOSE_BLOBS:
+                self._fast_import(blobs)
+            else:
+                for data in blobs.values():
+                    self._objects.write(b"blob", data)
+            root = self._folders.apply(updates, self._objects)
+            stamp = f"{ENGINE_NAME} <{ENGINE_EMAIL}> {int(time.time())} +0000"
+            commit = self._objects.write(b"commit", (
+                f"tree {root}\nparent {self.parent}\nauthor {stamp}\ncommitter {stamp}\n\n"
+            ).encode() + message)
+            update_ref(self.repo.git_dir, self.ref, commit, self._ref_at)
+        except BaseException:
+            self._folders = None  # may hold part of this change: read again next time
+            raise
+        self._ref_at = commit
         return commit
+
+    def _fast_import(self, blobs: dict[str, bytes]) -> None:
+        """Many new blobs at once: one pack by `git fast-import` instead of loose files."""
+        out = bytearray()
+        for data in blobs.values():
+            out += b"blob\ndata %d\n" % len(data) + data + b"\n"
+        run_git(["fast-import", "--quiet", "--done"], git_dir=self.repo.git_dir, input=bytes(out) + b"done\n")
 
     def close(self) -> None:
         self._ignore.close()
 
 
+def _message(message: str, skipped: list[bytes], unreadable: list[bytes]) -> bytes:
+    if skipped:
+        message += "\n\nSkipped (over the size limit):\n" + "".join(f"  {_text(p)}\n" for p in skipped)
+    if unreadable:
+        message += ("\n\nNot readable (kept as in the previous checkpoint):\n"
+                    + "".join(f"  {_text(p)}\n" for p in unreadable))
+    return message.encode("utf-8", "replace")
+
+
 def _text(path: bytes) -> str:
     return path.decode("utf-8", "replace")
-
-
-def _quote(path: bytes) -> bytes:
-    """A C-style quoted path for fast-import (any byte is safe inside the quotes)."""
-    out = bytearray(b'"')
-    for b in path:
-        if b in (0x22, 0x5C):
-            out += b"\\" + bytes([b])
-        elif 0x20 <= b < 0x7F:
-            out.append(b)
-        else:
-            out += b"\\%03o" % b
-    return bytes(out + b'"')

@@ -1,0 +1,160 @@
+"""Incremental checkpoints (local backend): a walk reads only files whose signature
+changed, and a checkpoint rewrites only the changed folders' trees, yet every
+checkpoint holds exactly what the workspace holds (compared with reading every file
+again), whatever changed: deletions, renames, the exec bit, symlinks, a file replaced
+by a folder and back, same-size rewrites in the same clock tick, mtimes put back."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+from checkpoint_support import Agent, checkpointer, clone, clone_of, committed, full_tree
+from git_repos import make_repo, user_git
+
+from sandboxes.workspaces.git import git_text, run_git
+from sandboxes.workspaces.snapshot import Changes, local_changes
+
+NOBODY = 65534
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_every_checkpoint_holds_exactly_the_workspace(tmp_path, seed):
+    repo, ws = clone(tmp_path, {"README.md": "hello\n", "src/app.py": "x = 1\n", "src/lib/u.py": "u\n"})
+    cpr = checkpointer(repo)
+    agent = Agent(ws, seed)
+    done = []
+    for _ in range(40):
+        for _ in range(agent.rng.randint(1, 3)):
+            done.append(agent.act())
+        cp = cpr.take(local_changes(str(ws), cpr.signatures), "step")
+        head = cp.commit if cp else cpr.parent
+        assert committed(repo, head) == full_tree(ws), done[-3:]
+        assert cpr.tree == full_tree(ws)
+    fsck = run_git(["fsck", "--strict", "--no-dangling"], git_dir=repo.git_dir, check=False)
+    assert fsck.returncode == 0, fsck.stderr
+
+
+def test_a_one_file_change_reads_one_file_and_names_one_path(tmp_path):
+    files = {f"pkg{i // 10}/m{i}.py": f"{i}\n" for i in range(100)}
+    repo, ws = clone(tmp_path, files)
+    cpr = checkpointer(repo)
+    assert cpr.take(local_changes(str(ws), cpr.signatures, racy_ns=0), "first") is None
+    (ws / "pkg3" / "m31.py").write_text("changed\n")
+    changes = local_changes(str(ws), cpr.signatures, racy_ns=0)
+    assert [e.path for e in changes.entries] == [b"pkg3/m31.py"], "only the changed file is read"
+    cp = cpr.take(changes, "one")
+    assert cp is not None and cp.changed == ["pkg3/m31.py"]
+    # only the changed folder and the root got new trees: the others keep their ids
+    before = git_text(["ls-tree", cp.commit + "~1"], git_dir=repo.git_dir).splitlines()
+    after = git_text(["ls-tree", cp.commit], git_dir=repo.git_dir).splitlines()
+    assert [a for a in after if a not in before] == [next(a for a in after if a.endswith("pkg3"))]
+    assert git_text(["cat-file", "-p", f"{cp.commit}:pkg3/m31.py"], git_dir=repo.git_dir) == "changed"
+    assert cpr.take(local_changes(str(ws), cpr.signatures, racy_ns=0), "none") is None
+
+
+def test_a_file_changed_right_after_a_walk_is_read_again(tmp_path):
+    """A rewrite in the same clock tick as the walk that saw the file can keep its whole
+    signature; files changed that recently never match, so the next walk reads them."""
+    repo, ws = clone(tmp_path, {"f.txt": "0000\n"})
+    (ws / "f.txt").write_text("1111\n")
+    first = local_changes(str(ws), {})
+    again = local_changes(str(ws), first.signatures)
+    assert [e.path for e in again.entries] == [b"f.txt"], "racily clean: read again"
+    # the rule is what does it: without it, an unchanged signature is trusted
+    trusting = local_changes(str(ws), {}, racy_ns=0)
+    assert local_changes(str(ws), trusting.signatures, racy_ns=0).entries == []
+
+
+def walk_as(uid: int, ws, known) -> Changes:
+    """``local_changes`` in a forked child that became ``uid`` (the engine as a user
+    without root, whose agent shares its uid on the local backend)."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: the walk, then _exit
+        try:
+            os.close(r)
+            os.setgroups([])
+            os.setgid(uid)
+            os.setuid(uid)
+            with os.fdopen(w, "wb") as out:
+                out.write(pickle.dumps(local_changes(str(ws), known)))
+        finally:
+            os._exit(0)
+    os.close(w)
+    with os.fdopen(r, "rb") as f:
+        data = f.read()
+    os.waitpid(pid, 0)
+    return pickle.loads(data)
+
+
+@pytest.fixture
+def scratch():
+    path = Path(tempfile.mkdtemp(prefix="ckpt-", dir="/tmp"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to walk as another uid")
+def test_a_file_the_agent_made_unreadable_keeps_its_last_checkpointed_version(scratch):
+    """An unreadable file or folder is neither read nor taken for deleted: the
+    checkpoint keeps what it had there and says so; once readable again, it is read."""
+    repo, ws = clone(scratch, {"secret.txt": "v1\n", "d/inner.txt": "in\n", "open.txt": "o\n"})
+    cpr = checkpointer(repo)
+    assert cpr.take(walk_as(NOBODY, ws, cpr.signatures), "first") is None
+    (ws / "secret.txt").write_text("v2\n")
+    (ws / "open.txt").write_text("o2\n")
+    (ws / "d" / "inner.txt").write_text("in2\n")
+    os.chmod(ws / "secret.txt", 0)
+    os.chmod(ws / "d", 0)
+    cp = cpr.take(walk_as(NOBODY, ws, cpr.signatures), "unreadable")
+    assert cp is not None and cp.changed == ["open.txt"] and cp.unreadable == ["d", "secret.txt"]
+    show = lambda spec: git_text(["cat-file", "-p", spec], git_dir=repo.git_dir)  # noqa: E731
+    assert show(f"{cp.commit}:secret.txt") == "v1" and show(f"{cp.commit}:d/inner.txt") == "in"
+    assert "Not readable" in show(cp.commit)
+    os.chmod(ws / "secret.txt", 0o644)
+    os.chmod(ws / "d", 0o755)
+    cp = cpr.take(walk_as(NOBODY, ws, cpr.signatures), "readable again")
+    assert cp is not None and cp.changed == ["d/inner.txt", "secret.txt"] and not cp.unreadable
+    assert committed(repo, cp.commit) == full_tree(ws)
+
+
+def test_strange_names_and_a_submodule_folder(tmp_path):
+    """Names with bytes that are not UTF-8, newlines, quotes and spaces go into the
+    trees exactly; files inside a submodule's folder belong to another repository."""
+    user = make_repo(tmp_path / "proj", {"README.md": "hello\n"})
+    head = user_git(user, "rev-parse", "HEAD")
+    user_git(user, "update-index", "--add", "--cacheinfo", f"160000,{head},sub")
+    user_git(user, "commit", "-qm", "a submodule")
+    repo, ws = clone_of(tmp_path, user)
+    cpr = checkpointer(repo)
+    names = [b"caf\xe9.txt", b"new\nline", b'q"uote', b"sp ace", b"back\\slash", b"deep/er/x"]
+    for name in names:
+        path = os.path.join(os.fsencode(ws), name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as f:
+            f.write(name)
+    os.makedirs(ws / "sub", exist_ok=True)
+    (ws / "sub" / "inside.txt").write_text("the submodule's\n")
+    cp = cpr.take(local_changes(str(ws), cpr.signatures), "names")
+    tree = committed(repo, cp.commit)
+    expected = {p: v for p, v in full_tree(ws).items() if not p.startswith(b"sub/")}
+    assert tree == {**expected, b"sub": ("160000", head)}
+    for name in names:
+        show = run_git(["cat-file", "blob", f"{cp.commit}:{os.fsdecode(name)}"], git_dir=repo.git_dir)
+        assert show.stdout == name
+    fsck = run_git(["fsck", "--strict", "--no-dangling"], git_dir=repo.git_dir, check=False)
+    assert fsck.returncode == 0, fsck.stderr
+
+
+def test_a_change_with_a_file_and_a_folder_at_one_path_is_refused():
+    from sandboxes.workspaces.objects import TreeCache, TreeConflict
+
+    cache = TreeCache({b"": {b"d": ("40000", "0" * 40)}, b"d": {b"x": ("100644", "1" * 40)}})
+    with pytest.raises(TreeConflict, match="both a file and a folder at d"):
+        cache.apply({b"d": ("100644", "2" * 40)}, objects=None)  # type: ignore[arg-type]
