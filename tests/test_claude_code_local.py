@@ -29,6 +29,11 @@ def claude_on_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     bin_dir.mkdir()
     (bin_dir / "claude").symlink_to(binary)
     monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
+    # a home of its own: the Bash tool sources the shell rc of $HOME, and this machine's
+    # (pyenv init with a stale rehash lock) alone made the test wait 60 s
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
     subprocess.run(["claude", "--version"], check=True, capture_output=True,
                    env={"PATH": f"{bin_dir}:/usr/bin:/bin"})
 
@@ -48,7 +53,7 @@ async def test_local_claude_code_through_the_model_socket(tmp_path: Path, api: F
     engine, watcher, store = await run_to_end(team, tmp_path, timeout=120)
     out = watcher.find(ev.TOOL_RESULT, "coder", tool="Bash")[0].data["result"]
     workspace = team.workspace_of(team.agents[0])
-    assert str(workspace) in out.splitlines()  # (after what the user's shell rc prints)
+    assert str(workspace) in out.splitlines()
     assert "sk-ant-test" not in out  # a placeholder only, even unsandboxed
     assert [r.headers["x-api-key"] for r in api.requests] == ["sk-ant-test"] * 2
     assert len(watcher.find(ev.USAGE, "coder")) == 2
