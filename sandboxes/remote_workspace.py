@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import subprocess
 import tarfile
 import tempfile
 from pathlib import Path
@@ -64,26 +65,65 @@ def _owned_by(uid: int, gid: int):
     return owned
 
 
+def _tar(seed: Path, stream, uid: int, gid: int) -> None:
+    """The folder as a tar stream owned by ``uid:gid``: GNU tar where there is one (ten
+    times Python's speed on 10,000 files), else Python's tarfile."""
+    tar = shutil.which("tar")
+    if tar and b"GNU tar" in subprocess.run([tar, "--version"], capture_output=True,
+                                            check=False).stdout:
+        done = subprocess.run([tar, "-C", str(seed), f"--owner=agent:{uid}",
+                               f"--group=agent:{gid}", "-cf", "-", "."], stdout=stream,
+                              stderr=subprocess.PIPE, check=False)
+        if done.returncode == 0:
+            return
+        stream.seek(0)
+        stream.truncate()
+    with tarfile.open(fileobj=stream, mode="w", format=tarfile.GNU_FORMAT) as archive:
+        for name in sorted(os.listdir(seed)):
+            archive.add(seed / name, arcname=name, recursive=True, filter=_owned_by(uid, gid))
+
+
 def seed_workspace(api, container_id: str, seed: Path, uid: int, gid: int, agent_id: str) -> int:
     """Ship the folder ``seed`` (a fresh clone the engine made in its own area, before
     any sandbox saw it) into the container's /workspace as one tar stream, every entry
     owned by ``uid:gid``; then remove the folder.  Returns the bytes shipped.
     SandboxError in one sentence if the daemon refuses."""
     with tempfile.TemporaryFile(dir=seed.parent, prefix=".seed-") as stream:
-        with tarfile.open(fileobj=stream, mode="w", format=tarfile.PAX_FORMAT) as tar:
-            for name in sorted(os.listdir(seed)):
-                tar.add(seed / name, arcname=name, recursive=True, filter=_owned_by(uid, gid))
-        size = stream.tell()
+        _tar(seed, stream, uid, gid)
+        size = stream.seek(0, os.SEEK_END)
         stream.seek(0)
         try:
             ok = api.put_archive(container_id, WORKDIR, stream)
         except _docker_module().errors.APIError as exc:
             raise SandboxError(f"could not ship {agent_id}'s clone into its workspace volume "
                                f"({_short(exc.explanation or exc)})") from None
-    if not ok:
-        raise SandboxError(f"could not ship {agent_id}'s clone into its workspace volume")
+    arrived = _count_inside(api, container_id)
+    expected = _count(seed)
+    if not ok or arrived < expected:  # more: the image's own /workspace, copied in
+        raise SandboxError(f"could not ship {agent_id}'s clone into its workspace volume "
+                           f"({arrived} of {expected} files and folders arrived)")
     shutil.rmtree(seed, ignore_errors=True)
     return size
+
+
+def _count(top: Path) -> int:
+    """Files, links and folders under ``top`` (our own fresh clone), ``top`` included."""
+    return 1 + sum(len(dirs) + len(files) for _, dirs, files in os.walk(top))
+
+
+def _count_inside(api, container_id: str) -> int:
+    """The same count of /workspace, inside the container (as root: every folder)."""
+    from sandboxes.docker_exec import exit_code_of
+
+    exec_id = api.exec_create(container_id, ["sh", "-c", f"find {WORKDIR} | wc -l"], user="0:0",
+                              workdir="/")["Id"]
+    out = api.exec_start(exec_id)
+    if exit_code_of(api, exec_id) != 0:
+        return -1
+    try:
+        return int(out.split()[0])
+    except (IndexError, ValueError):
+        return -1
 
 
 def writable_problem(api, container_id: str, user: str, image: str) -> str | None:

@@ -219,3 +219,32 @@ def test_docker_host_ssh_just_works_with_the_session_and_the_clone(second_daemon
     assert not (tmp_path / ".agentorch" / "workspaces").exists()
     done = docker_cli(host, "ps", "-aq", "--filter", f"label=agentorch.run={run_id}", text=True)
     assert done.stdout.split() == []
+
+
+@pytest.mark.parametrize("gnu_tar", [True, False])
+def test_the_shipped_stream_gives_every_entry_to_the_sandbox_user(gnu_tar, monkeypatch, tmp_path):
+    """GNU tar where there is one, Python's tarfile otherwise: the same entries, owned by
+    the sandbox user, symlinks as links (never followed), modes kept."""
+    import tarfile
+
+    from sandboxes.remote_workspace import _count, _tar
+
+    seed = tmp_path / "seed"
+    (seed / "src").mkdir(parents=True)
+    (seed / "src" / "app.py").write_text("x = 1\n")
+    (seed / "run.sh").write_text("echo hi\n")
+    (seed / "run.sh").chmod(0o755)
+    (seed / "pw").symlink_to("/etc/passwd")
+    if not gnu_tar:
+        monkeypatch.setenv("PATH", str(tmp_path / "no-tools-here"))
+    with open(tmp_path / "out.tar", "w+b") as stream:
+        _tar(seed, stream, 1000, 1000)
+        stream.seek(0)
+        with tarfile.open(fileobj=stream) as tar:
+            members = {m.name.removeprefix("./"): m for m in tar.getmembers()}
+    members.pop(".", None)
+    assert sorted(members) == ["pw", "run.sh", "src", "src/app.py"]
+    assert {(m.uid, m.gid) for m in members.values()} == {(1000, 1000)}
+    assert members["pw"].issym() and members["pw"].linkname == "/etc/passwd"
+    assert members["run.sh"].mode & 0o777 == 0o755
+    assert _count(seed) == 5
