@@ -35,6 +35,18 @@ def _docker_module():
 
 
 def _no_daemon_error(detail: object) -> SandboxError:
+    host = os.environ.get("DOCKER_HOST", "").strip()
+    if host.lower().startswith("ssh://"):
+        target = host[len("ssh://"):].split("/")[0]
+        return SandboxError(
+            f"the Docker daemon at {host} does not answer ({_short(detail)}); check that "
+            f"`ssh {target} docker version` works (your ssh config and keys are used), or unset "
+            "DOCKER_HOST to use this machine's Docker")
+    if host.lower().startswith(REMOTE_SCHEMES):
+        return SandboxError(
+            f"the Docker daemon at {host} does not answer ({_short(detail)}); check the address "
+            "(and DOCKER_TLS_VERIFY / DOCKER_CERT_PATH for TLS), or unset DOCKER_HOST to use "
+            "this machine's Docker")
     return SandboxError(
         f"Docker is not reachable ({_short(detail)}); start Docker (e.g. `sudo systemctl start "
         "docker`, or run `dockerd`) or set `sandbox.backend: local` in agents.yaml"

@@ -248,3 +248,20 @@ def test_the_shipped_stream_gives_every_entry_to_the_sandbox_user(gnu_tar, monke
     assert members["pw"].issym() and members["pw"].linkname == "/etc/passwd"
     assert members["run.sh"].mode & 0o777 == 0o755
     assert _count(seed) == 5
+
+
+def test_an_unreachable_ssh_daemon_says_what_to_check(monkeypatch, tmp_path):
+    pytest.importorskip("paramiko", reason="docker[ssh] is not installed: `make test` installs it")
+    shim = tmp_path / "bin" / "ssh"
+    shim.parent.mkdir()
+    shim.write_text("#!/bin/sh\necho 'ssh: Could not resolve hostname box' >&2\nexit 255\n")
+    shim.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{shim.parent}:{os.environ['PATH']}")
+    monkeypatch.setenv("DOCKER_HOST", "ssh://me@box")
+    make_repo(tmp_path / "proj")
+    (tmp_path / "team.yaml").write_text(TEAM.format(image=TEST_IMAGE, remote="auto"))
+    done = cli(tmp_path, "team.yaml", "--headless")
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr
+    assert ("the Docker daemon at ssh://me@box does not answer (" in done.stderr
+            and "check that `ssh me@box docker version` works" in done.stderr), done.stderr
