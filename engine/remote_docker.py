@@ -56,3 +56,24 @@ def remote_problem(engine: Engine) -> str | None:
                     f"bound into its container, which {_where()} cannot do; give it "
                     "`backend: local`, or use a Docker daemon on this machine, " + fix_local)
     return None
+
+
+def remote_notice(engine: Engine) -> str | None:
+    """What a person should know about a run on a remote daemon (said once at start)."""
+    if not engine.remote_docker:
+        return None
+    team = engine.team
+    agents = [a for a in team.agents if engine.backends.get(a.id) == "docker"]
+    if not agents:
+        return None
+    host = os.environ.get("DOCKER_HOST", "").strip()
+    daemon = f"Docker daemon at {host}" if host else "Docker daemon treated as remote (sandbox.remote)"
+    text = (f"{daemon}: each agent's workspace is a volume there "
+            f"(agentorch-ws-{engine.run_id}-AGENT) and nothing of this machine is bound in")
+    if team.repo is None:
+        text += ("; without `repo:` their files stay there (`docker cp` reaches them); with "
+                 "`repo:` their work comes back as branches (diff, merge)")
+    own = [a.id for a in agents if a.sandbox_path]
+    if own:
+        text += f"; the sandbox_path of {', '.join(own)} on this machine is not used"
+    return text

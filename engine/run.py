@@ -29,7 +29,7 @@ from engine.network_secrets import Redactor
 from engine.notify import Notifier
 from engine.pricing import price_problems
 from engine.recording import ControlError, EventRecorder, RunAborted
-from engine.remote_docker import remote_daemon, remote_problem
+from engine.remote_docker import remote_daemon, remote_notice, remote_problem
 from engine.schedules.scheduler import Scheduler
 from engine.toolchain import build_team_image, run_setup
 from engine.workflow.agents import grant_tools, restore_created, team_file_json
@@ -283,6 +283,8 @@ class Engine(EventRecorder):
         if remote is not None:
             await self._fail_start(remote)
             raise SandboxError(remote)
+        if not self.resuming and (remote := remote_notice(self)):
+            await self.emit(ev.NOTICE, level="info", text=remote)
         if self.resuming:
             await self.budget.restore()
         unsandboxed = [a for a, b in self.backends.items() if b == "local"]

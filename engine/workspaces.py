@@ -67,6 +67,8 @@ class Workspaces:
         #: agents on a remote daemon: the clone made here, shipped into their volume at start
         self.seeds: dict[str, Path] = {}
         self.lfs = False  # the base routes files through Git LFS: agents get pointer files
+        #: agents whose workspace was gone on resume and was made again from a checkpoint
+        self.restored: list[str] = []
 
     @classmethod
     def of(cls, engine: Engine) -> Workspaces | None:
@@ -89,6 +91,11 @@ class Workspaces:
             await self.engine.emit(ev.NOTICE, level="info", text=(
                 f"{self.user_repo} keeps files in Git LFS: the agents' clones hold their "
                 "pointer files, not the files (the engine never runs LFS filters)"))
+        for agent_id in self.restored:
+            await self.engine.emit(ev.NOTICE, agent_id, level="warning", text=(
+                f"{agent_id}'s workspace was gone; it was made again from its latest checkpoint "
+                "(what its own .git held beyond that is lost)"))
+        self.restored.clear()
         for agent_id, base in made.items():
             await self.engine.emit(ev.WORKSPACE, agent_id, repo=str(self.user_repo),
                                    branch=agent_branch(self.engine.run_id, agent_id),
@@ -152,7 +159,12 @@ class Workspaces:
                 uid = None  # the tar stream gives it to the sandbox user
             elif docker:  # with resources.disk: the clone made inside its own file system
                 limited_mount(engine.team, agent, workspace, SANDBOX_UID)
-            self.repo.clone_into(workspace, engine.run_id, agent.id, base_commit, uid)
+            # a workspace gone since its checkpoints were taken (a pruned volume, a deleted
+            # folder) comes back as its latest checkpoint, not as the base
+            head = self.repo.ref(checkpoint_ref(engine.run_id, agent.id))
+            if head is not None:
+                self.restored.append(agent.id)
+            self.repo.clone_into(workspace, engine.run_id, agent.id, base_commit, uid, head)
             if engine.team.copy_files:  # untracked files such as .env (engine/toolchain.py)
                 from engine.toolchain import copy_untracked
                 copy_untracked(self.user_repo, workspace, engine.team.copy_files, uid)

@@ -99,6 +99,9 @@ def test_a_team_with_repo_works_on_a_remote_daemon_without_any_bind_mount(far, t
     assert shell["output"] == f"ref: refs/heads/{agent_branch(run_id, 'a')}\n1000\n"
     cps = [e for e in run.events if e["type"] == "checkpoint"]
     assert [sorted(c["files"]) for c in cps] == [["docs/new.md"], ["README.md", "tool.sh"]]
+    notes = [e["text"] for e in run.events if e["type"] == "notice" and "volume there" in e["text"]]
+    assert notes == [f"Docker daemon at {far}: each agent's workspace is a volume there "
+                     f"(agentorch-ws-{run_id}-AGENT) and nothing of this machine is bound in"]
     # nothing of the workspace on this machine: the clone was shipped, its folder removed
     assert not (tmp_path / ".agentorch" / "workspaces").exists()
     assert not any((tmp_path / "git").glob("seeds/*/*"))
@@ -143,6 +146,28 @@ def test_kill9_then_resume_keeps_the_volume_and_the_branch(far, tmp_path):
         f"hello\nmore\nref: refs/heads/{agent_branch(run_id, 'a')}\n")
     again = [e for e in resumed.events if e["type"] == "workspace"]
     assert again == [], "the clone was kept, not made again"
+
+
+def test_a_volume_gone_before_the_resume_comes_back_as_the_latest_checkpoint(far, tmp_path):
+    make_repo(tmp_path / "proj", {"README.md": "hello\n", "tool.sh": "echo hi\n"})
+    (tmp_path / "team.yaml").write_text(TEAM.format(image=TEST_IMAGE, remote="true"))
+    run = HeadlessRun(["team.yaml", "--headless", "--db", "state.db"], tmp_path)
+    run_id = run.until(lambda e: e["type"] == "run_started")["run_id"]
+    run.until(lambda e: e["type"] == "interrupt", answer=False)
+    run.kill9()
+    volume = f"agentorch-ws-{run_id}-a"
+    for old in docker_cli(far, "ps", "-aq", "--filter", f"label=agentorch.run={run_id}",
+                          text=True).stdout.split():
+        docker_cli(far, "rm", "-f", old)
+    assert docker_cli(far, "volume", "rm", volume).returncode == 0  # e.g. `docker volume prune`
+    resumed = HeadlessRun(["--resume", run_id, "--headless", "--db", "state.db"], tmp_path)
+    assert resumed.finish() == 0
+    notes = [e["text"] for e in resumed.events if e["type"] == "notice" and e.get("agent") == "a"]
+    assert "a's workspace was gone; it was made again from its latest checkpoint " \
+           "(what its own .git held beyond that is lost)" in notes
+    assert in_volume(far, volume, "cat /w/README.md /w/docs/new.md /w/.git/HEAD") == (
+        f"hello\nmore\n# new\nref: refs/heads/{agent_branch(run_id, 'a')}\n")
+    assert [e for e in resumed.events if e["type"] == "checkpoint"] == [], "nothing changed"
 
 
 def test_network_rules_on_a_remote_daemon_are_refused_in_one_sentence(tmp_path):

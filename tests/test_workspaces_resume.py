@@ -45,3 +45,23 @@ def test_kill9_then_resume_keeps_the_clone_and_the_checkpoint_chain(tmp_path):
     assert (ws / "one.txt").read_text() == "1" and (ws / "three.txt").read_text() == "3"
     assert user_git(ws, "rev-parse", "--abbrev-ref", "HEAD") == agent_branch(run_id, "a")
     assert user_git(repo, "show", f"{agent_branch(run_id, 'a')}:three.txt") == "3"
+
+
+def test_a_clone_deleted_before_the_resume_comes_back_as_its_latest_checkpoint(tmp_path):
+    import shutil
+
+    make_repo(tmp_path / "proj", {"README.md": "hello\n"})
+    (tmp_path / "team.yaml").write_text(TEAM)
+    run = HeadlessRun(["team.yaml", "--headless", "--db", "state.db"], tmp_path)
+    run_id = run.until(lambda e: e["type"] == "run_started")["run_id"]
+    run.until(lambda e: e["type"] == "checkpoint")
+    run.until(lambda e: e["type"] == "console" and e.get("kind") == "output")
+    run.kill9()
+    ws = tmp_path / ".agentorch" / "workspaces" / run_id / "a"
+    shutil.rmtree(ws)
+    resumed = HeadlessRun(["--resume", run_id, "--headless", "--db", "state.db"], tmp_path)
+    assert resumed.finish() == 0
+    assert (ws / "one.txt").read_text() == "1", "the checkpoint's file is back"
+    assert user_git(ws, "rev-parse", "--abbrev-ref", "HEAD") == agent_branch(run_id, "a")
+    assert any(e["type"] == "notice" and "was made again from its latest checkpoint" in e["text"]
+               for e in resumed.events)

@@ -124,12 +124,13 @@ class EngineRepo:
         return commit
 
     def clone_into(self, dest: Path, run_id: str, agent_id: str, base_commit: str,
-                   uid: int | None) -> None:
-        """A standalone clone of ``base_commit`` in the empty folder ``dest`` on branch
+                   uid: int | None, head: str | None = None) -> None:
+        """A standalone clone of ``base_commit`` (or of ``head``, a later commit of the
+        agent's, when its workspace is made again) in the empty folder ``dest`` on branch
         ``agentorch/<run>/<agent>``, with nothing of other agents (one branch, no tags,
         no remote left), given to ``uid`` when set."""
         branch = agent_branch(run_id, agent_id)
-        self.set_ref(f"refs/heads/{branch}", base_commit)
+        self.set_ref(f"refs/heads/{branch}", head or base_commit)
         self.set_ref(base_ref(run_id, agent_id), base_commit)
         dest.mkdir(parents=True, exist_ok=True)
         if any(dest.iterdir()):
