@@ -459,6 +459,16 @@ class AnthropicConfig(Strict):
     """Name of the environment variable holding an alternative API base URL."""
 
 
+class OpenAIConfig(Strict):
+    """How Codex agents reach the OpenAI API (through their model socket). Keys never
+    live in this file."""
+
+    api_key_env: str = "OPENAI_API_KEY"
+    """Name of the environment variable holding the API key."""
+    base_url_env: str = "OPENAI_BASE_URL"
+    """Name of the environment variable holding an alternative base URL (with its `/v1`)."""
+
+
 class NotifyCommand(Strict):
     """Run a program when an agent waits for you: `[prog, arg, ...]`, called with the
     agent and the question as two more arguments (and a JSON object on stdin); never
@@ -486,6 +496,7 @@ class TeamConfig(Strict):
     word patterns: `pytest *` (pytest with any arguments), `make test` (only that).
     This trusts the program AND what it loads from the workspace (conftest.py, Makefile)."""
     anthropic: AnthropicConfig = Field(default_factory=AnthropicConfig)
+    openai: OpenAIConfig = Field(default_factory=OpenAIConfig)
     limits: Limits = Field(default_factory=Limits)
     notify: Literal["bell", "desktop", "quiet"] | NotifyCommand = "bell"
     """When an agent waits for you: `bell` rings the terminal bell, `desktop` also sends

@@ -14,12 +14,11 @@ through the proxy is seen and stopped mid-turn, like a Claude agent's.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
 from typing import TYPE_CHECKING
 
 from engine.brains.base import BrainError
-from engine.brains.model_socket import MAX_BODY, UsageMeter
+from engine.brains.model_api import MAX_BODY, UsageMeter
+from sandboxes.network.http import BadRequest, parse_response_head
 
 if TYPE_CHECKING:
     from engine.run import Engine
@@ -64,13 +63,15 @@ class ResponseMeter:
                 if len(self._head) > 65536:
                     self._head_done = True  # not HTTP we understand: nothing to meter
                 return
-            head, data = self._head[:end].decode("latin-1"), self._head[end + 4:]
+            head, data = self._head[:end + 4], self._head[end + 4:]
             self._head_done = True
-            lines = head.split("\r\n")
-            self._ok = len(lines[0].split(" ")) > 1 and lines[0].split(" ")[1] == "200"
-            fields = {k.strip().lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:])}
-            self._sse = "text/event-stream" in fields.get("content-type", "")
-            self._chunked = "chunked" in fields.get("transfer-encoding", "").lower()
+            try:
+                reply = parse_response_head(head)
+            except BadRequest:
+                return  # not HTTP we understand: nothing to meter
+            self._ok = reply.status == 200
+            self._sse = reply.has("content-type", "text/event-stream")
+            self._chunked = reply.has("transfer-encoding", "chunked")
         if self._ok and data:
             self._body(self._dechunk(data) if self._chunked else data)
 
@@ -116,8 +117,7 @@ class ResponseMeter:
 
     async def finish(self) -> None:
         if self._json:
-            with contextlib.suppress(ValueError):
-                self.usage.event(json.loads(bytes(self._json)))
+            self.usage.feed_json(bytes(self._json))
         if not self.usage.seen:
             return
         engine, gate = self.gate.engine, self.gate

@@ -18,7 +18,7 @@ from engine.agent import AgentRuntime
 from engine.brains import make_brain
 from engine.brains.base import BrainError, Peer
 from engine.brains.claude_errors import api_key_problem
-from engine.brains.cli_dirs import cli_binds
+from engine.brains.cli_dirs import cli_binds, cli_relays
 from engine.budget import BudgetKeeper
 from engine.bus import EventBus
 from engine.config import ALL, AgentConfig, TeamConfig
@@ -205,6 +205,7 @@ class Engine(EventRecorder):
             env={name: os.environ[name] for name in agent.pass_env or [] if name in os.environ},
             binds=cli_binds(agent, self.run_id, Path(str(self.store.path)).resolve().parent,
                             backend),
+            relays=cli_relays(agent, self.team, backend),
         )
         if backend == "docker" and self.remote_docker:  # nothing of this host binds there
             seed = self.workspaces.seeds.get(agent.id) if self.workspaces is not None else None

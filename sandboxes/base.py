@@ -83,7 +83,8 @@ class SandboxSpec:
     #: the engine's sockets for this agent (egress proxy, MCP): a host directory outside
     #: the workspace, bound read-only at sandboxes.relay.SOCKET_DIR (docker only)
     service_dir: Path | None = None
-    #: (port, socket name in service_dir): the relay forwards 127.0.0.1:port to the socket
+    #: (port, socket name in service_dir, or an absolute path in the container): the
+    #: relay forwards 127.0.0.1:port to the socket
     relays: tuple[tuple[int, str], ...] = ()
     #: more host directories to bind (host path, container path, read-only): a CLI agent's
     #: engine-written files and its own state (engine/brains/cli_agent.py); docker only

@@ -2,8 +2,9 @@
 
 ``POST /v1/responses`` answers with SSE (``response.created``, one
 ``response.output_item.done`` per output item, ``response.completed`` with usage),
-playing the queued replies in order; every request is recorded.  Codex reaches it as a
-custom model provider: ``-c model_providers.fake={...base_url...} -c model_provider=fake``.
+playing the queued replies in order; every request is recorded.  Codex reaches it through
+the engine's model socket (``OPENAI_BASE_URL`` = :attr:`FakeResponses.base_url`), or, with
+the key passed in, as a custom model provider (:meth:`FakeResponses.provider_args`).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ class FakeResponses:
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
+        self.paths: list[str] = []
         self.replies: deque[list[dict[str, Any]]] = deque()
         self._ids = itertools.count(1)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
@@ -52,14 +54,14 @@ class FakeResponses:
         self._server.shutdown()
         self._server.server_close()
 
-    def events(self) -> list[dict[str, Any]]:
+    def events(self, model: str = "") -> list[dict[str, Any]]:
         items = self.replies.popleft() if self.replies else [message("fake: script exhausted")]
         rid = f"resp_{next(self._ids)}"
         out: list[dict[str, Any]] = [{"type": "response.created", "response": {"id": rid}}]
         for n, item in enumerate(items):
             out.append({"type": "response.output_item.done", "output_index": n,
                         "item": {"id": f"item_{rid}_{n}", **item}})
-        out.append({"type": "response.completed", "response": {"id": rid, "usage": {
+        out.append({"type": "response.completed", "response": {"id": rid, "model": model, "usage": {
             "input_tokens": 1000, "input_tokens_details": {"cached_tokens": 400},
             "output_tokens": 50, "output_tokens_details": {"reasoning_tokens": 0},
             "total_tokens": 1050}}})
@@ -80,10 +82,12 @@ def _handler(api: FakeResponses) -> type[BaseHTTPRequestHandler]:
 
         def do_POST(self) -> None:  # noqa: N802
             body = self.rfile.read(int(self.headers.get("content-length") or 0))
-            api.requests.append(json.loads(body or b"{}"))
+            request = json.loads(body or b"{}")
+            api.requests.append(request)
+            api.paths.append(self.path)
             api.headers.append({k.lower(): v for k, v in self.headers.items()})
             data = "".join(f"event: {e['type']}\ndata: {json.dumps(e)}\n\n"
-                           for e in api.events()).encode()
+                           for e in api.events(str(request.get("model") or ""))).encode()
             self.send_response(200)
             self.send_header("content-type", "text/event-stream")
             self.send_header("content-length", str(len(data)))

@@ -137,8 +137,11 @@ async def test_codex_exec_json_stream_becomes_events(tmp_path: Path, monkeypatch
     fake.write_text(f"#!/bin/sh\necho \"$@\" >> {tmp_path}/argv\ncat {CODEX_STREAM}\n")
     fake.chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-openai-recorded")
+    # the key passed in: usage comes from the stream's turn.completed (no model socket)
     team = make_team(tmp_path, [{"id": "cx", "brain": "codex", "model": "gpt-5-codex",
-                                 "script": None, "tools": ["finish"]}],
+                                 "script": None, "tools": ["finish"],
+                                 "pass_env": ["OPENAI_API_KEY"]}],
                      pricing={"gpt-5-codex": {"input": 1.25, "output": 10, "cache_read": 0.125}})
     engine, watcher, store = await run_to_end(team, tmp_path)
     calls = [(e.data["call_id"], e.data["tool"]) for e in watcher.find(ev.TOOL_CALL, "cx")]
@@ -152,7 +155,8 @@ async def test_codex_exec_json_stream_becomes_events(tmp_path: Path, monkeypatch
         (315, 24448, 122)
     assert usage["cost"] > 0
     argv = (tmp_path / "argv").read_text()
-    assert argv == ("exec --json --skip-git-repo-check --sandbox danger-full-access "
+    assert argv == ("exec --json --skip-git-repo-check --ignore-user-config --ignore-rules "
+                    "--sandbox danger-full-access -c analytics.enabled=false "
                     "--model gpt-5-codex -- Begin your work.\n")  # approval: never
     assert engine.agents["cx"].status == ev.DONE
     assert "0199a213-81c0-7800-8aa1-bbab2a035a53" in json.dumps(

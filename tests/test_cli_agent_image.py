@@ -1,4 +1,4 @@
-"""The offline CLI agent image: the real claude binary runs in a hardened container."""
+"""The offline CLI agent image: the real claude and codex binaries run in a hardened container."""
 
 from __future__ import annotations
 
@@ -20,7 +20,8 @@ async def test_claude_and_bash_run_as_the_sandbox_user(tmp_path: Path) -> None:
     await sandbox.start()
     try:
         result = await asyncio.wait_for(sandbox.exec(
-            "claude --version; bash -c 'echo bash $BASH_VERSION'; id -u", timeout=60), 90)
+            "claude --version; bash -c 'echo bash $BASH_VERSION'; id -u; codex --version 2>/dev/null",
+            timeout=60), 90)
     finally:
         await sandbox.stop()
     assert result.exit_code == 0, result.output
@@ -28,3 +29,4 @@ async def test_claude_and_bash_run_as_the_sandbox_user(tmp_path: Path) -> None:
     assert "(Claude Code)" in lines[0]
     assert lines[1].startswith("bash ") and len(lines[1]) > len("bash ")
     assert lines[2] != "0"
+    assert lines[3] == "codex-cli 0.171.0"

@@ -29,10 +29,12 @@ import os
 from typing import Any
 
 from engine import events as ev
-from engine.brains.base import BrainError, ToolCall, ToolResult, Usage
+from engine.brains.base import ToolCall, ToolResult, Usage
 from engine.brains.claude_prompt import system_prompt
 from engine.brains.cli_agent import CliBrain
-from engine.brains.model_socket import PLACEHOLDER_KEY, ModelSocket
+from engine.brains.cli_model import open_model_socket
+from engine.brains.model_api import ANTHROPIC
+from engine.brains.model_socket import PLACEHOLDER_KEY
 from engine.budget import checked_count
 
 SETTINGS = {
@@ -64,7 +66,6 @@ class ClaudeCodeBrain(CliBrain):
 
     def __init__(self, agent, team) -> None:
         super().__init__(agent, team)
-        self.socket: ModelSocket | None = None
         self.metered = False  # usage is charged by the model socket, not from the result
         self.system = ""
         self._plan: str | None = None  # the plan of an ExitPlanMode call, to approve
@@ -87,33 +88,12 @@ class ClaudeCodeBrain(CliBrain):
             self.permission_tool = f"mcp__{MCP_SERVER}__{PERMISSION_TOOL}"
         settings["permissions"] = {"allow": allow, "deny": list(opts.disallowed_tools or [])}
         _write(self.paths.ctl / "settings.json", json.dumps(settings, indent=2))
-        key_var = self.team.anthropic.api_key_env
-        if key_var in (self.agent.pass_env or []):
-            await ctx.emit(ev.NOTICE, level="warning", text=(
-                f"{ctx.agent_id}: {key_var} is passed into its sandbox (pass_env): the key is "
-                "readable by everything the agent runs"))
-            return
-        key = os.environ.get(key_var)
-        if not key:
-            raise BrainError(f"{key_var} is not set, and the Claude Code agent {ctx.agent_id} "
-                             f"needs it: export {key_var}=<your Anthropic API key>")
-        self.socket = ModelSocket(str(self.paths.ctl / "api.sock"), self._charge, api_key=key,
-                                  upstream=os.environ.get(self.team.anthropic.base_url_env),
-                                  owner=_owner(ctx))
-        await self.socket.start()
-        self.metered = True
-
-    async def _charge(self, usage: Usage) -> None:
-        await self.ctx.record_usage(usage)
-
-    async def close(self) -> None:
-        if self.socket is not None:
-            await self.socket.close()
-            self.socket = None
-        await super().close()
-
-    def stopped(self) -> str | None:
-        return self.socket.stopped if self.socket is not None else None
+        settings_api = self.team.anthropic
+        self.socket = await open_model_socket(
+            ctx, self.agent, ANTHROPIC, key_env=settings_api.api_key_env,
+            base_url_env=settings_api.base_url_env, path=self.paths.ctl / "api.sock",
+            label=self.label)
+        self.metered = self.socket is not None
 
     # -- one turn ---------------------------------------------------------------------------
     def command(self, prompt: str) -> tuple[list[str], dict[str, str]]:
@@ -243,15 +223,6 @@ def _result_text(content: Any) -> Any:
                  and b.get("type") == "text"]
         return "\n".join(texts) if texts else content
     return content
-
-
-def _owner(ctx: Any) -> tuple[int, int] | None:
-    user = getattr(getattr(ctx, "sandbox", None), "user", None)
-    if isinstance(user, str) and ":" in user:
-        uid, _, gid = user.partition(":")
-        if uid.isdigit() and gid.isdigit():
-            return int(uid), int(gid)
-    return None
 
 
 def _write(path, text: str) -> None:

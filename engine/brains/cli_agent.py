@@ -40,6 +40,7 @@ from engine import interrupts as ik
 from engine.brains.base import Brain, BrainContext, BrainError, ToolCall, ToolResult, Usage
 from engine.brains.claude_prompt import inbox_text
 from engine.brains.cli_dirs import CliPaths, cli_paths, prepare_dirs
+from engine.brains.model_socket import ModelSocket
 from engine.config import TOOL_NAMES, AgentConfig, TeamConfig
 from memory.text_safety import clean_value
 
@@ -78,6 +79,8 @@ class CliBrain(Brain):
         self.summary = ""
         self.turns = 0
         self.paths: CliPaths | None = None
+        #: the model socket (engine/brains/cli_model.py): None when the key is passed in
+        self.socket: ModelSocket | None = None
         self._interrupted_turn = False
         self._started = False
         self._outcome = TurnOutcome()
@@ -193,9 +196,12 @@ class CliBrain(Brain):
 
     def stopped(self) -> str | None:
         """Why the agent may not go on whatever the turn said (e.g. its budget)."""
-        return None
+        return self.socket.stopped if self.socket is not None else None
 
     async def close(self) -> None:
+        if self.socket is not None:
+            await self.socket.close()
+            self.socket = None
         if self.paths is not None:  # the engine's files; made again on resume
             shutil.rmtree(self.paths.ctl, ignore_errors=True)
 

@@ -17,11 +17,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.brains.base import BrainError
-from engine.config import AgentConfig
+from engine.config import AgentConfig, TeamConfig
 from engine.service.socket_dir import SocketDirError, default_socket_dir, private_dir
 
 CTL_MOUNT = "/agentorch/ctl"
 STATE_MOUNT = "/agentorch/state"
+#: a Codex agent's model socket in ctl, and the in-container port the relay serves it on
+#: (beside the egress proxy's 3128 and the MCP view's 3129): Codex speaks only TCP
+MODEL_SOCKET = "model.sock"
+MODEL_PORT = 3130
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,15 @@ def cli_binds(agent: AgentConfig, run_id: str, state_root: Path,
     if backend != "docker":
         return ()
     return ((str(paths.ctl), CTL_MOUNT, True), (str(paths.state), STATE_MOUNT, False))
+
+
+def cli_relays(agent: AgentConfig, team: TeamConfig, backend: str) -> tuple[tuple[int, str], ...]:
+    """The relays a CLI agent's container needs: Codex's model socket on MODEL_PORT
+    (unless the key is passed in with pass_env, and Codex talks to the API itself)."""
+    if agent.brain != "codex" or backend != "docker" or \
+            team.openai.api_key_env in (agent.pass_env or []):
+        return ()
+    return ((MODEL_PORT, f"{CTL_MOUNT}/{MODEL_SOCKET}"),)
 
 
 def prepare_dirs(paths: CliPaths) -> None:

@@ -1,8 +1,11 @@
-"""The little HTTP/1.x the proxy needs: a request head parsed, rewritten, answered."""
+"""The little HTTP/1.x the proxy and the model sockets need: request and response heads
+parsed, a request rewritten, a body read, a short answer."""
 
 from __future__ import annotations
 
+import asyncio
 import re
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -20,12 +23,10 @@ class BadRequest(Exception):
     """A request the proxy cannot serve; the message is shown to the client."""
 
 
-@dataclass
-class RequestHead:
-    method: str
-    target: str
-    version: str
-    headers: list[tuple[str, str]] = field(default_factory=list)
+class Head:
+    """What request and response heads share: their header lines."""
+
+    headers: list[tuple[str, str]]
 
     def header(self, name: str) -> str | None:
         name = name.lower()
@@ -34,25 +35,109 @@ class RequestHead:
                 return value
         return None
 
+    def has(self, name: str, token: str) -> bool:
+        """Whether header ``name`` holds ``token`` (e.g. transfer-encoding: chunked)."""
+        return token in (self.header(name) or "").lower()
 
-def parse_head(data: bytes) -> RequestHead:
-    try:
-        text = data.decode("latin-1")
-    except UnicodeDecodeError:  # pragma: no cover - latin-1 decodes everything
-        raise BadRequest("the request is not HTTP") from None
-    lines = text.split("\r\n")
-    parts = lines[0].split(" ")
-    if len(parts) != 3 or not _TOKEN.match(parts[0]) or not parts[2].startswith("HTTP/1."):
-        raise BadRequest("the request is not HTTP/1.x; use the sandbox's HTTP_PROXY")
-    head = RequestHead(parts[0].upper(), parts[1], parts[2])
-    for line in lines[1:]:
+
+@dataclass
+class RequestHead(Head):
+    method: str
+    target: str
+    version: str
+    headers: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class ResponseHead(Head):
+    status: int
+    reason: str
+    headers: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _header_lines(lines: list[str], what: str) -> list[tuple[str, str]]:
+    headers: list[tuple[str, str]] = []
+    for line in lines:
         if not line:
             continue
         name, sep, value = line.partition(":")
         if not sep or not _TOKEN.match(name):
-            raise BadRequest("a request header is malformed")
-        head.headers.append((name, value.strip()))
-    return head
+            raise BadRequest(f"a {what} header is malformed")
+        headers.append((name, value.strip()))
+    return headers
+
+
+def parse_head(data: bytes) -> RequestHead:
+    lines = data.decode("latin-1").split("\r\n")
+    parts = lines[0].split(" ")
+    if len(parts) != 3 or not _TOKEN.match(parts[0]) or not parts[2].startswith("HTTP/1."):
+        raise BadRequest("the request is not HTTP/1.x; use the sandbox's HTTP_PROXY")
+    return RequestHead(parts[0].upper(), parts[1], parts[2], _header_lines(lines[1:], "request"))
+
+
+def parse_response_head(data: bytes) -> ResponseHead:
+    lines = data.decode("latin-1").split("\r\n")
+    version, _, rest = lines[0].partition(" ")
+    code, _, reason = rest.partition(" ")
+    if not version.startswith("HTTP/1.") or not (code.isdigit() and len(code) == 3):
+        raise BadRequest("the answer is not HTTP/1.x")
+    return ResponseHead(int(code), reason, _header_lines(lines[1:], "response"))
+
+
+async def read_head(reader: asyncio.StreamReader) -> bytes:
+    """One message head, up to its blank line ("" at a clean end of the connection);
+    over :data:`MAX_HEAD` (the reader's limit) or cut short is a BadRequest."""
+    try:
+        return await reader.readuntil(b"\r\n\r\n")
+    except asyncio.IncompleteReadError as exc:
+        if not exc.partial:
+            return b""
+        raise BadRequest("the connection ended inside a message head") from None
+    except asyncio.LimitOverrunError:
+        raise BadRequest("the message head is too long") from None
+
+
+def content_length(head: Head) -> int | None:
+    """The declared body length (None: none declared); a bad one is a BadRequest."""
+    value = head.header("content-length")
+    if value is None:
+        return None
+    if not value.isdigit():
+        raise BadRequest("the content-length is not a number")
+    return int(value)
+
+
+async def body_chunks(reader: asyncio.StreamReader, head: Head,
+                      until_close: bool = True) -> AsyncIterator[bytes]:
+    """A message body, piece by piece: chunked, by content-length, or (a response
+    without either, ``until_close``) up to the end of the connection."""
+    if head.has("transfer-encoding", "chunked"):
+        while True:
+            size_line = (await reader.readuntil(b"\r\n")).split(b";")[0].strip()
+            try:
+                size = int(size_line or b"0", 16)
+            except ValueError:
+                raise BadRequest("a chunk size is malformed") from None
+            if size == 0:
+                while (await reader.readuntil(b"\r\n")) != b"\r\n":  # trailers
+                    pass
+                return
+            left = size
+            while left:
+                chunk = await reader.readexactly(min(left, 65536))
+                left -= len(chunk)
+                yield chunk
+            await reader.readexactly(2)
+    elif (length := content_length(head)) is not None:
+        while length > 0:
+            chunk = await reader.read(min(length, 65536))
+            if not chunk:
+                raise BadRequest("the connection ended inside a message body")
+            length -= len(chunk)
+            yield chunk
+    elif until_close:
+        while chunk := await reader.read(65536):
+            yield chunk
 
 
 def host_and_port(text: str, default_port: int) -> tuple[str, int]:

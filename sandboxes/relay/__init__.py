@@ -49,7 +49,10 @@ def relay_path() -> Path:
 
 
 def relay_argv(relays: tuple[tuple[int, str], ...]) -> list[str]:
-    return [CONTAINER_PATH, *(f"{port}:{SOCKET_DIR}/{name}" for port, name in relays)]
+    """The relay's command line: a socket named by an absolute path is taken as it is
+    (another read-only mount of the engine's, e.g. a CLI agent's /agentorch/ctl)."""
+    return [CONTAINER_PATH, *(f"{port}:{name if name.startswith('/') else f'{SOCKET_DIR}/{name}'}"
+                              for port, name in relays)]
 
 
 def proxy_env(port: int = PROXY_PORT) -> dict[str, str]:
