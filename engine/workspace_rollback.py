@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from engine.resume import recorded_team
-from engine.workspaces import changes_of, publish_refs
+from engine.workspaces import publish_refs, take_checkpoint
 from memory.store import Store
 from sandboxes import create_sandbox
 from sandboxes.workspaces.checkpoint import Checkpointer, read_tree
@@ -61,12 +61,12 @@ async def rollback(work: AgentWork, target: str, db: str) -> str | None:
     await sandbox.start()
     cpr = Checkpointer(work.repo, work.run_id, work.agent)
     try:
-        cpr.take(changes_of(sandbox, cpr), f"agentorch checkpoint of {work.agent} before a rollback")
+        await take_checkpoint(sandbox, cpr, f"agentorch checkpoint of {work.agent} before a rollback")
         plan = plan_restore(work.repo, cpr.tree, read_tree(work.repo, target))
         if plan.empty:
             return None
         await apply_restore(sandbox, work.repo, plan)
-        cp = cpr.take(changes_of(sandbox, cpr), f"agentorch rollback of {work.agent} to {target}")
+        cp = await take_checkpoint(sandbox, cpr, f"agentorch rollback of {work.agent} to {target}")
     finally:
         cpr.close()
         await sandbox.stop()

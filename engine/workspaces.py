@@ -21,7 +21,7 @@ from engine.recording import ControlError, RunAborted
 from sandboxes.base import SandboxError
 from sandboxes.remote_workspace import volume_exists
 from sandboxes.workspaces.checkpoint import Checkpoint, Checkpointer
-from sandboxes.workspaces.docker_snapshot import LISTING, Listing, docker_changes, parse_listing
+from sandboxes.workspaces.docker_snapshot import docker_changes
 from sandboxes.workspaces.git import GitError, owner_of, run_git
 from sandboxes.workspaces.merge import MERGE_MODES, MergeConflict, MergeResult, merge_agent
 from sandboxes.workspaces.repo import (
@@ -40,8 +40,6 @@ if TYPE_CHECKING:
 
 #: tools after which the workspace may have changed
 CHANGES_FILES = frozenset({"write_file", "run_command"})
-#: seconds the in-sandbox listing before a checkpoint may take
-LISTING_TIMEOUT = 120.0
 #: uid of the sandbox user when root owns the workspace (sandboxes/docker.py)
 SANDBOX_UID = 1000
 
@@ -180,8 +178,9 @@ class Workspaces:
         lock = self._locks.setdefault(agent_id, asyncio.Lock())
         async with lock:
             try:
-                listing = await docker_listing(sandbox)
-                cp = await asyncio.to_thread(self._take, agent_id, sandbox, call_id, listing)
+                message = f"agentorch checkpoint of {agent_id}" + (f" after {call_id}" if call_id else "")
+                cpr = await asyncio.to_thread(self._checkpointer, agent_id)  # git on first use
+                cp = await take_checkpoint(sandbox, cpr, message)
             except Exception as exc:  # noqa: BLE001 - a checkpoint never stops the agent
                 await self.engine.emit(ev.NOTICE, agent_id, level="warning",
                                        text=f"checkpoint of {agent_id} failed: {exc}")
@@ -209,12 +208,6 @@ class Workspaces:
                                        text=f"{pair[0]} and {pair[1]} both changed {shown}: "
                                             "merging both may conflict")
 
-    def _take(self, agent_id: str, sandbox: Sandbox, call_id: str | None,
-              listing: Listing | None = None) -> Checkpoint | None:
-        cpr = self._checkpointer(agent_id)
-        message = f"agentorch checkpoint of {agent_id}" + (f" after {call_id}" if call_id else "")
-        return take_checkpoint(sandbox, cpr, listing, message)
-
     # -- rollback while the run goes on (headless `{"type":"rollback",...}`)
     async def rollback(self, agent_id: str, sandbox: Sandbox, checkpoint: str) -> str:
         """Restore the agent's workspace (idle: the caller checks) to ``checkpoint``
@@ -239,9 +232,7 @@ class Workspaces:
             except (SandboxError, OSError, GitError) as exc:
                 raise ControlError(f"rollback of {agent_id} failed part way ({exc}); "
                                    "its workspace may be mixed: roll back again") from None
-            listing = await docker_listing(sandbox)
-            cp = await asyncio.to_thread(take_checkpoint, sandbox, cpr, listing,
-                                         f"agentorch rollback of {agent_id} to {target}")
+            cp = await take_checkpoint(sandbox, cpr, f"agentorch rollback of {agent_id} to {target}")
         if cp is not None:
             await self.engine.emit(ev.CHECKPOINT, agent_id, rollback_to=target,
                                    **checkpoint_data(cp, None))
@@ -315,23 +306,6 @@ class Workspaces:
         return names
 
 
-async def docker_listing(sandbox: Sandbox) -> Listing | None:
-    """Docker: the workspace's stat signatures, listed inside the sandbox (None: unusable)."""
-    if sandbox.kind != "docker":
-        return None
-    # read from the live stream: the result keeps at most max_output bytes, and 10,000
-    # files list to ~1 MB
-    chunks: list[str] = []
-
-    async def collect(text: str) -> None:
-        chunks.append(text)
-
-    result = await sandbox.exec(LISTING, LISTING_TIMEOUT, collect)
-    if result.exit_code != 0 or result.timed_out:
-        return None
-    return parse_listing("".join(chunks))
-
-
 def merge_work(user_repo: Path, repo: EngineRepo, run_id: str, agent_id: str, target: str,
                squash: bool, mode: str = "auto") -> tuple[str, MergeResult]:
     """Publish the agent's latest checkpoint as its branch in the user's repository, then
@@ -354,18 +328,18 @@ def merge_text(branch: str, target: str, result: MergeResult) -> str:
     return f"merged {branch} into {target} ({result.how}): {result.commit[:12]}{where}"
 
 
-def take_checkpoint(sandbox: Sandbox, cpr: Checkpointer, listing: Listing | None,
-                    message: str) -> Checkpoint | None:
-    return cpr.take(changes_of(sandbox, cpr, listing), message)
+async def take_checkpoint(sandbox: Sandbox, cpr: Checkpointer, message: str) -> Checkpoint | None:
+    """Read what changed in the sandbox's workspace and commit it (None: nothing did)."""
+    changes = await changes_of(sandbox, cpr)
+    return await asyncio.to_thread(cpr.take, changes, message)
 
 
-def changes_of(sandbox: Sandbox, cpr: Checkpointer, listing: Listing | None = None) -> Changes:
+async def changes_of(sandbox: Sandbox, cpr: Checkpointer) -> Changes:
     """What changed in the sandbox's workspace since ``cpr``'s last walk, read as data
-    (see sandboxes/workspaces/snapshot.py); blocking, for a worker thread."""
+    (see sandboxes/workspaces/snapshot.py)."""
     if sandbox.kind == "docker":
-        api = sandbox._api  # noqa: SLF001 - the archive API of the sandbox's own daemon
-        return docker_changes(api, sandbox.container_id, listing, cpr.signatures)
-    return local_changes(str(sandbox.spec.workspace), cpr.signatures)
+        return await docker_changes(sandbox, cpr.signatures)  # type: ignore[arg-type]
+    return await asyncio.to_thread(local_changes, str(sandbox.spec.workspace), cpr.signatures)
 
 
 def publish_refs(user_repo: Path, repo: EngineRepo, refspecs: list[str]) -> None:

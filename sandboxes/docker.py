@@ -98,7 +98,7 @@ from sandboxes.processes import proc_start_time
 from sandboxes.relay import SOCKET_DIR, relay_uid
 from sandboxes.remote_workspace import ensure_volume, seed_workspace, volume_name, writable_problem
 from sandboxes.session import DockerExecSession, ExecSession, SessionDied, StreamedOutput
-from sandboxes.supervisor import SupervisorUnavailable
+from sandboxes.supervisor import CONTAINER_PATH, SupervisorUnavailable
 from sandboxes.workspace_disk import full_message, mount_limited, mounted_usage
 
 __all__ = [
@@ -514,6 +514,27 @@ class DockerSandbox(Sandbox):
         if session is not None:
             session.hold_sweeps(hold)
             await session.ping()  # the supervisor has read it before the shell starts
+
+    async def run_supervisor(self, args: list[str], stdin: bytes | None = None,
+                             timeout: float = 120) -> tuple[int, bytes] | None:
+        """The supervisor binary in a helper mode (``--list`` / ``--read``: the workspace
+        for checkpoints, sandboxes/supervisor/snapshot.c) as the sandbox user, through the
+        exec session: (exit code, stdout), or None without a working session."""
+        session = await self._ensure_session()
+        if session is None:
+            return None
+        out = bytearray()
+
+        async def on_data(kind: str, data: bytes) -> None:
+            if kind == "O":
+                out.extend(data)
+
+        try:
+            done = await session.run([CONTAINER_PATH, *args], on_data, env={}, cwd="/",
+                                     timeout=timeout, stdin=stdin, merge=False)
+        except SessionDied:
+            return None
+        return (TIMEOUT_EXIT_CODE if done.timed_out else done.code), bytes(out)
 
     # -- the workspace size limit
     async def disk_problem(self) -> str | None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import os
 import platform
+import re
 import shutil
 import subprocess
 import tempfile
@@ -62,10 +63,13 @@ def _build() -> Path:
 
 
 def build_static(source_path: Path, name: str, what: str) -> Path:
-    """Compile ``source_path`` statically into the cache, keyed by its hash (raises
-    SupervisorUnavailable saying why it cannot)."""
+    """Compile ``source_path`` statically into the cache, keyed by its hash and that of
+    the files it includes from its folder (raises SupervisorUnavailable saying why it
+    cannot)."""
     source = source_path.read_bytes()
-    digest = hashlib.sha256(source).hexdigest()[:16]
+    digest = hashlib.sha256(source + b"".join(
+        (source_path.parent / local.decode()).read_bytes()
+        for local in re.findall(rb'^#include "([A-Za-z0-9_.-]+)"', source, re.M))).hexdigest()[:16]
     target = cache_dir() / f"{name}-{digest}-{platform.machine()}"
     if target.is_file():
         return target

@@ -28,21 +28,28 @@
  * init and main process), is killed: nothing a command started outlives it, not
  * even what it detached with setsid or a double fork.  Nothing here writes to
  * the file system.  Built static (gcc -static), it runs in any image.
+ *
+ * The same binary lists and reads the workspace for checkpoints when started as
+ * `supervisor --list DIR` or `--read DIR MAX` (snapshot.c).
  */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "snapshot.c"
 
 #define MAX_CMDS 64
 #define MAX_EXEMPT 16
@@ -438,6 +445,8 @@ static int read_into_frames(int *fd, char type, uint32_t id) {
 int main(int argc, char **argv) {
     /* our /proc entries become root's: the agent cannot open our fds or ptrace us */
     prctl(PR_SET_DUMPABLE, 0);
+    int snapshot = snapshot_main(argc, argv);
+    if (snapshot >= 0) return snapshot;
     if (argc > 1 && strcmp(argv[1], "--subreaper") == 0) {
         subreaper = 1;
         prctl(PR_SET_CHILD_SUBREAPER, 1);

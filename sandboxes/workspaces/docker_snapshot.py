@@ -1,30 +1,161 @@
 """A Docker sandbox's workspace as DATA, for a checkpoint (see snapshot.py).
 
-A stat listing runs inside the sandbox first; only files whose signature changed come
-through the daemon's archive API, which resolves paths inside the container (symlinks
-arrive as symlinks, never followed).  Without a usable listing, the whole workspace
-comes as one archive.  ``.git`` folders are never read.
+With an exec session, the supervisor binary lists the workspace inside the sandbox
+(``supervisor --list``: a stat signature per file and link, as the sandbox user, through
+descriptors, never following a symlink; sandboxes/supervisor/snapshot.c); the engine
+compares the listing with the last one and asks the same binary for the changed files'
+bytes (``--read``).  What the sandbox user cannot read (a file or folder the agent made
+unreadable) comes through the daemon's archive API, which reads as root and resolves
+paths inside the container.  Without a session (no C compiler for the supervisor, a TLS
+daemon), a `find`/`stat` listing and the archive API do the same, more slowly.
+Everything comes from inside the container, never from a host path; ``.git`` folders
+are never read.
 """
 
 from __future__ import annotations
 
+import asyncio
 import io
 import stat
 import tarfile
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from sandboxes.workspaces.snapshot import (
     MAX_FILE_BYTES,
     Changes,
     Entry,
     Signatures,
+    git_mode,
     ignored_path,
 )
 
-#: the signature of a file read from a whole archive: never matches a listing's
-NO_SIGNATURE = ("archive",)
+if TYPE_CHECKING:
+    from sandboxes.docker import DockerSandbox as Sandbox
+
+#: seconds a listing (or the read of the changed files) may take
+LIST_TIMEOUT = 120.0
+#: the signature of a file read through an archive: never matches a listing's
+NO_SIGNATURE = b"archive"
+#: the end of a complete listing (snapshot.c)
+_END = b"\0end\0"
+#: paths per `--read` (its stdin) and expected bytes per read
+READ_PATHS, READ_BYTES = 4096, 64 << 20
 
 
+async def docker_changes(sandbox: Sandbox, known: Signatures, max_bytes: int = MAX_FILE_BYTES) -> Changes:
+    """What changed in the container's /workspace since the walk that gave ``known``."""
+    done = await sandbox.run_supervisor(["--list", "/workspace"], timeout=LIST_TIMEOUT)
+    listing = parse_list(done[1]) if done is not None and done[0] == 0 else None
+    if listing is None:
+        return await _without_session(sandbox, known, max_bytes)
+    signatures, unreadable = listing
+    changes = Changes(signatures)
+    need = [p for p, sig in signatures.items() if known.get(p) != sig]
+    archive: list[bytes] = []
+    for first, end in _batches(need, signatures):
+        batch = need[first:end]
+        done = await sandbox.run_supervisor(["--read", "/workspace", str(max_bytes)],
+                                            stdin=b"\0".join(batch) + b"\0", timeout=LIST_TIMEOUT)
+        if done is None or done[0] != 0:
+            return await _without_session(sandbox, known, max_bytes)
+        archive += _take_answers(done[1], set(batch), changes)
+    if archive or unreadable:  # as root, through the daemon
+        await asyncio.to_thread(_from_archives, sandbox, archive, unreadable, changes, max_bytes)
+    return changes
+
+
+def parse_list(data: bytes) -> tuple[dict[bytes, bytes], list[bytes]] | None:
+    """``--list`` output: path -> signature, and the folders it could not read; None if
+    it is not complete."""
+    if not data.endswith(_END):
+        return None
+    body = data[:-len(_END)]  # records "path NUL signature NUL", the last NUL included
+    if body and not body.endswith(b"\0"):
+        return None
+    fields = body[:-1].split(b"\0") if body else []
+    if len(fields) % 2:
+        return None
+    signatures = dict(zip(fields[0::2], fields[1::2], strict=True))
+    unreadable = [p for p, sig in signatures.items() if sig == b"!"] if b"\0!\0" in data else []
+    for path in unreadable:
+        del signatures[path]
+    return signatures, unreadable
+
+
+def _batches(need: list[bytes], signatures: dict[bytes, bytes]) -> Iterator[tuple[int, int]]:
+    """Ranges of ``need`` small enough for one `--read` each."""
+    start, size = 0, 0
+    for i, path in enumerate(need):
+        try:
+            size += int(signatures[path].split(b":", 2)[1])
+        except (IndexError, ValueError):
+            pass
+        if i + 1 - start >= READ_PATHS or size >= READ_BYTES:
+            yield start, i + 1
+            start, size = i + 1, 0
+    if start < len(need):
+        yield start, len(need)
+
+
+def _take_answers(data: bytes, asked: set[bytes], changes: Changes) -> list[bytes]:
+    """Entries from ``--read`` output into ``changes``; the paths it could not read."""
+    again: list[bytes] = []
+    pos = 0
+    try:
+        while pos < len(data):
+            path, kind, mode, size, pos = _fields(data, pos)
+            payload = data[pos:pos + size]
+            pos += size
+            if path not in asked or len(payload) != size:
+                raise ValueError("an answer to a question not asked")
+            asked.discard(path)
+            if kind == b"f":
+                changes.entries.append(Entry(path, git_mode(mode), payload, size))
+            elif kind == b"l":
+                changes.entries.append(Entry(path, "120000", payload, size))
+            elif kind == b"s":
+                changes.entries.append(Entry(path, git_mode(mode), None, 0, skipped=True))
+            elif kind == b"g":
+                changes.signatures.pop(path, None)  # gone since the listing
+            else:
+                again.append(path)
+    except ValueError:
+        pass
+    return again + sorted(asked)  # not answered (a cut-short output): through the daemon
+
+
+def _fields(data: bytes, pos: int) -> tuple[bytes, bytes, int, int, int]:
+    out = []
+    for _ in range(4):
+        end = data.index(b"\0", pos)
+        out.append(data[pos:end])
+        pos = end + 1
+    return out[0], out[1], int(out[2] or b"0", 8), int(out[3]), pos
+
+
+def _from_archives(sandbox: Sandbox, files: list[bytes], folders: list[bytes], changes: Changes,
+                   max_bytes: int) -> None:
+    """Files and folders the sandbox user cannot read, through the archive API (blocking)."""
+    api, cid = sandbox._api, sandbox.container_id  # noqa: SLF001 - the sandbox's own daemon
+    for path in [*files, *folders]:
+        try:
+            entries = archive_entries(api, cid, path, max_bytes)
+        except FileNotFoundError:
+            changes.signatures.pop(path, None)
+            continue
+        except Exception:  # noqa: BLE001 - kept as it was, and said
+            changes.signatures.pop(path, None)
+            changes.unreadable.append(path)
+            continue
+        if path in files and not any(e.path == path for e in entries):
+            changes.signatures.pop(path, None)  # no longer a file
+        for entry in entries:
+            changes.entries.append(entry)
+            changes.signatures.setdefault(entry.path, NO_SIGNATURE)
+
+
+# -- the archive API -----------------------------------------------------------------------
 class _ChunkReader(io.RawIOBase):
     """A file over an iterator of byte chunks (the archive API's stream)."""
 
@@ -47,18 +178,20 @@ class _ChunkReader(io.RawIOBase):
         return n
 
 
-def tar_entries(chunks: Iterator[bytes], prefix: str = "workspace/",
+def tar_entries(chunks: Iterator[bytes], top: bytes = b"workspace", under: bytes = b"",
                 max_bytes: int = MAX_FILE_BYTES) -> Iterator[Entry]:
-    """Entries of a tar stream whose members sit under ``prefix``."""
+    """Entries of an archive of the folder or file ``top`` (its members are ``top`` and
+    ``top/...``), named ``under`` + what follows ``top/`` (or ``under`` itself)."""
     stream = io.BufferedReader(_ChunkReader(chunks), buffer_size=1 << 16)
     with tarfile.open(fileobj=stream, mode="r|", errors="surrogateescape") as tar:
         for member in tar:
-            name = member.name
-            if not name.startswith(prefix):
+            name = member.name.encode("utf-8", "surrogateescape").strip(b"/")
+            if name == top:
+                path = under
+            elif name.startswith(top + b"/"):
+                path = (under + b"/" if under else b"") + name[len(top) + 1:]
+            else:
                 continue
-            path = name[len(prefix):].strip("/").encode("utf-8", "surrogateescape")
-            if not prefix:  # one file fetched by its path: the member is its base name
-                path = path.rsplit(b"/", 1)[-1]
             if not path or ignored_path(path):
                 continue
             if member.issym():
@@ -77,8 +210,20 @@ def docker_chunks(api, container_id: str, workdir: str = "/workspace") -> Iterat
     return iter(stream)
 
 
-#: run in the sandbox (cwd /workspace) before a checkpoint: a stat signature per file and
-#: link, `.git` folders pruned, so that only changed files travel through the archive API
+def archive_entries(api, container_id: str, path: bytes, max_bytes: int = MAX_FILE_BYTES) -> list[Entry]:
+    """The file or folder ``path`` of /workspace through the archive API (FileNotFoundError
+    if it is not there)."""
+    from sandboxes.docker_client import _docker_module
+
+    try:
+        chunks = docker_chunks(api, container_id, "/workspace/" + path.decode("utf-8", "surrogateescape"))
+        return list(tar_entries(chunks, top=path.rpartition(b"/")[2], under=path, max_bytes=max_bytes))
+    except _docker_module().errors.NotFound:
+        raise FileNotFoundError(path) from None
+
+
+# -- without a session ---------------------------------------------------------------------
+#: run in the sandbox (cwd /workspace): a stat signature per file and link, `.git` pruned
 LISTING = ("find . -name .git -prune -o \\( -type f -o -type l \\) "
            "-exec stat -c '%i %s %y %z %f %n' {} +")
 #: beyond this many changed files one archive of the whole workspace is cheaper
@@ -87,9 +232,20 @@ MAX_SINGLE_FETCHES = 200
 Listing = dict[bytes, tuple]  # path -> (ino, size, mtime, ctime, raw mode)
 
 
+async def _without_session(sandbox: Sandbox, known: Signatures, max_bytes: int) -> Changes:
+    chunks: list[str] = []
+
+    async def collect(text: str) -> None:  # the live stream: the result keeps max_output bytes
+        chunks.append(text)
+
+    result = await sandbox.exec(LISTING, LIST_TIMEOUT, collect)
+    listing = parse_listing("".join(chunks)) if result.exit_code == 0 and not result.timed_out else None
+    return await asyncio.to_thread(listed_changes, sandbox, listing, known, max_bytes)
+
+
 def parse_listing(text: str) -> Listing | None:
-    """The listing's signatures, or None when it cannot be trusted to be complete (a
-    name with a newline or bytes that are not UTF-8): then the whole workspace is read."""
+    """The `find` listing's signatures, or None when it cannot be trusted to be complete
+    (a name with a newline or bytes that are not UTF-8): then the whole workspace is read."""
     out: Listing = {}
     for line in text.splitlines():
         parts = line.split(" ", 9)
@@ -103,18 +259,16 @@ def parse_listing(text: str) -> Listing | None:
     return out
 
 
-def docker_changes(api, container_id: str, listing: Listing | None, known: Signatures,
+def listed_changes(sandbox: Sandbox, listing: Listing | None, known: Signatures,
                    max_bytes: int = MAX_FILE_BYTES) -> Changes:
-    """Changes from a listing: files whose signature changed are fetched one by one
+    """Changes from a `find` listing: files whose signature changed are fetched one by one
     through the archive API (or all at once when many changed, or without a listing)."""
-    if listing is None:
-        entries = list(tar_entries(docker_chunks(api, container_id), max_bytes=max_bytes))
-        return Changes({e.path: NO_SIGNATURE for e in entries}, entries)
-    need = [p for p, sig in listing.items() if known.get(p) != sig]
-    if len(need) > MAX_SINGLE_FETCHES:
-        entries = list(tar_entries(docker_chunks(api, container_id), max_bytes=max_bytes))
+    api, cid = sandbox._api, sandbox.container_id  # noqa: SLF001 - the sandbox's own daemon
+    need = [] if listing is None else [p for p, sig in listing.items() if known.get(p) != sig]
+    if listing is None or len(need) > MAX_SINGLE_FETCHES:
+        entries = list(tar_entries(docker_chunks(api, cid), max_bytes=max_bytes))
         # signatures taken before the archive: a later change shows next time
-        return Changes({e.path: listing.get(e.path, NO_SIGNATURE) for e in entries}, entries)
+        return Changes({e.path: (listing or {}).get(e.path, NO_SIGNATURE) for e in entries}, entries)
     changes = Changes(dict(listing))
     for path in need:
         sig = listing[path]
@@ -122,20 +276,11 @@ def docker_changes(api, container_id: str, listing: Listing | None, known: Signa
         if mode != "120000" and sig[1] > max_bytes:
             changes.entries.append(Entry(path, mode, None, sig[1], skipped=True))
             continue
-        entry = _fetch_one(api, container_id, path, max_bytes)
-        if entry is None:
-            del changes.signatures[path]  # gone since the listing
-        else:
-            entry.path = path
-            changes.entries.append(entry)
+        try:
+            found = [e for e in archive_entries(api, cid, path, max_bytes) if e.path == path]
+        except FileNotFoundError:
+            found = []
+        changes.entries += found
+        if not found:
+            del changes.signatures[path]  # gone (or no longer a file) since the listing
     return changes
-
-
-def _fetch_one(api, container_id: str, path: bytes, max_bytes: int) -> Entry | None:
-    from sandboxes.docker_client import _docker_module
-
-    try:
-        chunks = docker_chunks(api, container_id, "/workspace/" + path.decode())
-        return next(tar_entries(chunks, prefix="", max_bytes=max_bytes), None)
-    except _docker_module().errors.NotFound:
-        return None  # gone since the listing
