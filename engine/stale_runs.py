@@ -1,9 +1,11 @@
-"""Runs a crash left behind: marked crashed, their containers removed at the next start."""
+"""Runs a crash left behind: marked crashed, their containers removed at the next start;
+CLI agents' folders of dead engines and of runs that can no longer be resumed swept."""
 
 from __future__ import annotations
 
 import socket
 from collections.abc import Callable
+from pathlib import Path
 
 from memory.run_lock import held_runs
 from memory.store import Store
@@ -19,6 +21,7 @@ async def cleanup_stale(store: Store, err: Callable[[str], None]) -> None:
         if row["host"] == host and not pid_alive(row["pid"]):
             store.execute("UPDATE runs SET status='crashed' WHERE id=?", (row["id"],))
     await store.flush()
+    await _sweep_cli_dirs(store)
     from docker.errors import DockerException
 
     from sandboxes.docker import cleanup_stale_containers
@@ -42,3 +45,20 @@ async def cleanup_stale(store: Store, err: Callable[[str], None]) -> None:
         return
     if removed:
         err(f"removed {len(removed)} container(s) left by crashed runs")
+
+
+async def _sweep_cli_dirs(store: Store) -> None:
+    """CLI agents' ctl folders of dead engines, and the CLI state (sessions) of this
+    database's runs that ended: a stopped or crashed run keeps its sessions for
+    ``--resume``; ``clean`` removes a run's along with the rest."""
+    from engine.brains.cli_dirs import sweep_dead_ctl, sweep_ended_state
+    from engine.workspace_clean import RESUMABLE
+
+    sweep_dead_ctl()
+    root = Path(str(store.path)).resolve().parent
+    if not (root / "cli").is_dir():
+        return
+    resumable = sorted(RESUMABLE)
+    rows = await store.query(f"SELECT id FROM runs WHERE status NOT IN ({','.join('?' * len(resumable))})",
+                             resumable)
+    sweep_ended_state(root, (r["id"] for r in rows))

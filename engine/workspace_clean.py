@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine import events as ev
+from engine.brains.cli_dirs import sweep_ended_state
 from engine.control_chars import visible_controls
 from engine.workspace_review import unmerged_agents
 from engine.workspaces import state_dir_of
@@ -191,6 +192,8 @@ async def clean_run(store: Store, args: argparse.Namespace, run: dict) -> bool:
     console = await remove_console(store, rid)
     if console:
         done.append(f"{console} console event(s)")
+    if sweep_ended_state(Path(args.db).resolve().parent, [rid]):
+        done.append("its CLI agents' sessions")
     say(f"cleaned run {rid}: " + (", ".join(done) if done else "nothing left to remove"))
     for note in kept:
         say(f"  kept {note}")

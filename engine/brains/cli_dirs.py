@@ -1,24 +1,31 @@
 """A CLI agent's directories: the engine's files for it, and its own state.
 
-* ``ctl`` (host: ``<private socket dir>/cli-<hash>``, container: ``/agentorch/ctl``,
-  read-only): what the engine writes for the CLI (its settings, its MCP config) and
-  the model socket.  Short, because a Unix socket path is at most 108 bytes.
+* ``ctl`` (host: ``<private socket dir>/cli-<pid>-<hash>``, container:
+  ``/agentorch/ctl``, read-only): what the engine writes for the CLI (its settings, its
+  MCP config) and the model socket.  Short, because a Unix socket path is at most 108
+  bytes.  Made afresh by every engine process (the pid in its name), removed when the
+  agent ends, and swept at the next start when the engine was killed (kill -9).
 * ``state`` (host: ``<database dir>/cli/<run>/<agent>``, container: ``/agentorch/state``,
   writable by the agent): the CLI's own configuration and sessions
   (``CLAUDE_CONFIG_DIR``, ``CODEX_HOME``), outside the workspace, kept across container
-  restarts and crashes so its session can be resumed.
+  restarts and crashes so its session can be resumed; swept once its run can no longer
+  be resumed (it ended, or ``clean`` removed it).
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import shutil
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from engine.brains.base import BrainError
 from engine.config import AgentConfig, TeamConfig
+from engine.service.agent_socket import socket_answers
 from engine.service.socket_dir import SocketDirError, default_socket_dir, private_dir
+from sandboxes.processes import pid_alive
 
 CTL_MOUNT = "/agentorch/ctl"
 STATE_MOUNT = "/agentorch/state"
@@ -50,7 +57,7 @@ def cli_paths(run_id: str, agent_id: str, state_root: Path, backend: str) -> Cli
     user's private socket directory, state beside the run's database (it survives the
     container and the process)."""
     digest = hashlib.sha256(f"{state_root}\0{run_id}\0{agent_id}".encode()).hexdigest()[:16]
-    ctl = default_socket_dir() / f"cli-{digest}"
+    ctl = default_socket_dir() / f"cli-{os.getpid()}-{digest}"
     return CliPaths(ctl, state_root / "cli" / run_id / agent_id, backend == "docker")
 
 
@@ -88,3 +95,37 @@ def prepare_dirs(paths: CliPaths) -> None:
     paths.ctl.mkdir(mode=0o755, exist_ok=True)
     os.chmod(paths.ctl, 0o755)
     paths.state.mkdir(parents=True, exist_ok=True)
+
+
+def sweep_dead_ctl(base: Path | None = None) -> int:
+    """Remove the ctl folders of engines that died (kill -9): their sockets lead nowhere,
+    and a resumed run makes its own.  ``cli-PID-HASH`` goes when that pid is gone (a
+    reused pid only leaves it for later); an older ``cli-HASH`` when none of its sockets
+    answers.  Returns how many were removed."""
+    base = base or default_socket_dir()
+    removed = 0
+    for path in base.glob("cli-*") if base.is_dir() else ():
+        if path.is_symlink() or not path.is_dir():
+            continue
+        parts = path.name.split("-")
+        if len(parts) == 3 and parts[1].isdigit():
+            if pid_alive(int(parts[1])):
+                continue
+        elif len(parts) != 2 or any(socket_answers(s) for s in path.glob("*.sock")):
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        removed += 1
+    return removed
+
+
+def sweep_ended_state(state_root: Path, ended: Iterable[str]) -> int:
+    """Remove the CLI state (sessions) of runs of this database that ended and cannot
+    be resumed; runs it does not know are left alone.  Returns how many were removed."""
+    removed = 0
+    for run_id in ended:
+        path = state_root / "cli" / run_id
+        if "/" in run_id or run_id in ("", ".", "..") or path.is_symlink() or not path.is_dir():
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        removed += 1
+    return removed

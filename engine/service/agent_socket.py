@@ -205,7 +205,7 @@ def sweep_dead_runs(base: Path, keep: Path) -> None:
         if pid.isdigit():
             if _alive(int(pid)):
                 continue
-        elif any(_answers(sock) for sock in other.glob(f"*/{MCP_SOCKET}")):
+        elif any(socket_answers(sock) for sock in other.glob(f"*/{MCP_SOCKET}")):
             continue
         shutil.rmtree(other, ignore_errors=True)
 
@@ -220,7 +220,7 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _answers(path: Path) -> bool:
+def socket_answers(path: Path) -> bool:
     probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         probe.setblocking(False)
