@@ -156,3 +156,27 @@ async def test_config_the_agent_writes_changes_nothing(tmp_path: Path,
     assert '[\\"rm\\"]' not in json.dumps(given) and "Approved command prefix" not in json.dumps(given)
     assert [h["authorization"] for h in responses.headers] == [f"Bearer {KEY}"] * 3
     await store.close()
+
+
+async def test_the_budget_stops_codex_mid_turn(tmp_path: Path, responses: FakeResponses) -> None:
+    """Each response is charged before the next request goes out: at 100 % of its budget
+    Codex's next request waits in the model socket; rejected, it is never sent."""
+    require_cli_image()
+    responses.push(exec_command("echo one", "call_1"))
+    responses.push(exec_command("echo two > two.txt", "call_2"))
+    responses.push(message("never reached"))
+    team = codex_team(tmp_path, budget={"tokens": 1000})
+    engine, watcher, store = await start_with_views(team, tmp_path)
+    try:
+        intr = await watcher.wait_for(ev.INTERRUPT, "cx", timeout=120, kind="budget")
+        await watcher.wait_for(ev.TOOL_RESULT, "cx", timeout=60, tool="shell")
+        assert len(responses.requests) == 1  # the next request waits, unsent
+        await engine.interrupts.answer(intr.data["id"], {"approved": False, "text": "too dear"})
+        await asyncio.wait_for(engine.wait(), 120)
+    finally:
+        await engine.stop()
+    assert len(responses.requests) == 1
+    status = watcher.find(ev.AGENT_STATUS, "cx", status=ev.FAILED)[0].data
+    assert "stopped at its budget" in status["reason"] and "too dear" in status["reason"]
+    assert not (team.workspace_of(team.agents[0], engine.run_id) / "two.txt").exists()
+    await store.close()
