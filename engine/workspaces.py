@@ -21,7 +21,7 @@ from engine.recording import ControlError, RunAborted
 from sandboxes.base import SandboxError
 from sandboxes.remote_workspace import volume_exists
 from sandboxes.workspaces.checkpoint import Checkpoint, Checkpointer
-from sandboxes.workspaces.docker_snapshot import docker_changes
+from sandboxes.workspaces.docker_snapshot import docker_changes, supervised_changes
 from sandboxes.workspaces.git import GitError, owner_of, run_git
 from sandboxes.workspaces.merge import MERGE_MODES, MergeConflict, MergeResult, merge_agent
 from sandboxes.workspaces.repo import (
@@ -339,7 +339,12 @@ async def changes_of(sandbox: Sandbox, cpr: Checkpointer) -> Changes:
     (see sandboxes/workspaces/snapshot.py)."""
     if sandbox.kind == "docker":
         return await docker_changes(sandbox, cpr.signatures)  # type: ignore[arg-type]
-    return await asyncio.to_thread(local_changes, str(sandbox.spec.workspace), cpr.signatures)
+    workspace = str(sandbox.spec.workspace)
+    run = getattr(sandbox, "run_supervisor", None)  # the same lister on the host, when built
+    changes = await supervised_changes(run, workspace, cpr.signatures) if run is not None else None
+    if changes is None:  # no supervisor here: the walk in Python
+        changes = await asyncio.to_thread(local_changes, workspace, cpr.signatures)
+    return changes
 
 
 def publish_refs(user_repo: Path, repo: EngineRepo, refspecs: list[str]) -> None:

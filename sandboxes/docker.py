@@ -97,7 +97,7 @@ from sandboxes.paths import MAX_FILE_BYTES
 from sandboxes.processes import proc_start_time
 from sandboxes.relay import SOCKET_DIR, relay_uid
 from sandboxes.remote_workspace import ensure_volume, seed_workspace, volume_name, writable_problem
-from sandboxes.session import DockerExecSession, ExecSession, SessionDied, StreamedOutput
+from sandboxes.session import DockerExecSession, ExecSession, SessionDied, StreamedOutput, run_collected
 from sandboxes.supervisor import CONTAINER_PATH, SupervisorUnavailable
 from sandboxes.workspace_disk import full_message, mount_limited, mounted_usage
 
@@ -521,20 +521,7 @@ class DockerSandbox(Sandbox):
         for checkpoints, sandboxes/supervisor/snapshot.c) as the sandbox user, through the
         exec session: (exit code, stdout), or None without a working session."""
         session = await self._ensure_session()
-        if session is None:
-            return None
-        out = bytearray()
-
-        async def on_data(kind: str, data: bytes) -> None:
-            if kind == "O":
-                out.extend(data)
-
-        try:
-            done = await session.run([CONTAINER_PATH, *args], on_data, env={}, cwd="/",
-                                     timeout=timeout, stdin=stdin, merge=False)
-        except SessionDied:
-            return None
-        return (TIMEOUT_EXIT_CODE if done.timed_out else done.code), bytes(out)
+        return None if session is None else await run_collected(session, [CONTAINER_PATH, *args], stdin, timeout)
 
     # -- the workspace size limit
     async def disk_problem(self) -> str | None:

@@ -27,8 +27,8 @@ from sandboxes.base import (
     Sandbox,
     SandboxSpec,
 )
-from sandboxes.session import LocalExecSession, SessionDied, StreamedOutput
-from sandboxes.supervisor import SupervisorUnavailable
+from sandboxes.session import LocalExecSession, SessionDied, StreamedOutput, run_collected
+from sandboxes.supervisor import SupervisorUnavailable, supervisor_path
 
 READ_CHUNK = 64 * 1024
 INLINE_WRITE = 256 * 1024
@@ -90,6 +90,16 @@ class LocalSandbox(Sandbox):
         await out.end()
         exit_code = TIMEOUT_EXIT_CODE if done.timed_out else done.code
         return ExecResult(exit_code, collector.text(), collector.truncated, done.timed_out)
+
+    async def run_supervisor(self, args: list[str], stdin: bytes | None = None,
+                             timeout: float = 120) -> tuple[int, bytes] | None:
+        """The supervisor binary in a helper mode (``--list`` / ``--read``: the workspace
+        for checkpoints, sandboxes/supervisor/snapshot.c) through the session: (exit code,
+        stdout), or None without one."""
+        session = await self._ensure_session()
+        if session is None:
+            return None
+        return await run_collected(session, [str(supervisor_path()), *args], stdin, timeout)
 
     async def _exec_subprocess(
         self, command: str, timeout: float, on_output: OutputCallback | None

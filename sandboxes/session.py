@@ -29,7 +29,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from sandboxes.base import SandboxError
+from sandboxes.base import TIMEOUT_EXIT_CODE, SandboxError
 from sandboxes.docker_ssh import end as end_ssh
 from sandboxes.docker_ssh import pipe_streams, ssh_process
 from sandboxes.supervisor import CONTAINER_PATH, SupervisorUnavailable, supervisor_path
@@ -312,6 +312,23 @@ class ExecSession:
         for fut in self._pings.values():
             if not fut.done():
                 fut.set_exception(SessionDied(str(exc)))
+
+
+async def run_collected(session: ExecSession, argv: list[str], stdin: bytes | None = None,
+                        timeout: float = 120) -> tuple[int, bytes] | None:
+    """Run ``argv`` (no shell, an empty environment, cwd /) and collect its stdout:
+    (exit code, bytes), or None when the session died meanwhile."""
+    out = bytearray()
+
+    async def on_data(kind: str, data: bytes) -> None:
+        if kind == "O":
+            out.extend(data)
+
+    try:
+        done = await session.run(argv, on_data, env={}, cwd="/", timeout=timeout, stdin=stdin, merge=False)
+    except SessionDied:
+        return None
+    return (TIMEOUT_EXIT_CODE if done.timed_out else done.code), bytes(out)
 
 
 class DockerExecSession(ExecSession):

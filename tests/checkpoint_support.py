@@ -9,11 +9,15 @@ import random
 import stat
 from pathlib import Path
 
+import pytest
 from git_repos import make_repo
 
+from sandboxes.base import SandboxSpec
+from sandboxes.local import LocalSandbox
 from sandboxes.workspaces.checkpoint import Checkpointer, blob_sha, read_tree
+from sandboxes.workspaces.docker_snapshot import supervised_changes
 from sandboxes.workspaces.repo import EngineRepo
-from sandboxes.workspaces.snapshot import local_changes
+from sandboxes.workspaces.snapshot import Changes, local_changes
 
 
 def clone(tmp_path: Path, files: dict[str, str], agent: str = "a") -> tuple[EngineRepo, Path]:
@@ -31,6 +35,37 @@ def clone_of(tmp_path: Path, user: Path, agent: str = "a") -> tuple[EngineRepo, 
 
 def checkpointer(repo: EngineRepo, agent: str = "a") -> Checkpointer:
     return Checkpointer(repo, "r", agent)
+
+
+#: the two ways the local backend reads a workspace: the supervisor binary's lister on
+#: the host (sandboxes/supervisor/snapshot.c), or the walk in Python without it
+WALKERS = ["supervisor", "python"]
+
+
+class LocalWalker:
+    """``changes(known)`` of one workspace by one of WALKERS."""
+
+    def __init__(self, ws: Path, kind: str) -> None:
+        self.ws, self.kind = ws, kind
+        self.sandbox = LocalSandbox(SandboxSpec(backend="local", workspace=ws, run_id="r", agent_id="a"))
+
+    async def changes(self, known) -> Changes:
+        if self.kind == "python":
+            return local_changes(str(self.ws), known)
+        changes = await supervised_changes(self.sandbox.run_supervisor, str(self.ws), known)
+        assert changes is not None, "the supervisor's lister did not run"
+        return changes
+
+    async def close(self) -> None:
+        await self.sandbox.stop()
+
+
+@pytest.fixture(params=WALKERS, name="walker")
+async def walker_fixture(request, tmp_path):
+    """A LocalWalker of ``tmp_path / "ws-a"`` (where ``clone`` puts agent a's clone)."""
+    walker = LocalWalker(tmp_path / "ws-a", request.param)
+    yield walker
+    await walker.close()
 
 
 def full_tree(ws: Path) -> dict[bytes, tuple[str, str]]:

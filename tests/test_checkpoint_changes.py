@@ -6,6 +6,7 @@ by a folder and back, same-size rewrites in the same clock tick, mtimes put back
 
 from __future__ import annotations
 
+import asyncio
 import os
 import pickle
 import shutil
@@ -13,17 +14,19 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from checkpoint_support import Agent, checkpointer, clone, clone_of, committed, full_tree
+from checkpoint_support import WALKERS, Agent, checkpointer, clone, clone_of, committed, full_tree, walker_fixture  # noqa: F401 - the walker fixture
 from git_repos import make_repo, user_git
 
+from sandboxes.supervisor import supervisor_path
+from sandboxes.workspaces.docker_snapshot import supervised_changes
 from sandboxes.workspaces.git import git_text, run_git
 from sandboxes.workspaces.snapshot import Changes, local_changes
 
 NOBODY = 65534
 
 
-@pytest.mark.parametrize("seed", range(6))
-def test_every_checkpoint_holds_exactly_the_workspace(tmp_path, seed):
+@pytest.mark.parametrize("seed", range(4))
+async def test_every_checkpoint_holds_exactly_the_workspace(tmp_path, seed, walker):
     repo, ws = clone(tmp_path, {"README.md": "hello\n", "src/app.py": "x = 1\n", "src/lib/u.py": "u\n"})
     cpr = checkpointer(repo)
     agent = Agent(ws, seed)
@@ -31,7 +34,7 @@ def test_every_checkpoint_holds_exactly_the_workspace(tmp_path, seed):
     for _ in range(40):
         for _ in range(agent.rng.randint(1, 3)):
             done.append(agent.act())
-        cp = cpr.take(local_changes(str(ws), cpr.signatures), "step")
+        cp = cpr.take(await walker.changes(cpr.signatures), "step")
         head = cp.commit if cp else cpr.parent
         assert committed(repo, head) == full_tree(ws), done[-3:]
         assert cpr.tree == full_tree(ws)
@@ -57,39 +60,64 @@ def test_a_one_file_change_reads_one_file_and_names_one_path(tmp_path):
     assert cpr.take(local_changes(str(ws), cpr.signatures, racy_ns=0), "none") is None
 
 
-def test_a_file_changed_right_after_a_walk_is_read_again(tmp_path):
+async def test_a_file_changed_right_after_a_walk_is_read_again(tmp_path, walker):
     """A rewrite in the same clock tick as the walk that saw the file can keep its whole
     signature; files changed that recently never match, so the next walk reads them."""
     repo, ws = clone(tmp_path, {"f.txt": "0000\n"})
     (ws / "f.txt").write_text("1111\n")
-    first = local_changes(str(ws), {})
-    again = local_changes(str(ws), first.signatures)
+    first = await walker.changes({})
+    again = await walker.changes(first.signatures)
     assert [e.path for e in again.entries] == [b"f.txt"], "racily clean: read again"
     # the rule is what does it: without it, an unchanged signature is trusted
     trusting = local_changes(str(ws), {}, racy_ns=0)
     assert local_changes(str(ws), trusting.signatures, racy_ns=0).entries == []
 
 
-def walk_as(uid: int, ws, known) -> Changes:
+def python_walk_as(uid: int, ws: Path):
     """``local_changes`` in a forked child that became ``uid`` (the engine as a user
     without root, whose agent shares its uid on the local backend)."""
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: the walk, then _exit
-        try:
-            os.close(r)
-            os.setgroups([])
-            os.setgid(uid)
-            os.setuid(uid)
-            with os.fdopen(w, "wb") as out:
-                out.write(pickle.dumps(local_changes(str(ws), known)))
-        finally:
-            os._exit(0)
-    os.close(w)
-    with os.fdopen(r, "rb") as f:
-        data = f.read()
-    os.waitpid(pid, 0)
-    return pickle.loads(data)
+
+    async def walk(known) -> Changes:
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: the walk, then _exit
+            try:
+                os.close(r)
+                os.setgroups([])
+                os.setgid(uid)
+                os.setuid(uid)
+                with os.fdopen(w, "wb") as out:
+                    out.write(pickle.dumps(local_changes(str(ws), known)))
+            finally:
+                os._exit(0)
+        os.close(w)
+        with os.fdopen(r, "rb") as f:
+            data = f.read()
+        os.waitpid(pid, 0)
+        return pickle.loads(data)
+
+    return walk
+
+
+def supervisor_walk_as(uid: int, ws: Path, scratch: Path):
+    """The supervisor's ``--list`` / ``--read`` run as ``uid`` (a copy of the binary it
+    may execute)."""
+    binary = scratch / "supervisor"
+    shutil.copy(supervisor_path(), binary)
+
+    async def run(args: list[str], stdin: bytes | None = None, timeout: float = 60):
+        proc = await asyncio.create_subprocess_exec(
+            str(binary), *args, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            user=uid, group=uid, extra_groups=[])
+        out, _ = await asyncio.wait_for(proc.communicate(stdin or b""), timeout)
+        return proc.returncode, out
+
+    async def walk(known) -> Changes:
+        changes = await supervised_changes(run, str(ws), known)
+        assert changes is not None
+        return changes
+
+    return walk
 
 
 @pytest.fixture
@@ -101,30 +129,32 @@ def scratch():
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to walk as another uid")
-def test_a_file_the_agent_made_unreadable_keeps_its_last_checkpointed_version(scratch):
+@pytest.mark.parametrize("kind", WALKERS)
+async def test_a_file_the_agent_made_unreadable_keeps_its_last_checkpointed_version(scratch, kind):
     """An unreadable file or folder is neither read nor taken for deleted: the
     checkpoint keeps what it had there and says so; once readable again, it is read."""
     repo, ws = clone(scratch, {"secret.txt": "v1\n", "d/inner.txt": "in\n", "open.txt": "o\n"})
+    walk = python_walk_as(NOBODY, ws) if kind == "python" else supervisor_walk_as(NOBODY, ws, scratch)
     cpr = checkpointer(repo)
-    assert cpr.take(walk_as(NOBODY, ws, cpr.signatures), "first") is None
+    assert cpr.take(await walk(cpr.signatures), "first") is None
     (ws / "secret.txt").write_text("v2\n")
     (ws / "open.txt").write_text("o2\n")
     (ws / "d" / "inner.txt").write_text("in2\n")
     os.chmod(ws / "secret.txt", 0)
     os.chmod(ws / "d", 0)
-    cp = cpr.take(walk_as(NOBODY, ws, cpr.signatures), "unreadable")
+    cp = cpr.take(await walk(cpr.signatures), "unreadable")
     assert cp is not None and cp.changed == ["open.txt"] and cp.unreadable == ["d", "secret.txt"]
     show = lambda spec: git_text(["cat-file", "-p", spec], git_dir=repo.git_dir)  # noqa: E731
     assert show(f"{cp.commit}:secret.txt") == "v1" and show(f"{cp.commit}:d/inner.txt") == "in"
     assert "Not readable" in show(cp.commit)
     os.chmod(ws / "secret.txt", 0o644)
     os.chmod(ws / "d", 0o755)
-    cp = cpr.take(walk_as(NOBODY, ws, cpr.signatures), "readable again")
+    cp = cpr.take(await walk(cpr.signatures), "readable again")
     assert cp is not None and cp.changed == ["d/inner.txt", "secret.txt"] and not cp.unreadable
     assert committed(repo, cp.commit) == full_tree(ws)
 
 
-def test_strange_names_and_a_submodule_folder(tmp_path):
+async def test_strange_names_and_a_submodule_folder(tmp_path, walker):
     """Names with bytes that are not UTF-8, newlines, quotes and spaces go into the
     trees exactly; files inside a submodule's folder belong to another repository."""
     user = make_repo(tmp_path / "proj", {"README.md": "hello\n"})
@@ -141,7 +171,7 @@ def test_strange_names_and_a_submodule_folder(tmp_path):
             f.write(name)
     os.makedirs(ws / "sub", exist_ok=True)
     (ws / "sub" / "inside.txt").write_text("the submodule's\n")
-    cp = cpr.take(local_changes(str(ws), cpr.signatures), "names")
+    cp = cpr.take(await walker.changes(cpr.signatures), "names")
     tree = committed(repo, cp.commit)
     expected = {p: v for p, v in full_tree(ws).items() if not p.startswith(b"sub/")}
     assert tree == {**expected, b"sub": ("160000", head)}

@@ -1,9 +1,10 @@
 """A racer process swapping names of the workspace between a folder and a symlink to a
 host folder, and between a file and a symlink to a host file (atomically, with
 `renameat2(RENAME_EXCHANGE)`, as fast as it can) while walks and checkpoints read the
-workspace (local backend, descriptor walk): no host file content ever enters a snapshot
-or the engine's repository, whatever the timing.  Without `O_NOFOLLOW` on the folder or
-on the file open, both tests fail (tens of leaks per thousand walks)."""
+workspace (local backend: the supervisor's lister and the walk in Python, both through
+descriptors): no host file content ever enters a snapshot or the engine's repository,
+whatever the timing.  Without `O_NOFOLLOW` on the folder or on the file open, the tests
+fail (tens of leaks per thousand walks)."""
 
 from __future__ import annotations
 
@@ -15,12 +16,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from checkpoint_support import checkpointer, clone
+from checkpoint_support import checkpointer, clone, walker_fixture  # noqa: F401 - the walker fixture
 
 from sandboxes.workspaces.git import run_git
-from sandboxes.workspaces.snapshot import local_changes
 
 SECRET = b"HOST SECRET 4242"
+#: walks per test (a walk by the supervisor's lister is a command through its session)
+ROUNDS = {"python": 1000, "supervisor": 300}
 
 RACER = r"""
 import ctypes, sys
@@ -58,8 +60,8 @@ def host(tmp_path: Path) -> Path:
     return folder
 
 
-def test_a_symlink_swap_during_the_walk_never_leaks_a_host_file(tmp_path, host):
-    ws = tmp_path / "ws"
+async def test_a_symlink_swap_during_the_walk_never_leaks_a_host_file(tmp_path, host, walker):
+    ws = walker.ws
     (ws / "d").mkdir(parents=True)
     (ws / "d" / "f.txt").write_bytes(b"agent data")
     (ws / "g.txt").write_bytes(b"agent file")
@@ -67,8 +69,8 @@ def test_a_symlink_swap_during_the_walk_never_leaks_a_host_file(tmp_path, host):
         (ws / f"pad{i}.txt").write_text("x")
     seen_agent_data = links = 0
     with racing(ws, host):
-        for _ in range(1000):
-            for entry in local_changes(str(ws), {}).entries:
+        for _ in range(ROUNDS[walker.kind]):
+            for entry in (await walker.changes({})).entries:
                 assert SECRET not in (entry.data or b""), f"host file read through {entry.path!r}"
                 if entry.mode == "120000":
                     assert entry.data in (os.fsencode(host), os.fsencode(host / "f.txt")), \
@@ -78,7 +80,7 @@ def test_a_symlink_swap_during_the_walk_never_leaks_a_host_file(tmp_path, host):
     assert seen_agent_data > 0 and links > 0, (seen_agent_data, links)
 
 
-def test_symlink_swaps_during_incremental_checkpoints_never_leak_a_host_file(tmp_path, host):
+async def test_symlink_swaps_during_incremental_checkpoints_never_leak_a_host_file(tmp_path, host, walker):
     """The same while checkpoints read only what changed since the last walk: no object in
     the engine's repository ever holds the host file's bytes."""
     repo, ws = clone(tmp_path, {"d/f.txt": "agent data\n", "g.txt": "mine\n",
@@ -86,8 +88,8 @@ def test_symlink_swaps_during_incremental_checkpoints_never_leak_a_host_file(tmp
     cpr = checkpointer(repo)
     checkpoints = 0
     with racing(ws, host):
-        for _ in range(1000):
-            changes = local_changes(str(ws), cpr.signatures)
+        for _ in range(ROUNDS[walker.kind]):
+            changes = await walker.changes(cpr.signatures)
             for entry in changes.entries:
                 assert SECRET not in (entry.data or b""), f"host file read through {entry.path!r}"
             checkpoints += cpr.take(changes, "race") is not None

@@ -4,7 +4,8 @@ With an exec session, the supervisor binary lists the workspace inside the sandb
 (``supervisor --list``: a stat signature per file and link, as the sandbox user, through
 descriptors, never following a symlink; sandboxes/supervisor/snapshot.c); the engine
 compares the listing with the last one and asks the same binary for the changed files'
-bytes (``--read``).  What the sandbox user cannot read (a file or folder the agent made
+bytes (``--read``); the local backend uses the same two on the host when it can
+(engine/workspaces.py).  What the sandbox user cannot read (a file or folder the agent made
 unreadable) comes through the daemon's archive API, which reads as root and resolves
 paths inside the container.  Without a session (no C compiler for the supervisor, a TLS
 daemon), a `find`/`stat` listing and the archive API do the same, more slowly.
@@ -18,7 +19,7 @@ import asyncio
 import io
 import stat
 import tarfile
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING
 
 from sandboxes.workspaces.snapshot import (
@@ -33,6 +34,9 @@ from sandboxes.workspaces.snapshot import (
 if TYPE_CHECKING:
     from sandboxes.docker import DockerSandbox as Sandbox
 
+#: runs the supervisor binary with these arguments (and stdin) in the sandbox: (exit
+#: code, stdout), or None without a session
+Runner = Callable[..., Awaitable[tuple[int, bytes] | None]]
 #: seconds a listing (or the read of the changed files) may take
 LIST_TIMEOUT = 120.0
 #: the signature of a file read through an archive: never matches a listing's
@@ -45,23 +49,36 @@ READ_PATHS, READ_BYTES = 4096, 64 << 20
 
 async def docker_changes(sandbox: Sandbox, known: Signatures, max_bytes: int = MAX_FILE_BYTES) -> Changes:
     """What changed in the container's /workspace since the walk that gave ``known``."""
-    done = await sandbox.run_supervisor(["--list", "/workspace"], timeout=LIST_TIMEOUT)
+    changes = await supervised_changes(sandbox.run_supervisor, "/workspace", known, max_bytes)
+    if changes is None:
+        return await _without_session(sandbox, known, max_bytes)
+    if changes.unreadable:  # as root, through the daemon
+        todo, changes.unreadable = changes.unreadable, []
+        await asyncio.to_thread(_from_archives, sandbox, todo, changes, max_bytes)
+    return changes
+
+
+async def supervised_changes(run: Runner, root: str, known: Signatures,
+                             max_bytes: int = MAX_FILE_BYTES) -> Changes | None:
+    """Changes by the supervisor binary's ``--list`` and ``--read`` on the folder ``root``
+    (``run`` starts it, in the sandbox); what it could not read is in ``unreadable``.
+    None when it cannot be used (no session, a failed or cut-short listing)."""
+    done = await run(["--list", root], timeout=LIST_TIMEOUT)
     listing = parse_list(done[1]) if done is not None and done[0] == 0 else None
     if listing is None:
-        return await _without_session(sandbox, known, max_bytes)
+        return None
     signatures, unreadable = listing
-    changes = Changes(signatures)
+    changes = Changes(signatures, unreadable=unreadable)
     need = [p for p, sig in signatures.items() if known.get(p) != sig]
-    archive: list[bytes] = []
     for first, end in _batches(need, signatures):
         batch = need[first:end]
-        done = await sandbox.run_supervisor(["--read", "/workspace", str(max_bytes)],
-                                            stdin=b"\0".join(batch) + b"\0", timeout=LIST_TIMEOUT)
+        done = await run(["--read", root, str(max_bytes)], stdin=b"\0".join(batch) + b"\0",
+                         timeout=LIST_TIMEOUT)
         if done is None or done[0] != 0:
-            return await _without_session(sandbox, known, max_bytes)
-        archive += _take_answers(done[1], set(batch), changes)
-    if archive or unreadable:  # as root, through the daemon
-        await asyncio.to_thread(_from_archives, sandbox, archive, unreadable, changes, max_bytes)
+            return None
+        for path in _take_answers(done[1], set(batch), changes):
+            changes.signatures.pop(path, None)  # read again next time
+            changes.unreadable.append(path)
     return changes
 
 
@@ -122,7 +139,7 @@ def _take_answers(data: bytes, asked: set[bytes], changes: Changes) -> list[byte
                 again.append(path)
     except ValueError:
         pass
-    return again + sorted(asked)  # not answered (a cut-short output): through the daemon
+    return again + sorted(asked)  # and those not answered (a cut-short output)
 
 
 def _fields(data: bytes, pos: int) -> tuple[bytes, bytes, int, int, int]:
@@ -134,25 +151,20 @@ def _fields(data: bytes, pos: int) -> tuple[bytes, bytes, int, int, int]:
     return out[0], out[1], int(out[2] or b"0", 8), int(out[3]), pos
 
 
-def _from_archives(sandbox: Sandbox, files: list[bytes], folders: list[bytes], changes: Changes,
-                   max_bytes: int) -> None:
+def _from_archives(sandbox: Sandbox, paths: list[bytes], changes: Changes, max_bytes: int) -> None:
     """Files and folders the sandbox user cannot read, through the archive API (blocking)."""
     api, cid = sandbox._api, sandbox.container_id  # noqa: SLF001 - the sandbox's own daemon
-    for path in [*files, *folders]:
+    for path in paths:
         try:
             entries = archive_entries(api, cid, path, max_bytes)
         except FileNotFoundError:
-            changes.signatures.pop(path, None)
-            continue
+            continue  # gone
         except Exception:  # noqa: BLE001 - kept as it was, and said
-            changes.signatures.pop(path, None)
             changes.unreadable.append(path)
             continue
-        if path in files and not any(e.path == path for e in entries):
-            changes.signatures.pop(path, None)  # no longer a file
         for entry in entries:
             changes.entries.append(entry)
-            changes.signatures.setdefault(entry.path, NO_SIGNATURE)
+            changes.signatures[entry.path] = NO_SIGNATURE
 
 
 # -- the archive API -----------------------------------------------------------------------
