@@ -12,7 +12,7 @@ import os
 import pytest
 
 from sandboxes.docker import DockerSandbox
-from tests.docker_support import make_spec, require_docker, started_sandbox, stop_sandbox
+from tests.docker_support import make_spec, remove_tree, require_docker, started_sandbox, stop_sandbox
 
 pytestmark = pytest.mark.docker
 
@@ -71,6 +71,9 @@ async def test_symlink_swap_racer_never_reaches_the_host(tmp_path, host_dir, att
         assert_host_untouched(host_dir)
     finally:
         await sandbox.stop()
+        # `mv real tmp` onto an existing tmp nests: thousands of levels after 10,000
+        # attempts, past what shutil.rmtree (pytest's clean-up at exit) can recurse
+        remove_tree(tmp_path / "ws")
     assert_host_untouched(host_dir)
 
 
