@@ -144,8 +144,9 @@ class FakeAnthropic:
         self._ids = itertools.count(1)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
         self._server.daemon_threads = True
+        # stop() waits for serve_forever's next poll: 0.5 s by default, each test
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True,
-                                        name="fake-anthropic")
+                                        name="fake-anthropic", kwargs={"poll_interval": 0.02})
 
     # -- lifecycle ------------------------------------------------------------------------
     @property

@@ -30,6 +30,7 @@ def test_kill_right_after_an_answer_and_a_command(tmp_path):
     """The window of issue 12: answer Q1, kill as the command's result shows."""
     total = boundary_events(tmp_path / "reference")
     assert total > 40
-    for n in (12, 13, 17, 19):  # Q1 answered, its result, the command started, its result
+    # Q1 answered, the command's result (the slow sweep above kills at every boundary)
+    for n in (12, 19):
         problems, killed = boundary_trial(tmp_path / f"k{n}", n)
         assert killed and problems == []

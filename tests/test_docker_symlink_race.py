@@ -16,7 +16,7 @@ from tests.docker_support import make_spec, remove_tree, require_docker, started
 
 pytestmark = pytest.mark.docker
 
-ATTEMPTS = 1000
+ATTEMPTS = 300  # 10,000 in the slow stage
 SECRET = "TOPSECRET-host-only\n"
 
 
@@ -40,7 +40,7 @@ def assert_host_untouched(host) -> None:
 
 
 @pytest.mark.timeout(900)
-@pytest.mark.parametrize("attempts", [ATTEMPTS, pytest.param(10 * ATTEMPTS, marks=pytest.mark.slow)])
+@pytest.mark.parametrize("attempts", [ATTEMPTS, pytest.param(10_000, marks=pytest.mark.slow)])
 async def test_symlink_swap_racer_never_reaches_the_host(tmp_path, host_dir, attempts):
     require_docker()
     sandbox = DockerSandbox(make_spec(tmp_path / "ws", agent_id="racer"))

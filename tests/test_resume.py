@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 from crash_support import (
     CLI,
     ROOT,
@@ -74,6 +75,7 @@ def test_an_answer_given_before_the_crash_is_not_asked_again(tmp_path):
     assert not [e for e in run.events if e["type"] == "interrupt" and e["kind"] == "user_input"]
 
 
+@pytest.mark.slow  # three kills in one run; the tests above kill once each
 def test_several_crashes_in_one_run(tmp_path):
     run_with_kills(tmp_path, [is_("console", "a", kind="command"),
                               is_("console", "b", kind="command"),

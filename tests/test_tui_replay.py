@@ -8,6 +8,7 @@ row, where the replay's player bar and keys replace the live footer).
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 from engine import events as ev
@@ -57,6 +58,24 @@ async def run_demo_live(tmp: Path) -> list[list[tuple[str, object]]]:
         return screen_rows(app)
 
 
+_recorded_demo: list[Path] = []  # the database of the first live demo run of this module
+
+
+async def recorded_demo(tmp: Path) -> None:
+    """``tmp/state.db`` holding the demo's finished run: run live once per module, then
+    copied (replay only reads it)."""
+    if not _recorded_demo:
+        await run_demo_live(tmp)
+        _recorded_demo.append(tmp / "state.db")
+        return
+    source, copy = sqlite3.connect(_recorded_demo[0]), sqlite3.connect(tmp / "state.db")
+    try:
+        source.backup(copy)
+    finally:
+        source.close()
+        copy.close()
+
+
 async def replay_app(tmp: Path, **kwargs) -> ReplayCenter:
     found = await recorded_run(str(tmp / "state.db"), RUN_ID)
     assert found is not None
@@ -67,6 +86,8 @@ async def replay_app(tmp: Path, **kwargs) -> ReplayCenter:
 async def test_the_screen_at_the_end_of_a_replay_is_the_live_runs_last_screen(
         tui_env: Path) -> None:
     live = await run_demo_live(tui_env)
+    if not _recorded_demo:
+        _recorded_demo.append(tui_env / "state.db")
     live_text = text_of(live)
     for seen in ("Run finished", "✔ done", "Hello, Ada!", "[exit 0]", "workflow → reviewer",
                  "Review task test", "Interrupts (1)", "Console · coder"):
@@ -96,7 +117,7 @@ def spaced(events: list[ev.Event], gap: float) -> list[ev.Event]:
 
 
 async def test_pause_step_speed_and_jump_to_the_end(tui_env: Path) -> None:
-    await run_demo_live(tui_env)
+    await recorded_demo(tui_env)
     found = await recorded_run(str(tui_env / "state.db"), RUN_ID)
     run, events = found
     player = EventPlayer(spaced(events, 10.0), paused=True, max_gap=0.2)
@@ -132,7 +153,7 @@ async def test_pause_step_speed_and_jump_to_the_end(tui_env: Path) -> None:
 
 
 async def test_keys_that_would_act_on_an_engine_are_refused(tui_env: Path) -> None:
-    await run_demo_live(tui_env)
+    await recorded_demo(tui_env)
     app = await replay_app(tui_env, paused=True)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("G")
@@ -155,7 +176,7 @@ async def test_keys_that_would_act_on_an_engine_are_refused(tui_env: Path) -> No
 
 
 async def test_q_leaves_a_replay_at_once_even_mid_run(tui_env: Path) -> None:
-    await run_demo_live(tui_env)
+    await recorded_demo(tui_env)
     app = await replay_app(tui_env, paused=True)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("n", "n", "n", "n", "n")
@@ -168,7 +189,7 @@ async def test_q_leaves_a_replay_at_once_even_mid_run(tui_env: Path) -> None:
 
 
 async def test_the_console_shows_the_selected_agents_lines_in_replay(tui_env: Path) -> None:
-    await run_demo_live(tui_env)
+    await recorded_demo(tui_env)
     app = await replay_app(tui_env, speed=64)
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(pilot, lambda s: s.finished)
