@@ -21,8 +21,9 @@ from engine.recording import ControlError, RunAborted
 from sandboxes.base import SandboxError
 from sandboxes.remote_workspace import volume_exists
 from sandboxes.workspaces.checkpoint import Checkpoint, Checkpointer
-from sandboxes.workspaces.docker_snapshot import docker_changes, supervised_changes
+from sandboxes.workspaces.docker_snapshot import docker_changes
 from sandboxes.workspaces.git import GitError, owner_of, run_git
+from sandboxes.workspaces.lister import supervised_changes
 from sandboxes.workspaces.merge import MERGE_MODES, MergeConflict, MergeResult, merge_agent
 from sandboxes.workspaces.repo import (
     EngineRepo,

@@ -15,7 +15,7 @@ from git_repos import make_repo
 from sandboxes.base import SandboxSpec
 from sandboxes.local import LocalSandbox
 from sandboxes.workspaces.checkpoint import Checkpointer, blob_sha, read_tree
-from sandboxes.workspaces.docker_snapshot import supervised_changes
+from sandboxes.workspaces.lister import supervised_changes
 from sandboxes.workspaces.repo import EngineRepo
 from sandboxes.workspaces.snapshot import Changes, local_changes
 

@@ -18,8 +18,8 @@ from checkpoint_support import WALKERS, Agent, checkpointer, clone, clone_of, co
 from git_repos import make_repo, user_git
 
 from sandboxes.supervisor import supervisor_path
-from sandboxes.workspaces.docker_snapshot import supervised_changes
 from sandboxes.workspaces.git import git_text, run_git
+from sandboxes.workspaces.lister import supervised_changes
 from sandboxes.workspaces.snapshot import Changes, local_changes
 
 NOBODY = 65534
@@ -188,3 +188,20 @@ def test_a_change_with_a_file_and_a_folder_at_one_path_is_refused():
     cache = TreeCache({b"": {b"d": ("40000", "0" * 40)}, b"d": {b"x": ("100644", "1" * 40)}})
     with pytest.raises(TreeConflict, match="both a file and a folder at d"):
         cache.apply({b"d": ("100644", "2" * 40)}, objects=None)  # type: ignore[arg-type]
+
+
+def test_lister_output_cut_short_or_answering_what_was_not_asked_is_not_trusted():
+    from sandboxes.workspaces.lister import _take_answers, parse_list
+
+    full = b"a\x001:2:3:4:100644\x00d\x00!\x00\x00end\x00"
+    assert parse_list(full) == ({b"a": b"1:2:3:4:100644"}, [b"d"])
+    assert parse_list(b"\x00end\x00") == ({}, [])
+    for cut in (full[:-1], full[:7], b"a\x00sig\x00extra\x00\x00end\x00", b"a\x00end\x00"):
+        assert parse_list(cut) is None, cut
+    changes = Changes({b"a": b"s", b"b": b"s"})
+    answers = b"a\x00f\x00100755\x002\x00hib\x00f\x00100644\x00" + b"9\x00short"
+    again = _take_answers(answers, {b"a", b"b"}, changes)
+    assert [(e.path, e.mode, e.data) for e in changes.entries] == [(b"a", "100755", b"hi")]
+    assert again == [b"b"], "a cut-short answer is read again, never half taken"
+    changes = Changes({b"a": b"s"})
+    assert _take_answers(b"x\x00f\x000\x000\x00", {b"a"}, changes) == [b"a"] and not changes.entries

@@ -17,8 +17,8 @@ from docker_support import make_spec, require_docker
 from engine.workspaces import take_checkpoint
 from sandboxes.docker import DockerSandbox
 from sandboxes.workspaces.checkpoint import Checkpointer
-from sandboxes.workspaces.docker_snapshot import parse_list
 from sandboxes.workspaces.git import git_text, run_git
+from sandboxes.workspaces.lister import parse_list
 from sandboxes.workspaces.repo import EngineRepo, give_tree
 
 pytestmark = pytest.mark.docker

@@ -6,10 +6,12 @@ signature of every file and link that is there, and an :class:`Entry` (with its 
 only for those whose signature changed.  So an unchanged file costs one `fstatat` and
 a dictionary lookup, and a checkpoint after a one-file change reads one file.
 
-- local (here): a walk through directory descriptors (``openat`` with ``O_NOFOLLOW``,
-  ``fstat`` on what was opened): a symlink is recorded as a link, a FIFO or device is
-  skipped, nothing outside the workspace is ever opened.
-- Docker (sandboxes/workspaces/docker_snapshot.py): the same, done inside the sandbox.
+- the supervisor binary's lister (sandboxes/workspaces/lister.py): inside the container
+  for Docker, on the host for the local backend;
+- without it (no C compiler), on the local backend, the walk here in Python: through
+  directory descriptors (``openat`` with ``O_NOFOLLOW``, ``fstat`` on what was opened).
+Either way a symlink is recorded as a link, a FIFO or device is skipped, nothing outside
+the workspace is ever opened.
 
 ``.git`` folders are never read.  A file changed again within the same clock tick as
 the walk that saw it could keep its signature (same size, same mtime and ctime), so a
