@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import os
+import re
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -37,9 +38,15 @@ def _docker_module():
 def _no_daemon_error(detail: object) -> SandboxError:
     host = os.environ.get("DOCKER_HOST", "").strip()
     if host.lower().startswith("ssh://"):
+        from sandboxes.docker_ssh import ssh_said
+
         target = host[len("ssh://"):].split("/")[0]
+        if re.search(r":\d+$", target):  # ssh takes the port as -p
+            target, port = target.rsplit(":", 1)
+            target = f"-p {port} {target}"
+        said = ssh_said()
         return SandboxError(
-            f"the Docker daemon at {host} does not answer ({_short(detail)}); check that "
+            f"the Docker daemon at {host} does not answer ({_short(said or detail)}); check that "
             f"`ssh {target} docker version` works (your ssh config and keys are used), or unset "
             "DOCKER_HOST to use this machine's Docker")
     if host.lower().startswith(REMOTE_SCHEMES):
@@ -70,9 +77,9 @@ def _client_options() -> dict[str, Any]:
     """``ssh://`` through the system's ssh client, as the docker CLI does (your
     ~/.ssh/config and agent; docker-py would otherwise need paramiko)."""
     if os.environ.get("DOCKER_HOST", "").strip().lower().startswith("ssh://"):
-        from sandboxes.docker_ssh import tolerate_ended_ssh
+        from sandboxes.docker_ssh import patch_ssh_client
 
-        tolerate_ended_ssh()
+        patch_ssh_client(os.environ["DOCKER_HOST"])
         return {"use_ssh_client": True}
     return {}
 

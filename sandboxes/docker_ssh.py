@@ -14,7 +14,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
+import signal
 import subprocess
+import tempfile
 import threading
 from typing import Any
 
@@ -77,27 +80,63 @@ async def pipe_streams(proc: subprocess.Popen, limit: int) -> tuple[asyncio.Stre
 
 
 _patched: list[bool] = []
+#: ssh's own messages (host keys, a failed login), kept out of the terminal the TUI draws on
+_stderr: list[Any] = []
 
 
-def tolerate_ended_ssh() -> None:
-    """docker-py's ssh-client socket writes to ssh's stdin when it closes, even when ssh
-    has already ended (the far side closed after a short exec): BrokenPipeError out of a
-    plain `exec_start` whose output was read in full (docker/docker-py#3218, open).
-    Closing an ended connection is made a no-op; nothing else changes."""
+def ssh_said() -> str:
+    """The last line ssh wrote on its stderr in this process ('' when none)."""
+    if not _stderr:
+        return ""
+    try:
+        _stderr[0].seek(0)
+        lines = [line.strip() for line in _stderr[0].read().decode("utf-8", "replace").splitlines()]
+    except OSError:
+        return ""
+    return next((line for line in reversed(lines) if line), "")[:200]
+
+
+def patch_ssh_client(docker_host: str) -> None:
+    """Two changes to docker-py's ssh-client socket (``use_ssh_client``), made once:
+
+    - ssh's stderr goes to a private temporary file instead of our terminal (a host-key
+      warning would land in the middle of the TUI's screen), and :func:`ssh_said` gives its
+      last line for the error message; ``-p`` is passed only when DOCKER_HOST names a port
+      (docker-py's default ``-p 22`` overrides a `Port` in ~/.ssh/config);
+    - closing a connection whose ssh has already ended (the far side closed after a short
+      exec) is a no-op: docker-py writes to its stdin regardless, a BrokenPipeError out of
+      a plain ``exec_start`` whose output was read in full (docker/docker-py#3218, open).
+    """
     if _patched:
         return
     try:
         from docker.transport.sshconn import SSHSocket
     except ImportError:  # no paramiko: docker-py says so itself when it connects
         return
-    original = SSHSocket.close
+    original_close = SSHSocket.close
+    named_port = bool(re.match(r"^ssh://[^/]*:\d+(/|$)", docker_host.strip(), re.I))
+
+    def connect(self, **_kwargs) -> None:
+        args = ["ssh", *(["-l", self.user] if self.user else []),
+                *(["-p", self.port] if self.port and named_port else []),
+                "--", self.host, "docker system dial-stdio"]
+        env = {k: v for k, v in os.environ.items() if k not in ("LD_LIBRARY_PATH", "SSL_CERT_FILE")}
+        if not _stderr:
+            _stderr.append(tempfile.TemporaryFile(mode="a+b", prefix="agentorch-ssh-"))  # noqa: SIM115 - kept open for the process
+        self.proc = subprocess.Popen(args, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=_stderr[0], preexec_fn=_ignore_sigint)  # noqa: PLW1509
 
     def close(self) -> None:
         try:
-            original(self)
+            original_close(self)
         except OSError:  # ssh has ended: nothing is left to close but the process
             with contextlib.suppress(Exception):
                 self.proc.terminate()
 
+    SSHSocket.connect = connect  # type: ignore[method-assign]
     SSHSocket.close = close  # type: ignore[method-assign]
     _patched.append(True)
+
+
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # as docker-py: Ctrl+C is ours, not ssh's

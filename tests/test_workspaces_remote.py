@@ -240,7 +240,7 @@ def test_docker_host_ssh_just_works_with_the_session_and_the_clone(second_daemon
     assert f"ref: refs/heads/{agent_branch(run_id, 'a')}\n1000\n" in console
     assert "no exec session" not in console, "commands went over the session"
     calls = (tmp_path / "ssh.log").read_text().splitlines()
-    assert calls and all(c == "ssh -l me -p 22 -- box docker system dial-stdio" for c in calls)
+    assert calls and all(c == "ssh -l me -- box docker system dial-stdio" for c in calls)
     assert not (tmp_path / ".agentorch" / "workspaces").exists()
     done = docker_cli(host, "ps", "-aq", "--filter", f"label=agentorch.run={run_id}", text=True)
     assert done.stdout.split() == []
@@ -279,14 +279,20 @@ def test_an_unreachable_ssh_daemon_says_what_to_check(monkeypatch, tmp_path):
     pytest.importorskip("paramiko", reason="docker[ssh] is not installed: `make test` installs it")
     shim = tmp_path / "bin" / "ssh"
     shim.parent.mkdir()
-    shim.write_text("#!/bin/sh\necho 'ssh: Could not resolve hostname box' >&2\nexit 255\n")
+    shim.write_text(f"#!/bin/sh\necho \"ssh $*\" >> {tmp_path}/ssh.log\n"
+                    "echo 'ssh: Could not resolve hostname box' >&2\nexit 255\n")
     shim.chmod(0o755)
     monkeypatch.setenv("PATH", f"{shim.parent}:{os.environ['PATH']}")
-    monkeypatch.setenv("DOCKER_HOST", "ssh://me@box")
+    monkeypatch.setenv("DOCKER_HOST", "ssh://me@box:2222")
     make_repo(tmp_path / "proj")
     (tmp_path / "team.yaml").write_text(TEAM.format(image=TEST_IMAGE, remote="auto"))
     done = cli(tmp_path, "team.yaml", "--headless")
     assert done.returncode != 0
     assert "Traceback" not in done.stderr
-    assert ("the Docker daemon at ssh://me@box does not answer (" in done.stderr
-            and "check that `ssh me@box docker version` works" in done.stderr), done.stderr
+    assert ("the Docker daemon at ssh://me@box:2222 does not answer (ssh: Could not resolve "
+            "hostname box); " in done.stderr
+            and "check that `ssh -p 2222 me@box docker version` works" in done.stderr), done.stderr
+    assert "Could not resolve" not in done.stderr.replace("(ssh: Could not resolve", ""), \
+        "ssh's own stderr is kept off the terminal"
+    assert (tmp_path / "ssh.log").read_text().splitlines()[0] == (
+        "ssh -l me -p 2222 -- box docker system dial-stdio"), "a port named in DOCKER_HOST is passed"
