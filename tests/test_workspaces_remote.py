@@ -296,3 +296,36 @@ def test_an_unreachable_ssh_daemon_says_what_to_check(monkeypatch, tmp_path):
         "ssh's own stderr is kept off the terminal"
     assert (tmp_path / "ssh.log").read_text().splitlines()[0] == (
         "ssh -l me -p 2222 -- box docker system dial-stdio"), "a port named in DOCKER_HOST is passed"
+
+
+async def test_qa_on_a_remote_daemon_runs_on_a_copy_in_a_volume_that_goes_with_it(tmp_path):
+    """The workflow's QA with `repo:` on a daemon treated as remote (here this machine's,
+    which works the same): the task's branch goes into an anonymous volume of a fresh
+    container, removed with it; only the agent's own volume is left."""
+    from docker_support import require_docker
+    from engine_support import make_team, run_to_end, step
+    from workflow_support import last_task, one_task, planner, wait
+
+    require_docker()
+    make_repo(tmp_path / "proj", {"README.md": "hello\n"})
+    coder = {"id": "coder", "script": [
+        wait(), step("write_file", path="result.txt", content="the answer is 42"),
+        step("submit_task", task_id="t1", summary="answered"), step("finish", summary="c")]}
+    team = make_team(tmp_path, [planner(one_task()), coder], repo="proj",
+                     workflow={"goal": "g", "planner": "planner",
+                               "qa": "hostname; cat result.txt README.md; ls -a"},
+                     sandbox={"backend": "docker", "image": TEST_IMAGE, "remote": True})
+    engine, watcher, store = await run_to_end(team, tmp_path, timeout=120, auto_approve=True)
+    await store.close()
+    final = last_task(watcher, "t1")
+    try:
+        assert final["state"] == "done", final
+        assert final["qa_output"].startswith("qa-t1\nthe answer is 42hello\n"), final["qa_output"]
+        volumes = subprocess.run(["docker", "volume", "ls", "-q", "--filter",
+                                  f"label=agentorch.run={engine.run_id}"], capture_output=True,
+                                 text=True, check=True).stdout.split()
+        assert sorted(volumes) == [f"agentorch-ws-{engine.run_id}-coder",
+                                   f"agentorch-ws-{engine.run_id}-planner"]
+    finally:
+        for name in [f"agentorch-ws-{engine.run_id}-coder", f"agentorch-ws-{engine.run_id}-planner"]:
+            subprocess.run(["docker", "volume", "rm", "-f", name], capture_output=True, check=False)
