@@ -13,6 +13,7 @@ from typing import Any
 
 from engine import events as ev
 from engine.control_chars import clean_output, visible_controls
+from engine.workflow.board import TASK_STATES, fold_tasks
 
 MAX_OUTPUT_LINES = 20
 
@@ -105,8 +106,33 @@ def _call_line(tool: str, args: dict[str, Any], result: dict[str, Any] | None) -
     return [head]
 
 
+def _cell(text: object, limit: int = 120) -> str:
+    """Text for a table cell: one line, shortened, its `|` escaped."""
+    return _quote("-" if text is None or text == "" else text, limit).replace("|", "\\|")
+
+
+def _board_lines(flow: dict[str, Any], tasks: list[dict[str, Any]]) -> list[str]:
+    """The task board of a run with `workflow:`: each task's last state and result."""
+    phase = f"- Goal: “{_quote(flow.get('goal', ''))}”; phase: **{flow.get('phase', '?')}**"
+    if flow.get("reason"):
+        phase += f" ({_quote(flow['reason'], 200)})"
+    out = ["", "## Board", "", phase, ""]
+    board = fold_tasks(tasks)
+    if not board:
+        return [*out, "(no tasks: the plan was not approved)"]
+    out += ["| task | title | state | assignee | attempts | result |", "|---|---|---|---|---|---|"]
+    rank = {state: i for i, state in enumerate(TASK_STATES)}
+    for t in sorted(board.values(), key=lambda t: (t.order, rank.get(t.state, len(rank)))):
+        result = t.reason if t.state in ("blocked", "skipped", "cancelled") else (
+            t.summary if t.state == "done" else t.feedback or t.summary)
+        out.append(f"| {_cell(t.task_id, 40)} | {_cell(t.title, 60)} | {t.state} | "
+                   f"{_cell(t.assignee, 40)} | {t.attempt} | {_cell(result, 200)} |")
+    return out
+
+
 def export_markdown(run: dict[str, Any], events: list[ev.Event]) -> str:
-    """A readable transcript: overview, messages, decisions, then each agent's timeline."""
+    """A readable transcript: overview, the task board (a run with `workflow:`), messages,
+    decisions, then each agent's timeline."""
     backends: dict[str, str] = {}
     statuses: dict[str, tuple[str, str]] = {}
     calls: dict[str, list[tuple[ev.Event, ev.Event | None]]] = defaultdict(list)
@@ -116,6 +142,8 @@ def export_markdown(run: dict[str, Any], events: list[ev.Event]) -> str:
     answers: dict[str, dict[str, Any]] = {}
     finished: dict[str, Any] = {}
     shared: list[dict[str, Any]] = []  # every version of the team's shared context
+    tasks: list[dict[str, Any]] = []  # every `task` event: the board is their fold
+    flow: dict[str, Any] | None = None  # the latest `workflow` event
     restarts = 0
     for e in events:
         d = e.data
@@ -141,6 +169,10 @@ def export_markdown(run: dict[str, Any], events: list[ev.Event]) -> str:
             finished = d
         elif e.type == ev.SHARED_CONTEXT:
             shared.append(d)
+        elif e.type == ev.TASK:
+            tasks.append(d)
+        elif e.type == ev.WORKFLOW:
+            flow = d
     agents = json.loads(run["agents"]) if isinstance(run.get("agents"), str) else run["agents"]
     out = [f"# Run {run['id']} — team {run['team']}", ""]
     out.append(f"- Started: {_when(run.get('started'))}; finished: {_when(run.get('finished'))}; "
@@ -155,6 +187,8 @@ def export_markdown(run: dict[str, Any], events: list[ev.Event]) -> str:
         n = len(calls[a])
         errors = sum(1 for _, r in calls[a] if r is not None and r.data.get("is_error"))
         out.append(f"| {a} | {status} | {n} | {errors} | {_quote(reason, 120)} |")
+    if flow is not None or tasks:
+        out += _board_lines(flow or {}, tasks)
     out += ["", "## Messages", ""]
     if not messages:
         out.append("(none)")

@@ -299,8 +299,8 @@ def _team_problems(team: TeamConfig, name: str, lines: _LineMap) -> list[ConfigP
                 if other == "user":
                     add(i, "direct_communication",
                         "`user` is the person, not an agent: agents reach the person with "
-                        "ask_user, report_progress or request_debug, and may always reply to "
-                        "the person's messages; remove `user` from this list")
+                        "ask_user, report_progress or request_debug, and may reply once to each "
+                        "of the person's messages; remove `user` from this list")
                 elif other != ALL and other not in ids:
                     add(i, "direct_communication",
                         f"unknown agent {other!r}; known agents: {', '.join(ids)}")

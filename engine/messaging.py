@@ -2,8 +2,9 @@
 
 Replies: a message gets at most one reply.  A request (``wait_reply``) may be answered
 whatever the topology; any other message (a notify, a broadcast, a reply) only if the
-replier may message its sender (``direct_communication``); a reply to the person is
-always allowed.  So an agent that may message nobody cannot talk through replies.
+replier may message its sender (``direct_communication``); a message from the person may
+be answered whatever the topology (once, like any).  So an agent that may message nobody
+cannot talk through replies.
 
 Bounds (`limits:` in the team file): a message is at most ``message_bytes`` of UTF-8, and
 at most ``inbox_messages`` may wait unread in one inbox; past either, the send fails with

@@ -90,3 +90,42 @@ async def test_events_are_read_page_by_page_in_order(tmp_path):
     assert len(pages) > 3 and all(len(p) <= 4 for p in pages)
     assert [row for page in pages for row in page] == whole
     await store.close()
+
+
+def test_the_board_section_shows_each_tasks_last_state_attempts_and_result():
+    """One row per task (its latest `task` event), in board order; the result is the
+    summary of a done task and the reason of a blocked one; agent text stays one inert
+    table cell. A run without `workflow:` has no board section."""
+    from engine import events as ev
+    from engine.export import export_markdown
+    from engine.workflow.board import Task, task_event_data
+
+    def task(seq: int, **fields) -> ev.Event:
+        return ev.Event(ev.TASK, "r", seq, 1000.0 + seq, None, task_event_data(Task(**fields)))
+
+    run = {"id": "r", "team": "t", "agents": ["coder"], "status": "stopped"}
+    events = [
+        ev.Event(ev.RUN_STARTED, "r", 1, 1000.0, None, {"backends": {"coder": "local"}}),
+        ev.Event(ev.WORKFLOW, "r", 2, 1001.0, None, {"goal": "ship it", "phase": "running"}),
+        task(3, task_id="b", title="second", order=2, assignee="coder"),
+        task(4, task_id="a", title="first", state="running", assignee="coder"),
+        task(5, task_id="a", title="first", state="done", attempt=2, assignee="coder",
+             feedback="review: handle no name", summary="greets the world too"),
+        task(6, task_id="b", title="second", order=2, state="blocked", attempt=3,
+             assignee="coder", reason="merge | conflicts in \x1b[2Jx.txt"),
+        ev.Event(ev.WORKFLOW, "r", 7, 1007.0, None,
+                 {"goal": "ship it", "phase": "stopped", "reason": "a task is blocked"}),
+    ]
+    text = export_markdown(run, events)
+    board = text.split("## Board\n", 1)[1].split("\n## ", 1)[0]
+    assert board.strip().splitlines() == [
+        "- Goal: “ship it”; phase: **stopped** (a task is blocked)",
+        "",
+        "| task | title | state | assignee | attempts | result |",
+        "|---|---|---|---|---|---|",
+        "| a | first | done | coder | 2 | greets the world too |",
+        "| b | second | blocked | coder | 3 | merge \\| conflicts in ␛[2Jx.txt |",
+    ]
+    assert "\x1b" not in text
+    plain = [e for e in events if e.type not in (ev.TASK, ev.WORKFLOW)]
+    assert "## Board" not in export_markdown(run, plain)
