@@ -49,10 +49,10 @@ class LocalWalker:
         self.ws, self.kind = ws, kind
         self.sandbox = LocalSandbox(SandboxSpec(backend="local", workspace=ws, run_id="r", agent_id="a"))
 
-    async def changes(self, known) -> Changes:
+    async def changes(self, known, since: int = 0) -> Changes:
         if self.kind == "python":
             return local_changes(str(self.ws), known)
-        changes = await supervised_changes(self.sandbox.run_supervisor, str(self.ws), known)
+        changes = await supervised_changes(self.sandbox.run_supervisor, str(self.ws), known, since)
         assert changes is not None, "the supervisor's lister did not run"
         return changes
 

@@ -34,7 +34,7 @@ async def test_every_checkpoint_holds_exactly_the_workspace(tmp_path, seed, walk
     for _ in range(40):
         for _ in range(agent.rng.randint(1, 3)):
             done.append(agent.act())
-        cp = cpr.take(await walker.changes(cpr.signatures), "step")
+        cp = cpr.take(await walker.changes(cpr.signatures, cpr.horizon), "step")
         head = cp.commit if cp else cpr.parent
         assert committed(repo, head) == full_tree(ws), done[-3:]
         assert cpr.tree == full_tree(ws)
@@ -77,7 +77,7 @@ def python_walk_as(uid: int, ws: Path):
     """``local_changes`` in a forked child that became ``uid`` (the engine as a user
     without root, whose agent shares its uid on the local backend)."""
 
-    async def walk(known) -> Changes:
+    async def walk(known, _since: int = 0) -> Changes:
         r, w = os.pipe()
         pid = os.fork()
         if pid == 0:  # the child: the walk, then _exit
@@ -112,8 +112,8 @@ def supervisor_walk_as(uid: int, ws: Path, scratch: Path):
         out, _ = await asyncio.wait_for(proc.communicate(stdin or b""), timeout)
         return proc.returncode, out
 
-    async def walk(known) -> Changes:
-        changes = await supervised_changes(run, str(ws), known)
+    async def walk(known, since: int = 0) -> Changes:
+        changes = await supervised_changes(run, str(ws), known, since)
         assert changes is not None
         return changes
 
@@ -136,20 +136,20 @@ async def test_a_file_the_agent_made_unreadable_keeps_its_last_checkpointed_vers
     repo, ws = clone(scratch, {"secret.txt": "v1\n", "d/inner.txt": "in\n", "open.txt": "o\n"})
     walk = python_walk_as(NOBODY, ws) if kind == "python" else supervisor_walk_as(NOBODY, ws, scratch)
     cpr = checkpointer(repo)
-    assert cpr.take(await walk(cpr.signatures), "first") is None
+    assert cpr.take(await walk(cpr.signatures, cpr.horizon), "first") is None
     (ws / "secret.txt").write_text("v2\n")
     (ws / "open.txt").write_text("o2\n")
     (ws / "d" / "inner.txt").write_text("in2\n")
     os.chmod(ws / "secret.txt", 0)
     os.chmod(ws / "d", 0)
-    cp = cpr.take(await walk(cpr.signatures), "unreadable")
+    cp = cpr.take(await walk(cpr.signatures, cpr.horizon), "unreadable")
     assert cp is not None and cp.changed == ["open.txt"] and cp.unreadable == ["d", "secret.txt"]
     show = lambda spec: git_text(["cat-file", "-p", spec], git_dir=repo.git_dir)  # noqa: E731
     assert show(f"{cp.commit}:secret.txt") == "v1" and show(f"{cp.commit}:d/inner.txt") == "in"
     assert "Not readable" in show(cp.commit)
     os.chmod(ws / "secret.txt", 0o644)
     os.chmod(ws / "d", 0o755)
-    cp = cpr.take(await walk(cpr.signatures), "readable again")
+    cp = cpr.take(await walk(cpr.signatures, cpr.horizon), "readable again")
     assert cp is not None and cp.changed == ["d/inner.txt", "secret.txt"] and not cp.unreadable
     assert committed(repo, cp.commit) == full_tree(ws)
 
@@ -171,7 +171,7 @@ async def test_strange_names_and_a_submodule_folder(tmp_path, walker):
             f.write(name)
     os.makedirs(ws / "sub", exist_ok=True)
     (ws / "sub" / "inside.txt").write_text("the submodule's\n")
-    cp = cpr.take(await walker.changes(cpr.signatures), "names")
+    cp = cpr.take(await walker.changes(cpr.signatures, cpr.horizon), "names")
     tree = committed(repo, cp.commit)
     expected = {p: v for p, v in full_tree(ws).items() if not p.startswith(b"sub/")}
     assert tree == {**expected, b"sub": ("160000", head)}
@@ -193,15 +193,20 @@ def test_a_change_with_a_file_and_a_folder_at_one_path_is_refused():
 def test_lister_output_cut_short_or_answering_what_was_not_asked_is_not_trusted():
     from sandboxes.workspaces.lister import _take_answers, parse_list
 
-    full = b"a\x001:2:3:4:100644\x00d\x00!\x00\x00end\x00"
-    assert parse_list(full) == ({b"a": b"1:2:3:4:100644"}, [b"d"])
-    assert parse_list(b"\x00end\x00") == ({}, [])
-    for cut in (full[:-1], full[:7], b"a\x00sig\x00extra\x00\x00end\x00", b"a\x00end\x00"):
+    full = b"a\x001:2:3:4:100644\x00d\x00!\x00\x00end\x0012\x00a\x00f\x00100644\x001\x00x"
+    listing = parse_list(full)
+    assert (listing.signatures, listing.unreadable, listing.start) == ({b"a": b"1:2:3:4:100644"}, [b"d"], 12)
+    assert listing.answers == b"a\x00f\x00100644\x001\x00x"
+    assert parse_list(b"\x00end\x007\x00").signatures == {}
+    for cut in (full[:28], full[:7], b"a\x00sig\x00extra\x00\x00end\x001\x00", b"a\x00end\x00", b""):
         assert parse_list(cut) is None, cut
     changes = Changes({b"a": b"s", b"b": b"s"})
     answers = b"a\x00f\x00100755\x002\x00hib\x00f\x00100644\x00" + b"9\x00short"
-    again = _take_answers(answers, {b"a", b"b"}, changes)
+    asked = {b"a", b"b"}
+    assert _take_answers(answers, asked, changes) == []
     assert [(e.path, e.mode, e.data) for e in changes.entries] == [(b"a", "100755", b"hi")]
-    assert again == [b"b"], "a cut-short answer is read again, never half taken"
-    changes = Changes({b"a": b"s"})
-    assert _take_answers(b"x\x00f\x000\x000\x00", {b"a"}, changes) == [b"a"] and not changes.entries
+    assert asked == {b"b"}, "a cut-short answer is asked again, never half taken"
+    changes, asked = Changes({b"a": b"s"}), {b"a"}
+    _take_answers(b"x\x00f\x000\x001\x00!a\x00e13\x000\x000\x00", asked, changes)
+    assert asked == {b"a"} and not changes.entries, "an answer not asked for ends the reading"
+    assert _take_answers(b"x\x00f\x000\x001\x00!a\x00e13\x000\x000\x00", asked, changes, others=True) == [b"a"]

@@ -89,7 +89,7 @@ async def test_symlink_swaps_during_incremental_checkpoints_never_leak_a_host_fi
     checkpoints = 0
     with racing(ws, host):
         for _ in range(ROUNDS[walker.kind]):
-            changes = await walker.changes(cpr.signatures)
+            changes = await walker.changes(cpr.signatures, cpr.horizon)
             for entry in changes.entries:
                 assert SECRET not in (entry.data or b""), f"host file read through {entry.path!r}"
             checkpoints += cpr.take(changes, "race") is not None

@@ -4,16 +4,18 @@
  * each started through the exec session like any command).  The engine's side is
  * sandboxes/workspaces/docker_snapshot.py.
  *
- * --list DIR: walk DIR through directory descriptors (openat with O_NOFOLLOW, fstatat
- *   with AT_SYMLINK_NOFOLLOW), `.git` folders (any case, and GIT~1) pruned, and write
- *   one record per regular file and symlink:
+ * --list DIR [SINCE MAX]: walk DIR through directory descriptors (openat with
+ *   O_NOFOLLOW, fstatat with AT_SYMLINK_NOFOLLOW), `.git` folders (any case, and GIT~1)
+ *   pruned, and write one record per regular file and symlink:
  *       path NUL signature NUL
  *   signature = "ino:size:mtime_ns:ctime_ns:mode" (mode in octal), plus ":r<start_ns>"
  *   when the ctime is within RACY_NS of the walk's start (such a signature never
  *   matches again, so the file is read again next time: a rewrite in the same clock
  *   tick may keep size, mtime and ctime).  A folder or entry that cannot be read gives
- *   "path NUL ! NUL".  The listing ends with "NUL end NUL" (an empty path): without
- *   it the engine does not trust it.
+ *   "path NUL ! NUL".  The listing ends with "NUL end NUL" (an empty path; without it
+ *   the engine does not trust it), then "start_ns NUL", then the answers (as --read
+ *   gives them) for the files whose ctime is at least SINCE, up to INLINE_BYTES in
+ *   all: what changed since the last listing comes with it, in one command.
  * --read DIR MAX: for each NUL-terminated path on stdin (relative to DIR), resolved
  *   one component at a time with O_NOFOLLOW (a symlink on the way is refused):
  *       path NUL kind NUL mode NUL length NUL bytes
@@ -26,9 +28,12 @@
 
 #define RACY_NS 2000000000LL
 #define PATH_BUF (512 * 1024)
+#define INLINE_BYTES (16LL << 20)
 
-static long long snap_start, snap_horizon;
+static long long snap_start, snap_horizon, snap_since = -1, snap_max, snap_inline_left;
 static char snap_path[PATH_BUF];
+static char *snap_inline;                 /* NUL-terminated paths to answer after the listing */
+static size_t snap_inline_len, snap_inline_cap;
 
 static int snap_git_name(const char *name) {
     return strcasecmp(name, ".git") == 0 || strcasecmp(name, "git~1") == 0;
@@ -49,7 +54,23 @@ static void snap_signature(size_t len, const struct stat *st) {
                      (long long)st->st_size, snap_ns(st->st_mtim), ctime, (unsigned)st->st_mode);
     if (ctime >= snap_horizon) snprintf(sig + n, sizeof sig - (size_t)n, ":r%lld", snap_start);
     snap_record(len, sig);
+    long long cost = S_ISREG(st->st_mode) && st->st_size <= snap_max ? (long long)st->st_size : 0;
+    if (snap_since >= 0 && ctime >= snap_since && cost <= snap_inline_left) {
+        if (snap_inline_len + len + 1 > snap_inline_cap) {
+            size_t cap = snap_inline_cap ? snap_inline_cap * 2 : 65536;
+            while (cap < snap_inline_len + len + 1) cap *= 2;
+            char *more = realloc(snap_inline, cap);
+            if (!more) return;                 /* answered by a --read instead */
+            snap_inline = more;
+            snap_inline_cap = cap;
+        }
+        memcpy(snap_inline + snap_inline_len, snap_path, len + 1);
+        snap_inline_len += len + 1;
+        snap_inline_left -= cost;
+    }
 }
+
+static void snap_read_one(int root, char *path, long long max);
 
 /* snap_path[0..len) names the folder open at dfd (empty: the root) */
 static void snap_walk(int dfd, size_t len) {
@@ -91,18 +112,27 @@ static void snap_walk(int dfd, size_t len) {
     if (failed && len) snap_record(len, "!");
 }
 
-static int snap_list(const char *dir) {
+static int snap_list(const char *dir, long long since, long long max) {
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     snap_start = snap_ns(now);
     snap_horizon = snap_start - RACY_NS;
+    snap_since = since;
+    snap_max = max;
+    snap_inline_left = INLINE_BYTES;
     int root = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (root < 0) { dprintf(2, "agentorch-supervisor: %s: %s\n", dir, strerror(errno)); return 2; }
     static char obuf[1 << 18];
     setvbuf(stdout, obuf, _IOFBF, sizeof obuf);
     snap_path[0] = 0;
-    snap_walk(root, 0);
+    snap_walk(root, 0);                       /* closes root */
     fwrite("\0end\0", 1, 5, stdout);
+    printf("%lld%c", snap_start, 0);
+    if (snap_inline_len && (root = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) >= 0) {
+        for (size_t at = 0; at < snap_inline_len; at += strlen(snap_inline + at) + 1)
+            snap_read_one(root, snap_inline + at, max);
+        close(root);
+    }
     return fflush(stdout) == 0 ? 0 : 3;
 }
 
@@ -241,7 +271,9 @@ static int snap_read(const char *dir, long long max) {
 
 /* `supervisor --list DIR` / `--read DIR MAX`: the exit code, or -1 if not such a call */
 static int snapshot_main(int argc, char **argv) {
-    if (argc == 3 && strcmp(argv[1], "--list") == 0) return snap_list(argv[2]);
+    if (argc == 3 && strcmp(argv[1], "--list") == 0) return snap_list(argv[2], -1, 0);
+    if (argc == 5 && strcmp(argv[1], "--list") == 0)
+        return snap_list(argv[2], atoll(argv[3]), atoll(argv[4]));
     if (argc == 4 && strcmp(argv[1], "--read") == 0) return snap_read(argv[2], atoll(argv[3]));
     return -1;
 }

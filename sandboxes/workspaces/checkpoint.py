@@ -147,6 +147,7 @@ class Checkpointer:
         self._known_blobs = {sha for _, sha in base_tree.values()} | {sha for _, sha in tree.values()}
         self._differs = {p for p in tree.keys() | base_tree.keys() if tree.get(p) != base_tree.get(p)}
         self.signatures: dict[bytes, Signature] = {}
+        self.horizon = 0  # the last walk's (Changes.horizon)
 
     def changed_since_base(self) -> set[str]:
         """Paths whose content, mode or presence differs from the base (latest checkpoint)."""
@@ -176,7 +177,7 @@ class Checkpointer:
                 if sha not in self._known_blobs:
                     blobs[sha] = entry.data
         if not updates:
-            self.signatures = changes.signatures
+            self.signatures, self.horizon = changes.signatures, changes.horizon
             return None
         commit = self._commit(updates, blobs, _message(message, skipped, changes.unreadable))
         base = self._base_tree
@@ -190,7 +191,7 @@ class Checkpointer:
             else:
                 self._differs.discard(path)
         self._known_blobs.update(blobs)
-        self.parent, self.signatures = commit, changes.signatures
+        self.parent, self.signatures, self.horizon = commit, changes.signatures, changes.horizon
         return Checkpoint(commit, [_text(p) for p in sorted(updates)], [_text(p) for p in skipped],
                           sorted(_text(p) for p in changes.unreadable))
 

@@ -37,9 +37,11 @@ if TYPE_CHECKING:
 NO_SIGNATURE = b"archive"
 
 
-async def docker_changes(sandbox: Sandbox, known: Signatures, max_bytes: int = MAX_FILE_BYTES) -> Changes:
-    """What changed in the container's /workspace since the walk that gave ``known``."""
-    changes = await supervised_changes(sandbox.run_supervisor, "/workspace", known, max_bytes)
+async def docker_changes(sandbox: Sandbox, known: Signatures, since: int = 0,
+                         max_bytes: int = MAX_FILE_BYTES) -> Changes:
+    """What changed in the container's /workspace since the walk that gave ``known`` (and
+    the horizon ``since``)."""
+    changes = await supervised_changes(sandbox.run_supervisor, "/workspace", known, since, max_bytes)
     if changes is None:
         return await _without_session(sandbox, known, max_bytes)
     if changes.unreadable:  # as root, through the daemon

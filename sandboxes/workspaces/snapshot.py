@@ -57,8 +57,9 @@ class Changes:
     entries: list[Entry] = field(default_factory=list)
     #: folders and files that could not be read: the last checkpoint's version stays
     unreadable: list[bytes] = field(default_factory=list)
-    #: True when ``entries`` hold every file (no signatures): compare all by content
-    complete: bool = False
+    #: files whose ctime is at least this (ns) may have changed since this walk: the next
+    #: listing sends their bytes along (sandboxes/workspaces/lister.py); 0: all of them
+    horizon: int = 0
 
     def keeps(self, path: bytes) -> bool:
         """``path`` was not seen because it (or a folder above it) could not be read."""
