@@ -13,8 +13,8 @@ bytes each, 50 per folder):
 2. the sandbox's start with that clone shipped into a fresh volume as one tar stream
    (archive API), against the same start with an empty volume: the difference is the
    shipping;
-3. a checkpoint after a one-file change: a stat listing in the container, then the
-   changed file through the archive API.
+3. a checkpoint after a one-file change (engine.workspaces.take_checkpoint: the listing
+   and the changed file read inside the container over the session).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.bench_checkpoint import make_repo  # noqa: E402
-from engine.workspaces import docker_listing, snapshot_of  # noqa: E402
+from engine.workspaces import take_checkpoint  # noqa: E402
 from sandboxes.base import SandboxSpec  # noqa: E402
 from sandboxes.workspaces.checkpoint import Checkpointer  # noqa: E402
 from sandboxes.workspaces.repo import EngineRepo  # noqa: E402
@@ -83,16 +83,14 @@ async def one(n: int, rounds: int, base: Path) -> None:
           f"{bare * 1e3:.0f} ms with an empty one (shipping ~{(shipped - bare) * 1e3:.0f} ms)")
     try:
         cpr = Checkpointer(repo, f"bench{n}", "a")
-        listing = await docker_listing(sb)
         t = time.perf_counter()
-        assert await asyncio.to_thread(cpr.take, snapshot_of(sb, cpr, listing), "first") is None
+        assert await take_checkpoint(sb, cpr, "first") is None
         first = time.perf_counter() - t
         out = []
         for r in range(rounds):
             await sb.exec(f"echo d{r} >> pkg0000/mod00000.py", 30)
             t = time.perf_counter()
-            listing = await docker_listing(sb)
-            cp = await asyncio.to_thread(cpr.take, snapshot_of(sb, cpr, listing), "bench")
+            cp = await take_checkpoint(sb, cpr, "bench")
             out.append(time.perf_counter() - t)
             assert cp is not None and cp.changed == ["pkg0000/mod00000.py"], cp
         true = []
