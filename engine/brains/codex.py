@@ -29,7 +29,8 @@ from ``turn.completed`` (the thread's totals, so each turn is charged what it ad
 the price of `model:` under `pricing:`.
 
 In a container Codex's own sandbox is off (``danger-full-access``): the container is the
-boundary, and Codex's bubblewrap cannot run inside it.
+boundary (Codex's bubblewrap is not in the image, and needs user namespaces that
+Docker's default seccomp profile refuses).
 """
 
 from __future__ import annotations
