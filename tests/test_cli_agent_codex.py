@@ -76,6 +76,8 @@ async def test_codex_through_the_model_socket(tmp_path: Path, codex_on_path: Non
     assert [(u["input_tokens"], u["cache_read_tokens"], u["output_tokens"]) for u in usage] == \
         [(600, 400, 50)] * 2
     assert usage[-1]["agent_tokens"] == 2100 and usage[-1]["cost"] > 0
+    console = "".join(e.data["text"] for e in watcher.find(ev.CONSOLE, "cx"))
+    assert "Reading additional input" not in console  # its every-turn chatter is not shown
     await store.close()
 
 

@@ -70,6 +70,8 @@ class CliBrain(Brain):
 
     kind = "command"
     label = "the command"
+    #: lines the CLI prints every turn that say nothing (not shown in the console)
+    chatter: frozenset[str] = frozenset()
 
     def __init__(self, agent: AgentConfig, team: TeamConfig) -> None:
         self.agent = agent
@@ -299,6 +301,8 @@ class CliBrain(Brain):
         except ValueError:
             obj = None
         if not isinstance(obj, dict):
+            if text in self.chatter:
+                return
             self._garbage += 1
             self._outcome.tail = [*self._outcome.tail[-TAIL_LINES:], text[:200]]
             if self._garbage <= MAX_GARBAGE_SHOWN:

@@ -60,6 +60,8 @@ OWN_CONFIG = ("--ignore-user-config", "--ignore-rules")
 class CodexBrain(CliBrain):
     kind = "codex"
     label = "Codex"
+    #: said on stderr at every start when its stdin is not a terminal
+    chatter = frozenset({"Reading additional input from stdin..."})
 
     async def prepare(self) -> None:
         assert self.paths is not None
