@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import shutil
 import sys
 import time
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ from engine.workspace_review import unmerged_agents
 from engine.workspaces import state_dir_of
 from memory.store import DEFAULT_DB, Store
 from sandboxes.docker_client import daemon_is_remote
+from sandboxes.hostfs import remove_tree
 from sandboxes.processes import pid_alive
 from sandboxes.remote_workspace import remove_run_volumes
 from sandboxes.workspaces.git import GitError, UserGit, owner_of, run_git
@@ -204,8 +204,8 @@ async def clean_run(store: Store, args: argparse.Namespace, run: dict) -> bool:
 
 
 def remove_workspaces(run: dict, work: RunWork) -> tuple[int, list[str]]:
-    """The run's own clones (rmtree works through directory descriptors: a symlink an
-    agent left is removed, never followed)."""
+    """The run's own clones (removed through directory descriptors: a symlink an agent
+    left is removed, never followed)."""
     from engine.resume import recorded_team
 
     team = recorded_team(run)
@@ -221,7 +221,7 @@ def remove_workspaces(run: dict, work: RunWork) -> tuple[int, list[str]]:
             kept.append(f"{agent.id}'s workspace {agent.sandbox_path} (its own sandbox_path)")
             continue
         if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path)
+            remove_tree(path)  # any depth an agent nested its folders to
             removed += 1
     run_dir = team.resolve(f".agentorch/workspaces/{run['id']}")
     if run_dir is not None and run_dir.is_dir() and not any(run_dir.iterdir()):

@@ -234,5 +234,41 @@ def open_host_file(path: str | Path, flags: int, *, make_parents: bool = False) 
         os.close(dir_fd)
 
 
-__all__ = ["directory", "open_beneath", "open_host_file", "read_bytes", "split_relative",
-           "write_bytes"]
+
+def remove_tree(path: Path) -> None:
+    """Remove a directory tree an agent may have made, of any depth: iteratively (no
+    recursion limit: shutil.rmtree of Python 3.11 fails past ~1,000 levels), through
+    directory descriptors with at most two open at a time (no path grows past PATH_MAX),
+    never following a symlink (one is removed, not what it points to).  Going back up
+    opens ``..``: meant for a tree no process changes meanwhile (a run that ended)."""
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+    fd = os.open(path, flags)
+    names: list[str] = []  # the way down from ``path`` to ``fd``
+    try:
+        while True:
+            sub = None
+            with os.scandir(fd) as entries:
+                for entry in entries:
+                    if entry.is_dir(follow_symlinks=False):
+                        sub = entry.name
+                        break
+                    os.unlink(entry.name, dir_fd=fd)
+            if sub is not None:
+                child = os.open(sub, flags, dir_fd=fd)
+                os.close(fd)
+                fd = child
+                names.append(sub)
+                continue
+            if not names:
+                break
+            parent = os.open("..", flags, dir_fd=fd)
+            os.close(fd)
+            fd = parent
+            os.rmdir(names.pop(), dir_fd=fd)
+    finally:
+        os.close(fd)
+    os.rmdir(path)
+
+
+__all__ = ["directory", "open_beneath", "open_host_file", "read_bytes", "remove_tree",
+           "split_relative", "write_bytes"]

@@ -95,36 +95,3 @@ def remove_container(container_id: str) -> None:
     except docker.errors.NotFound:
         pass
 
-
-def remove_tree(path: Path) -> None:
-    """Remove a directory tree of any depth: iteratively (no recursion limit, unlike
-    shutil.rmtree and pytest's own clean-up of its temp dirs), through directory
-    descriptors holding at most two open at a time (no path grows past PATH_MAX), and
-    never following a symlink. For attack tests whose agent nests thousands of levels."""
-    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
-    fd = os.open(path, flags)
-    names: list[str] = []  # the way down from ``path`` to ``fd``
-    try:
-        while True:
-            sub = None
-            with os.scandir(fd) as entries:
-                for entry in entries:
-                    if entry.is_dir(follow_symlinks=False):
-                        sub = entry.name
-                        break
-                    os.unlink(entry.name, dir_fd=fd)
-            if sub is not None:
-                child = os.open(sub, flags, dir_fd=fd)
-                os.close(fd)
-                fd = child
-                names.append(sub)
-                continue
-            if not names:
-                break
-            parent = os.open("..", flags, dir_fd=fd)
-            os.close(fd)
-            fd = parent
-            os.rmdir(names.pop(), dir_fd=fd)
-    finally:
-        os.close(fd)
-    os.rmdir(path)

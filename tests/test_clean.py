@@ -4,6 +4,7 @@ store after real runs (local backend)."""
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 import time
 
@@ -165,3 +166,19 @@ def test_a_demo_runs_folder_is_its_own_so_its_workspaces_go(tmp_path, capsys) ->
     assert "5 workspace(s)" in out and "kept" not in out.replace("branches stay", "")
     assert not (folder / "workspaces" / "coder").exists()
     assert (folder / "repo" / ".git").is_dir()  # the demo's repository (and its branches) stay
+
+
+def test_clean_removes_a_tree_nested_deeper_than_python_recurses(tmp_path, capsys):
+    """An agent can leave folders nested thousands deep in its clone (a racer's `mv`
+    onto an existing folder does): clean removes them, no RecursionError traceback."""
+    engine = finished_run(tmp_path, agents=("a",))
+    fd = os.open(engine.workspace("a"), os.O_RDONLY | os.O_DIRECTORY)
+    for _ in range(1500):
+        os.mkdir("d", dir_fd=fd)
+        inner = os.open("d", os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+        os.close(fd)
+        fd = inner
+    os.close(fd)
+    assert cli(tmp_path, "clean", engine.run_id, "--force") == 0
+    assert not engine.workspace("a").exists()
+    assert "Traceback" not in capsys.readouterr().err

@@ -12,7 +12,8 @@ import os
 import pytest
 
 from sandboxes.docker import DockerSandbox
-from tests.docker_support import make_spec, remove_tree, require_docker, started_sandbox, stop_sandbox
+from sandboxes.hostfs import remove_tree
+from tests.docker_support import make_spec, require_docker, started_sandbox, stop_sandbox
 
 pytestmark = pytest.mark.docker
 

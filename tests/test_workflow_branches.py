@@ -46,7 +46,9 @@ async def test_a_merge_conflict_blocks_the_task_naming_the_files(tmp_path: Path)
     def worker(agent: str, task_id: str, text: str) -> dict:
         return {"id": agent, "script": [
             wait(), step("write_file", path="shared.txt", content=text),
-            step("submit_task", task_id=task_id, summary=text), wait(10)]}
+            # stay a moment: ending at once made the two merges into the integration
+            # branch race (a failed update-ref instead of the conflict, 1 run in 4)
+            step("submit_task", task_id=task_id, summary=text), wait(3)]}
 
     team = make_team(tmp_path, [planner(one_task("a", "ann"), one_task("b", "bob")),
                                 worker("ann", "a", "ann was here\n"),
