@@ -30,9 +30,16 @@ def is_(type: str, agent: str | None = None, **fields):
     return pred
 
 
-def test_uninterrupted_run_is_the_reference(tmp_path):
-    run = run_with_kills(tmp_path, [])
-    assert check_final(final_state(tmp_path)) == []
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    """One run of the crash team without a kill (the tests on it only read it)."""
+    cwd = tmp_path_factory.mktemp("uninterrupted")
+    return cwd, run_with_kills(cwd, [])
+
+
+def test_uninterrupted_run_is_the_reference(uninterrupted):
+    cwd, run = uninterrupted
+    assert check_final(final_state(cwd)) == []
     assert not any(e.get("restored") for e in run.events)
 
 
@@ -98,14 +105,14 @@ def test_clean_stop_then_resume(tmp_path):
     assert check_final(final_state(tmp_path)) == []
 
 
-def test_a_finished_run_cannot_be_resumed(tmp_path):
-    run_with_kills(tmp_path, [])
+def test_a_finished_run_cannot_be_resumed(uninterrupted):
+    cwd, _run = uninterrupted
     proc = subprocess.run([*CLI, "--resume", "last", "--headless", "--db", "state.db"],
-                          cwd=tmp_path, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+                          cwd=cwd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
     assert proc.returncode == 1 and "nothing to resume" in proc.stderr
     assert "Traceback" not in proc.stderr
     proc = subprocess.run([*CLI, "--resume", "nope", "--headless", "--db", "state.db"],
-                          cwd=tmp_path, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+                          cwd=cwd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
     assert proc.returncode == 1 and "no run 'nope'" in proc.stderr
 
 
