@@ -437,12 +437,11 @@ def cli_problems(agent: AgentConfig) -> list[tuple[str, str]]:
         out.append(("cli", "`brain: command` needs `cli: {command: [program, args...]}`"))
     if agent.brain != "command" and agent.cli is not None and agent.cli.command:
         out.append(("cli", "`cli.command` only applies to `brain: command`"))
-    if agent.brain == "codex" and agent.approval_modes != {"never"}:
-        out.append(("approval", f"agentorch cannot ask you before Codex runs a command (it "
-                                "runs them itself, its own sandbox off inside the agent's "
-                                f"container), so `approval: {agent.approval_text}` would not "
-                                "hold; write `approval: never` for this agent to accept that, "
-                                "or use `brain: claude-code` or `claude`"))
+    if agent.brain == "codex" and agent.needs_plan:
+        out.append(("approval", "Codex has no plan mode agentorch can hold it in, so "
+                                f"`approval: {agent.approval_text}` would not hold; write "
+                                "`approval: risky` or `always` (its commands and file changes "
+                                "ask you), or use `brain: claude-code` or `claude` for a plan"))
     if agent.cli is not None and not agent.is_cli:
         out.append(("cli", "`cli:` only applies to CLI agents (`brain: claude-code`, `codex` "
                            "or `command`)"))

@@ -42,16 +42,15 @@ def problems(tmp_path: Path, text: str) -> list[str]:
      ":5: agents[0].script: `script` only applies to `model: scripted`"),
     ("agents:\n  - id: a\n    brain: claude-code\n    model: gpt-9\n",
      ":4: agents[0].model: no price is known for model 'gpt-9'"),
-    # Codex runs its commands itself: an approval policy it cannot follow is refused
-    ("agents:\n  - id: a\n    brain: codex\n    model: gpt-5-codex\n    approval: risky\n",
-     ":5: agents[0].approval: agentorch cannot ask you before Codex runs a command"),
+    # Codex has no plan mode agentorch can hold it in
+    ("agents:\n  - id: a\n    brain: codex\n    model: gpt-5-codex\n    approval: plan\n",
+     ":5: agents[0].approval: Codex has no plan mode agentorch can hold it in"),
     ("agents:\n  - id: a\n    brain: codex\n    approval: [plan, always]\n",
-     ":4: agents[0].approval: agentorch cannot ask you before Codex runs a command"),
-    # the starter team's `defaults: {approval: risky}` reaches a Codex agent: its own line
-    ("defaults:\n  approval: risky\nagents:\n  - id: a\n    brain: codex\n",
-     ":4: agents[0].approval: agentorch cannot ask you before Codex runs a command (it runs "
-     "them itself, its own sandbox off inside the agent's container), so `approval: risky` "
-     "would not hold; write `approval: never` for this agent"),
+     ":4: agents[0].approval: Codex has no plan mode agentorch can hold it in"),
+    # the team's `defaults: {approval: plan}` reaches a Codex agent: its own line
+    ("defaults:\n  approval: [plan, risky]\nagents:\n  - id: a\n    brain: codex\n",
+     ":4: agents[0].approval: Codex has no plan mode agentorch can hold it in, so "
+     "`approval: plan+risky` would not hold; write `approval: risky` or `always`"),
 ])
 def test_each_bad_cli_agent_names_line_field_and_problem(tmp_path, text, expected):
     found = problems(tmp_path, text)
@@ -75,7 +74,8 @@ def test_cli_agents_load(tmp_path: Path) -> None:
     assert cx.command_approval == "never"  # no `approval:` is `never`, which Codex can follow
 
 
-def test_codex_with_approval_never_loads(tmp_path: Path) -> None:
+@pytest.mark.parametrize("approval", ["never", "risky", "always"])
+def test_codex_approvals_load(tmp_path: Path, approval: str) -> None:
     path = tmp_path / "agents.yaml"
-    path.write_text("agents:\n  - id: cx\n    brain: codex\n    approval: never\n")
-    assert load_team(path).agents[0].approval == "never"
+    path.write_text(f"agents:\n  - id: cx\n    brain: codex\n    approval: {approval}\n")
+    assert load_team(path).agents[0].approval == approval

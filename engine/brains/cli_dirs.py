@@ -77,11 +77,16 @@ def cli_binds(agent: AgentConfig, run_id: str, state_root: Path,
 
 def cli_relays(agent: AgentConfig, team: TeamConfig, backend: str) -> tuple[tuple[int, str], ...]:
     """The relays a CLI agent's container needs: Codex's model socket on MODEL_PORT
-    (unless the key is passed in with pass_env, and Codex talks to the API itself)."""
-    if agent.brain != "codex" or backend != "docker" or \
-            team.openai.api_key_env in (agent.pass_env or []):
+    (unless the key is passed in with pass_env, and Codex talks to the API itself), and
+    the app server's connection on APP_PORT when its approvals come to the queue."""
+    if agent.brain != "codex" or backend != "docker":
         return ()
-    return ((MODEL_PORT, f"{CTL_MOUNT}/{MODEL_SOCKET}"),)
+    from engine.brains.codex_rpc import APP_PORT, APP_SOCKET
+
+    app = ((APP_PORT, f"{CTL_MOUNT}/{APP_SOCKET}"),) if agent.command_approval != "never" else ()
+    if team.openai.api_key_env in (agent.pass_env or []):
+        return app
+    return ((MODEL_PORT, f"{CTL_MOUNT}/{MODEL_SOCKET}"), *app)
 
 
 def prepare_dirs(paths: CliPaths) -> None:

@@ -11,6 +11,10 @@ def make_cli_brain(agent: AgentConfig, team: TeamConfig) -> Brain:
         from engine.brains.claude_code import ClaudeCodeBrain
 
         return ClaudeCodeBrain(agent, team)
+    if agent.brain == "codex" and agent.command_approval != "never":
+        from engine.brains.codex_app import CodexAppBrain  # its approvals in the queue
+
+        return CodexAppBrain(agent, team)
     if agent.brain == "codex":
         from engine.brains.codex import CodexBrain
 

@@ -31,8 +31,9 @@ the price of `model:` under `pricing:`.
 In a container Codex's own sandbox is off (``danger-full-access``): the container is the
 boundary (Codex's bubblewrap is not in the image, and needs user namespaces that
 Docker's default seccomp profile refuses).
-Codex runs its commands itself, so agentorch cannot ask the person first: a Codex agent
-whose `approval:` is not `never` is refused at load (engine/config.py's cli_problems).
+``codex exec`` runs its commands itself and asks nobody: it serves `approval: never`;
+with `risky` or `always` the agent runs ``codex app-server`` (engine/brains/codex_app.py),
+whose approval requests go to the interrupt queue.
 """
 
 from __future__ import annotations
