@@ -210,3 +210,22 @@ def test_lister_output_cut_short_or_answering_what_was_not_asked_is_not_trusted(
     _take_answers(b"x\x00f\x000\x001\x00!a\x00e13\x000\x000\x00", asked, changes)
     assert asked == {b"a"} and not changes.entries, "an answer not asked for ends the reading"
     assert _take_answers(b"x\x00f\x000\x001\x00!a\x00e13\x000\x000\x00", asked, changes, others=True) == [b"a"]
+
+
+async def test_folders_nested_thousands_deep_are_walked(tmp_path, walker):
+    """An agent nesting folders 1,500 deep: no recursion limit, the file at the bottom is
+    in the checkpoint (one descriptor per level)."""
+    repo, ws = clone(tmp_path, {"README.md": "hello\n"})
+    fd = os.open(ws, os.O_RDONLY)
+    for _ in range(1500):
+        os.mkdir("a", dir_fd=fd)
+        deeper = os.open("a", os.O_RDONLY, dir_fd=fd)
+        os.close(fd)
+        fd = deeper
+    with os.fdopen(os.open("deep.txt", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd), "w") as f:
+        f.write("at the bottom\n")
+    os.close(fd)
+    cpr = checkpointer(repo)
+    cp = cpr.take(await walker.changes(cpr.signatures, cpr.horizon), "deep")
+    assert cp is not None and cp.changed == ["a/" * 1500 + "deep.txt"]
+    assert committed(repo, cp.commit) == cpr.tree

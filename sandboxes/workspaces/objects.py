@@ -124,16 +124,19 @@ class TreeCache:
             folder = parent
 
     def _folder(self, path: bytes, dirty: set[bytes]) -> Folder:
-        entries = self.folders.get(path)
-        if entries is not None:
-            return entries
-        parent, _, name = path.rpartition(b"/")
-        above = self._folder(parent, dirty) if path else self.folders[b""]
-        if name in above:
-            raise TreeConflict(path)  # a file (or link) where a folder must go
-        above[name] = (TREE_MODE, "")
-        dirty.add(parent)
-        entries = self.folders[path] = {}
+        """The folder at ``path``, made (with the missing ones above it) if need be."""
+        missing = []
+        while path not in self.folders:  # the root is always there
+            missing.append(path)
+            path = path.rpartition(b"/")[0]
+        entries = self.folders[path]
+        for folder in reversed(missing):
+            parent, _, name = folder.rpartition(b"/")
+            if name in entries:
+                raise TreeConflict(folder)  # a file (or link) where a folder must go
+            entries[name] = (TREE_MODE, "")
+            dirty.add(parent)
+            entries = self.folders[folder] = {}
         return entries
 
     def _write(self, dirty: set[bytes], objects: LooseObjects) -> str:

@@ -26,7 +26,7 @@ import os
 import stat
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 #: files larger than this are recorded as skipped, not stored
@@ -95,11 +95,7 @@ def local_changes(workspace: str, known: Signatures, max_bytes: int = MAX_FILE_B
     """Walk a host workspace through descriptors; only files whose signature differs
     from ``known`` are opened and read."""
     walk = _LocalWalk(known, max_bytes, racy_ns)
-    root = os.open(workspace, _DIR_FLAGS)
-    try:
-        walk.folder(root, b"")
-    finally:
-        os.close(root)
+    walk.walk(os.open(workspace, _DIR_FLAGS))
     return walk.changes
 
 
@@ -115,46 +111,66 @@ class _LocalWalk:
         sig = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_mode)
         return sig if st.st_ctime_ns < self.horizon else (*sig, self.start)
 
-    def folder(self, dir_fd: int, prefix: bytes) -> None:
-        known, sigs, horizon, start = self.known, self.changes.signatures, self.horizon, self.start
-        encode, is_dir, is_reg, is_lnk = str.encode, stat.S_ISDIR, stat.S_ISREG, stat.S_ISLNK
-        with os.scandir(dir_fd) as listing:  # fstatat on the folder's descriptor, no path walk
-            for item in listing:
-                name = item.name
-                path = prefix + encode(name, _FS_ENCODING, "surrogateescape")
+    def walk(self, root: int) -> None:
+        """Depth first with a stack, not recursion (an agent may nest folders thousands
+        deep): one open descriptor per level, each folder's entries read at once."""
+        try:
+            stack = [(root, b"", iter(_entries(root)))]
+        except BaseException:
+            os.close(root)
+            raise
+        try:
+            while stack:
+                dir_fd, prefix, items = stack[-1]
+                sub = self.files(dir_fd, prefix, items)
+                if sub is None:
+                    stack.pop()
+                    os.close(dir_fd)
+                    continue
+                name, path = sub
                 try:
-                    st = item.stat(follow_symlinks=False)
-                except OSError as exc:
-                    if exc.errno not in _GONE:
+                    fd = os.open(name, _DIR_FLAGS, dir_fd=dir_fd)
+                except OSError as exc:  # gone, or swapped for a link: the next walk sees it
+                    if exc.errno not in _GONE and exc.errno != errno.ELOOP:
                         self.changes.unreadable.append(path)
                     continue
-                if name.lower() in _GIT_NAMES:
-                    continue
-                mode = st.st_mode
-                if is_dir(mode):
-                    self.subfolder(dir_fd, name, path)
-                    continue
-                if not (is_reg(mode) or is_lnk(mode)):
-                    continue  # a FIFO, device or socket is not content
-                ctime = st.st_ctime_ns
-                sig = (st.st_ino, st.st_size, st.st_mtime_ns, ctime, mode)
-                if ctime >= horizon:
-                    sig = (*sig, start)  # racily clean: never matches, read again next time
-                sigs[path] = sig
-                if known.get(path) != sig:
-                    self.read(dir_fd, name, path, mode)
-
-    def subfolder(self, dir_fd: int, name: str, path: bytes) -> None:
-        try:
-            fd = os.open(name, _DIR_FLAGS, dir_fd=dir_fd)
-        except OSError as exc:
-            if exc.errno not in _GONE and exc.errno != errno.ELOOP:
-                self.changes.unreadable.append(path)
-            return  # gone, or swapped for a link meanwhile: the next walk sees what it is
-        try:
-            self.folder(fd, path + b"/")
+                try:
+                    stack.append((fd, path + b"/", iter(_entries(fd))))
+                except OSError:
+                    os.close(fd)
+                    self.changes.unreadable.append(path)
         finally:
-            os.close(fd)
+            for dir_fd, _prefix, _items in stack:
+                os.close(dir_fd)
+
+    def files(self, dir_fd: int, prefix: bytes, items: Iterator[os.DirEntry]) -> tuple[str, bytes] | None:
+        """Take the folder's files and links until a subfolder (returned) or the end."""
+        known, sigs, horizon, start = self.known, self.changes.signatures, self.horizon, self.start
+        encode, is_dir, is_reg, is_lnk = str.encode, stat.S_ISDIR, stat.S_ISREG, stat.S_ISLNK
+        for item in items:
+            name = item.name
+            path = prefix + encode(name, _FS_ENCODING, "surrogateescape")
+            try:
+                st = item.stat(follow_symlinks=False)  # fstatat on the folder's descriptor
+            except OSError as exc:
+                if exc.errno not in _GONE:
+                    self.changes.unreadable.append(path)
+                continue
+            if name.lower() in _GIT_NAMES:
+                continue
+            mode = st.st_mode
+            if is_dir(mode):
+                return name, path
+            if not (is_reg(mode) or is_lnk(mode)):
+                continue  # a FIFO, device or socket is not content
+            ctime = st.st_ctime_ns
+            sig = (st.st_ino, st.st_size, st.st_mtime_ns, ctime, mode)
+            if ctime >= horizon:
+                sig = (*sig, start)  # racily clean: never matches, read again next time
+            sigs[path] = sig
+            if known.get(path) != sig:
+                self.read(dir_fd, name, path, mode)
+        return None
 
     def read(self, dir_fd: int, name: str, path: bytes, mode: int) -> None:
         changes = self.changes
@@ -189,6 +205,11 @@ class _LocalWalk:
         finally:
             os.close(fd)
         changes.entries.append(entry)
+
+
+def _entries(dir_fd: int) -> list[os.DirEntry]:
+    with os.scandir(dir_fd) as listing:  # the folder's descriptor, no path walk
+        return list(listing)
 
 
 def _read_open_file(fd: int, path: bytes, st: os.stat_result, max_bytes: int) -> Entry:
