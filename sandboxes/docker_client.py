@@ -84,14 +84,31 @@ def _client_options() -> dict[str, Any]:
     return {}
 
 
+def _from_env(**options: Any):
+    """docker.from_env, except that over TLS the daemon is verified with DOCKER_CERT_PATH's
+    CA, as the docker CLI does: requests would let REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE
+    replace it on every request (psf/requests#3829), and a daemon with its own CA would
+    fail to verify.  The API version is then asked once the client trusts its CA."""
+    docker = _docker_module()
+    options.update(_client_options())
+    if not os.environ.get("DOCKER_TLS_VERIFY") and not os.environ.get("DOCKER_CERT_PATH"):
+        return docker.from_env(**options)
+    from docker.constants import MINIMUM_DOCKER_API_VERSION
+
+    client = docker.from_env(version=MINIMUM_DOCKER_API_VERSION, **options)  # asks nothing yet
+    client.api.trust_env = False
+    client.api._version = client.api._retrieve_server_version()  # noqa: SLF001 - as "auto" does
+    return client
+
+
 def _get_client():
     """The shared docker-py client (thread-safe enough for concurrent requests)."""
     global _client
     with _client_lock:
         if _client is None:
-            docker = _docker_module()
+            _docker_module()  # a clear error when docker-py is missing
             try:
-                _client = docker.from_env(timeout=120, max_pool_size=64, **_client_options())
+                _client = _from_env(timeout=120, max_pool_size=64)
             except Exception as exc:  # DockerException: no daemon / bad DOCKER_HOST
                 raise _no_daemon_error(exc) from None
         return _client
@@ -109,8 +126,8 @@ async def _in_thread(fn: Callable, *args):
 def docker_available(timeout: float = 2.0) -> bool:
     """True when a Docker daemon answers a ping within ``timeout`` seconds.  Never raises."""
     try:
-        docker = _docker_module()
-        client = docker.from_env(timeout=timeout, **_client_options())
+        _docker_module()
+        client = _from_env(timeout=timeout)
         try:
             return bool(client.ping())
         finally:

@@ -15,6 +15,7 @@ import contextlib
 import os
 import secrets
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -80,6 +81,8 @@ def send_stdin(api, exec_id: str, data: bytes, timeout: float = 60) -> bytes:
     ssh = ssh_process(raw)
     if ssh is not None:  # DOCKER_HOST=ssh:// through the ssh client: a pipe pair
         return send_stdin_pipes(ssh, data, timeout)
+    if isinstance(raw, ssl.SSLSocket):  # TLS: written through it, with no half-close
+        return _send_tls(raw, data, timeout)
     try:
         sock = socket.socket(fileno=os.dup(raw.fileno()))
     finally:
@@ -93,6 +96,28 @@ def send_stdin(api, exec_id: str, data: bytes, timeout: float = 60) -> bytes:
         while chunk := sock.recv(65536):
             chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _send_tls(sock: ssl.SSLSocket, data: bytes, timeout: float) -> bytes:
+    """``data`` through the exec's TLS connection, then its output until the daemon
+    closes it.  TLS has no half-close here, so the command must stop reading by itself
+    (``head -c LENGTH``, as file_op_sync and the supervisor's install do)."""
+    chunks = []
+    try:
+        sock.settimeout(timeout)
+        sock.sendall(data)
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    except (ssl.SSLError, OSError):
+        pass  # the connection ended: what came is the output
+    finally:
+        with contextlib.suppress(Exception):
+            sock.close()
+    return b"".join(chunks)
+
+
+#: runs a file tool's script ($0) on exactly $1 bytes of stdin: no end of input needed
+_EXACT_STDIN = 'n=$1; shift; head -c "$n" | sh -c "$0" agentorch-file "$@"'
 
 
 class ContainerStopped(Exception):
@@ -270,8 +295,10 @@ async def _kill(run: _Exec, token: str, abort_after: float | None = None) -> Non
 def file_op_sync(api, container_id: str, user: str, script: str, args: list[str],
                  stdin: bytes | None) -> tuple[int, bytes, str]:
     """A file tool's script in its own exec (stdin attached when given); blocking."""
-    exec_id = api.exec_create(container_id, ["sh", "-c", script, "agentorch-file", *args],
-                              stdin=stdin is not None, user=user, workdir=WORKDIR)["Id"]
+    argv = (["sh", "-c", script, "agentorch-file", *args] if stdin is None else
+            ["sh", "-c", _EXACT_STDIN, script, str(len(stdin)), *args])
+    exec_id = api.exec_create(container_id, argv, stdin=stdin is not None, user=user,
+                              workdir=WORKDIR)["Id"]
     if stdin is None:
         out, err = api.exec_start(exec_id, demux=True)
     else:

@@ -13,11 +13,12 @@ from sandboxes.supervisor import CONTAINER_PATH, SupervisorUnavailable, supervis
 
 #: Run as root in the container once after it starts: /tmp writable for the sandbox
 #: user whatever the image's mode (dockerd 20.10 ignores the tmpfs mode option), and
-#: the supervisor (read from stdin) in a root-owned directory the agent cannot change.
+#: the supervisor (its $2 bytes read from stdin: no end of input needed, which a TLS
+#: connection cannot send) in a root-owned directory the agent cannot change.
 _PREPARE = r"""chmod 1777 /tmp || exit 1
 d=${1%/*}
 mkdir -p "$d" && chmod 0755 "$d" || exit 1
-cat >"$1.new" && chmod 0755 "$1.new" && mv -f "$1.new" "$1"
+head -c "$2" >"$1.new" && chmod 0755 "$1.new" && mv -f "$1.new" "$1"
 """
 
 _BASE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -69,7 +70,8 @@ def install_supervisor(api, container_id: str, image: str) -> str | None:
         binary = supervisor_binary()
     except SupervisorUnavailable as exc:
         problem, binary = str(exc), b""
-    exec_id = api.exec_create(container_id, ["sh", "-c", _PREPARE, "agentorch-prepare", CONTAINER_PATH],
+    exec_id = api.exec_create(container_id, ["sh", "-c", _PREPARE, "agentorch-prepare", CONTAINER_PATH,
+                                               str(len(binary))],
                               stdin=True, stdout=True, stderr=True, user="0:0", workdir="/")["Id"]
     try:
         send_stdin(api, exec_id, binary)
@@ -92,7 +94,8 @@ def start_relay(api, container_id: str, relays: tuple[tuple[int, str], ...], uid
         binary = relay_path().read_bytes()
     except RelayUnavailable as exc:
         raise SandboxError(f"the network relay is needed for network rules: {exc}") from None
-    exec_id = api.exec_create(container_id, ["sh", "-c", _PREPARE, "agentorch-prepare", RELAY_PATH],
+    exec_id = api.exec_create(container_id, ["sh", "-c", _PREPARE, "agentorch-prepare", RELAY_PATH,
+                                               str(len(binary))],
                               stdin=True, stdout=True, stderr=True, user="0:0", workdir="/")["Id"]
     send_stdin(api, exec_id, binary)
     if exit_code_of(api, exec_id) != 0:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -329,3 +330,43 @@ async def test_qa_on_a_remote_daemon_runs_on_a_copy_in_a_volume_that_goes_with_i
     finally:
         for name in [f"agentorch-ws-{engine.run_id}-coder", f"agentorch-ws-{engine.run_id}-planner"]:
             subprocess.run(["docker", "volume", "rm", "-f", name], capture_output=True, check=False)
+
+
+def test_docker_host_tcp_with_tls_writes_files_whole(second_daemon, monkeypatch, tmp_path):
+    """tcp:// with TLS (a TLS front on the second daemon's socket, client certificate
+    required): the daemon is verified with DOCKER_CERT_PATH's CA even when
+    REQUESTS_CA_BUNDLE names another, and files the agent writes arrive whole (TLS has no
+    half-close: they used to arrive empty); commands fall back to one exec each."""
+    pytest.importorskip("cryptography")
+    import time as _time
+
+    from tests.tls_front import make_certs
+
+    host, _ = second_daemon
+    certs = tmp_path / "certs"
+    make_certs(certs)
+    port_file = tmp_path / "port"
+    front = subprocess.Popen([sys.executable, str(ROOT / "tests" / "tls_front.py"),
+                              host[len("unix://"):], str(certs), str(port_file)])
+    try:
+        deadline = _time.monotonic() + 30
+        while not port_file.exists() or not port_file.read_text():
+            assert front.poll() is None and _time.monotonic() < deadline, "the TLS front did not start"
+            _time.sleep(0.05)
+        monkeypatch.setenv("DOCKER_HOST", f"tcp://127.0.0.1:{port_file.read_text()}")
+        monkeypatch.setenv("DOCKER_TLS_VERIFY", "1")
+        monkeypatch.setenv("DOCKER_CERT_PATH", str(certs))
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt")
+        make_repo(tmp_path / "proj", {"README.md": "hello\n", "tool.sh": "echo hi\n"})
+        (tmp_path / "team.yaml").write_text(TEAM.format(image=TEST_IMAGE, remote="auto"))
+        run = HeadlessRun(["team.yaml", "--headless", "--db", "state.db"], tmp_path)
+        run_id = run.until(lambda e: e["type"] == "run_started")["run_id"]
+        assert run.finish() == 0, run.proc.stderr.read()[-2000:]
+    finally:
+        front.terminate()
+        front.wait(10)
+    cps = [e for e in run.events if e["type"] == "checkpoint"]
+    assert [sorted(c["files"]) for c in cps] == [["docs/new.md"], ["README.md", "tool.sh"]]
+    er = EngineRepo.for_project(tmp_path, tmp_path / "proj")
+    assert git_text(["show", f"{cps[0]['commit']}:docs/new.md"], git_dir=er.git_dir) == "# new"
+    assert in_volume(host, f"agentorch-ws-{run_id}-a", "cat /w/docs/new.md") == "# new\n"
