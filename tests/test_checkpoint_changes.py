@@ -17,6 +17,7 @@ import pytest
 from checkpoint_support import WALKERS, Agent, checkpointer, clone, clone_of, committed, full_tree, walker_fixture  # noqa: F401 - the walker fixture
 from git_repos import make_repo, user_git
 
+from sandboxes.hostfs import remove_tree
 from sandboxes.supervisor import supervisor_path
 from sandboxes.workspaces.git import git_text, run_git
 from sandboxes.workspaces.lister import supervised_changes
@@ -225,7 +226,10 @@ async def test_folders_nested_thousands_deep_are_walked(tmp_path, walker):
     with os.fdopen(os.open("deep.txt", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd), "w") as f:
         f.write("at the bottom\n")
     os.close(fd)
-    cpr = checkpointer(repo)
-    cp = cpr.take(await walker.changes(cpr.signatures, cpr.horizon), "deep")
-    assert cp is not None and cp.changed == ["a/" * 1500 + "deep.txt"]
-    assert committed(repo, cp.commit) == cpr.tree
+    try:
+        cpr = checkpointer(repo)
+        cp = cpr.take(await walker.changes(cpr.signatures, cpr.horizon), "deep")
+        assert cp is not None and cp.changed == ["a/" * 1500 + "deep.txt"]
+        assert committed(repo, cp.commit) == cpr.tree
+    finally:  # pytest's clean-up of its temp folders (shutil.rmtree) cannot recurse this deep
+        remove_tree(ws / "a")
