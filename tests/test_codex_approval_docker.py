@@ -13,7 +13,7 @@ import pytest
 from engine import events as ev
 from tests.cli_image_support import require_cli_image
 from tests.fake_openai import FakeResponses, exec_command, message
-from tests.test_codex_docker import KEY, PLANT, codex_team, start_with_views
+from tests.test_codex_docker import KEY, PLANT, codex_team, mcp_call, start_with_views
 
 pytestmark = pytest.mark.docker
 
@@ -53,8 +53,10 @@ async def test_risky_commands_wait_for_the_person(tmp_path: Path,
     responses.push(exec_command("date; sort build/out.o", "call_read"))
     responses.push(exec_command("rm -rf build", "call_rm1"))
     responses.push(exec_command("rm -rf build", "call_rm2"))
+    responses.push(mcp_call("finish", "call_finish", summary="build removed"))
     responses.push(message("Cleaned."))
-    team = codex_team(tmp_path, approval="risky", tools=["finish"], sandbox_path="ws")
+    team = codex_team(tmp_path, approval="risky", tools=["wait_for_message", "finish"],
+                      sandbox_path="ws")
     engine, watcher, store = await start_with_views(team, tmp_path)
     try:
         first = await watcher.wait_for(ev.INTERRUPT, "cx", timeout=120, kind="command_approval")
@@ -83,9 +85,13 @@ async def test_risky_commands_wait_for_the_person(tmp_path: Path,
     # the person's reason reached Codex (steered into the turn)
     assert "keep the build" in json.dumps(responses.requests[2]["input"])
     # the key stayed outside; every response was charged through the model socket
-    assert [h["authorization"] for h in responses.headers] == [f"Bearer {KEY}"] * 4
-    assert len(watcher.find(ev.USAGE, "cx")) == 4
+    assert [h["authorization"] for h in responses.headers] == [f"Bearer {KEY}"] * 5
+    assert len(watcher.find(ev.USAGE, "cx")) == 5
     assert [e.data["text"] for e in watcher.find(ev.ASSISTANT_TEXT, "cx")] == ["Cleaned."]
+    # its team tools (MCP) need no approval of Codex's: the agent's view decides
+    done = watcher.find(ev.TOOL_RESULT, "cx", call_id="call_finish")[0].data
+    assert not done["is_error"], done
+    assert engine.agents["cx"].summary == "build removed"
     await store.close()
 
 

@@ -28,13 +28,15 @@ def responses(monkeypatch: pytest.MonkeyPatch):
     fake.stop()
 
 
-def test_codex_resumes_its_thread_after_kill9(responses: FakeResponses, tmp_path: Path) -> None:
+@pytest.mark.parametrize("approval", ["never", "risky"])  # codex exec; codex app-server
+def test_codex_resumes_its_thread_after_kill9(responses: FakeResponses, tmp_path: Path,
+                                              approval: str) -> None:
     require_cli_image()
     (tmp_path / "team.yaml").write_text(yaml.safe_dump({
         "name": "codex-resume", "sandbox": {"backend": "docker", "image": CLI_IMAGE},
         "pricing": {"gpt-5-codex": {"input": 1.25, "output": 10}},
         "agents": [{"id": "cx", "brain": "codex", "model": "gpt-5-codex",
-                    "approval": "never", "tools": ["finish"], "sandbox_path": "ws",
+                    "approval": approval, "tools": ["finish"], "sandbox_path": "ws",
                     "initial_instructions": "Start the long job."}]}))
     responses.push(exec_command("sleep 600", "call_long"))
     run = HeadlessRun(["team.yaml", "--headless", "--db", "state.db"], tmp_path)

@@ -50,6 +50,7 @@ UNTRUSTED_HOME_FILES = ("config.toml", "rules", "hooks.json", "hooks", "requirem
                         "managed_config.toml", ".codex")
 #: stdin and stdout of the app server on the relayed connection ($0 is the port)
 CONNECT = 'exec 3<>"/dev/tcp/127.0.0.1/$0" || exit 97; exec "$@" <&3 >&3 3>&-'
+STEER_WAIT = 30.0  # s for Codex to take the person's reason
 ITEM_TYPES = {"commandExecution": "command_execution", "fileChange": "file_change",
               "mcpToolCall": "mcp_tool_call", "webSearch": "web_search",
               "agentMessage": "agent_message"}
@@ -85,6 +86,7 @@ class CodexAppBrain(CodexBrain):
         argv = ["bash", "-c", CONNECT, str(port), "codex", "app-server"]
         for key, value in self._config():
             argv += ["-c", f"{key}={value}"]
+        argv += list(self.options.extra_args)  # `-c key=value` serves both commands
         return argv, {"CODEX_HOME": self.paths.state_seen, "HOME": self.paths.state_seen,
                       "RUST_LOG": "off", "NO_PROXY": "127.0.0.1,localhost",
                       "no_proxy": "127.0.0.1,localhost"}
@@ -235,15 +237,17 @@ class CodexAppBrain(CodexBrain):
         return {"decision": "accept"}
 
     async def _tell(self, text: str, params: dict[str, Any]) -> None:
-        """The person's reason, into the running turn (``turn/steer``)."""
+        """The person's reason, into the running turn (``turn/steer``), before the
+        decline is answered: Codex then sends both with its next request (a steer while
+        a response streams would cut that response)."""
         rpc = self._rpc
         if rpc is None or not self.session_id:
             return
         turn = str(params.get("turnId") or self._turn_id)
-        task = asyncio.ensure_future(rpc.call("turn/steer", {
-            "threadId": self.session_id, "expectedTurnId": turn,
-            "input": [{"type": "text", "text": text, "text_elements": []}]}))
-        task.add_done_callback(lambda t: t.cancelled() or t.exception())
+        with contextlib.suppress(RpcError, TimeoutError):
+            await asyncio.wait_for(rpc.call("turn/steer", {
+                "threadId": self.session_id, "expectedTurnId": turn,
+                "input": [{"type": "text", "text": text, "text_elements": []}]}), STEER_WAIT)
 
 
 def exec_item(item: dict[str, Any]) -> dict[str, Any]:
