@@ -72,7 +72,7 @@ async def test_risky_commands_wait_for_the_person(tmp_path: Path,
         second = await second_request(watcher)
         # rejected: it never ran
         declined = watcher.find(ev.TOOL_RESULT, "cx", call_id="call_rm1")[0].data
-        assert declined["is_error"], declined
+        assert declined["is_error"] and "keep the build" in declined["result"], declined
         assert (ws / "build" / "out.o").exists()
         await engine.interrupts.answer(second.data["id"], {"approved": True})
         await asyncio.wait_for(engine.wait(), 120)
@@ -129,4 +129,25 @@ async def test_a_rule_the_agent_plants_does_not_preapprove(tmp_path: Path,
         item, dict) and item.get("role") in ("developer", "system")]
     assert "PLANTED" not in json.dumps(given) and "Approved command prefix" not in json.dumps(given)
     assert [h["authorization"] for h in responses.headers] == [f"Bearer {KEY}"] * 4
+    await store.close()
+
+
+async def test_always_asks_for_what_risky_lets_through(tmp_path: Path,
+                                                       responses: FakeResponses) -> None:
+    require_cli_image()
+    workspace(tmp_path)
+    responses.push(exec_command("date; sort build/out.o", "call_read"))
+    responses.push(message("Read."))
+    team = codex_team(tmp_path, approval="always", tools=["finish"], sandbox_path="ws")
+    engine, watcher, store = await start_with_views(team, tmp_path)
+    try:
+        ask = await watcher.wait_for(ev.INTERRUPT, "cx", timeout=120, kind="command_approval")
+        assert ask.data["command"] == "date; sort build/out.o"
+        assert "approval: always" in ask.data["reason"]
+        await engine.interrupts.answer(ask.data["id"], {"approved": True})
+        await asyncio.wait_for(engine.wait(), 120)
+    finally:
+        await engine.stop()
+    read = watcher.find(ev.TOOL_RESULT, "cx", call_id="call_read")[0].data
+    assert not read["is_error"] and "built" in read["result"], read
     await store.close()

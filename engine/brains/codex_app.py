@@ -72,6 +72,7 @@ class CodexAppBrain(CodexBrain):
         await self.listener.start(self.paths.ctl / APP_SOCKET if in_container else None,
                                   sandbox_owner(self.ctx))
         self._items: dict[str, dict[str, Any]] = {}
+        self._declined: dict[str, str] = {}  # item id -> why the person said no
 
     async def close(self) -> None:
         if self.listener is not None:
@@ -142,7 +143,9 @@ class CodexAppBrain(CodexBrain):
         item = params.get("item") if isinstance(params.get("item"), dict) else {}
         if method in ("item/started", "item/completed") and item.get("type") in ITEM_TYPES:
             self._items[str(item.get("id"))] = item
-            await self._item(method.replace("/", "."), exec_item(item))
+            await self._item(method.replace("/", "."), exec_item(
+                item, self._declined.pop(str(item.get("id")), "")
+                if method == "item/completed" else ""))
             if method == "item/completed":
                 self._items.pop(str(item.get("id")), None)
         elif method == "turn/started":
@@ -225,6 +228,7 @@ class CodexAppBrain(CodexBrain):
                 await asyncio.wait({waiting}, timeout=5)
             waiting.result()
         except ToolError as exc:
+            self._declined[str(params.get("itemId"))] = str(exc)
             await self._tell(f"agentorch: {exc}. Do not try to get around this; go on "
                              "another way or ask.", params)
             return {"decision": "decline"}
@@ -250,8 +254,9 @@ class CodexAppBrain(CodexBrain):
                 "input": [{"type": "text", "text": text, "text_elements": []}]}), STEER_WAIT)
 
 
-def exec_item(item: dict[str, Any]) -> dict[str, Any]:
-    """An app-server item in the shape of ``codex exec --json``'s (CodexBrain._item)."""
+def exec_item(item: dict[str, Any], declined: str = "") -> dict[str, Any]:
+    """An app-server item in the shape of ``codex exec --json``'s (CodexBrain._item);
+    ``declined``: why the person said no."""
     out = {"type": ITEM_TYPES[item["type"]], "id": item.get("id"),
            "command": inner_command(str(item.get("command") or "")),
            "aggregated_output": item.get("aggregatedOutput"), "exit_code": item.get("exitCode"),
@@ -265,7 +270,7 @@ def exec_item(item: dict[str, Any]) -> dict[str, Any]:
         del out["aggregated_output"]
     if item.get("status") == "declined":
         out["status"] = "failed"
-        out["error"] = "declined: the person did not approve it"
+        out["error"] = f"declined: {declined or 'the person did not approve it'}"
     return out
 
 
