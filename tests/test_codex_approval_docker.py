@@ -151,3 +151,4 @@ async def test_always_asks_for_what_risky_lets_through(tmp_path: Path,
     read = watcher.find(ev.TOOL_RESULT, "cx", call_id="call_read")[0].data
     assert not read["is_error"] and "built" in read["result"], read
     await store.close()
+

@@ -62,7 +62,6 @@ class CodexAppBrain(CodexBrain):
     listener: AppListener | None = None
     _rpc: Rpc | None = None
     _turn_id = ""
-    _approving = 0  # approvals waiting for the person (the turn is not idle then)
 
     async def prepare(self) -> None:
         await super().prepare()
@@ -218,7 +217,6 @@ class CodexAppBrain(CodexBrain):
             return {"decision": "accept"}
         request["tool"] = tool
         ctx = self.ctx
-        self._approving += 1
         waiting = asyncio.ensure_future(_approval(
             ctx, f"approve {tool}: {shown[:60]}", f"{ctx.agent_id} (Codex) wants to run "
             f"{tool}", f"{tool} command" if tool == "shell" else "file change", request))
@@ -233,7 +231,6 @@ class CodexAppBrain(CodexBrain):
                              "another way or ask.", params)
             return {"decision": "decline"}
         finally:
-            self._approving -= 1
             waiting.cancel()
             if getattr(ctx, "status", None) == ev.AWAITING_APPROVAL:
                 with contextlib.suppress(Exception):
