@@ -43,16 +43,19 @@ async def test_the_demo_merges_each_done_task_into_the_integration_branch(tmp_pa
 async def test_a_merge_conflict_blocks_the_task_naming_the_files(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "project", {"shared.txt": "one\n"})
 
-    def worker(agent: str, task_id: str, text: str) -> dict:
-        return {"id": agent, "script": [
-            wait(), step("write_file", path="shared.txt", content=text),
-            # stay a moment: ending at once made the two merges into the integration
-            # branch race (a failed update-ref instead of the conflict, 1 run in 4)
-            step("submit_task", task_id=task_id, summary=text), wait(3)]}
+    # both tasks must be cut from the same base before either merges, and the two submits
+    # (and merges) come at once: bob writes on his task, tells ann and waits for her; ann
+    # writes once she has both her task and bob's word (in either order), tells bob, submits
+    def write(who: str) -> dict:
+        return step("write_file", path="shared.txt", content=f"{who} was here\n")
 
-    team = make_team(tmp_path, [planner(one_task("a", "ann"), one_task("b", "bob")),
-                                worker("ann", "a", "ann was here\n"),
-                                worker("bob", "b", "bob was here\n")],
+    ann = {"id": "ann", "direct_communication": ["bob"], "script": [
+        wait(), wait(), write("ann"), step("send_message", to="bob", text="written"),
+        step("submit_task", task_id="a", summary="a")]}
+    bob = {"id": "bob", "direct_communication": ["ann"], "script": [
+        wait(), write("bob"), step("send_message", to="ann", text="written"), wait(),
+        step("submit_task", task_id="b", summary="b")]}
+    team = make_team(tmp_path, [planner(one_task("a", "ann"), one_task("b", "bob")), ann, bob],
                      repo=str(repo), workflow={"goal": "g", "planner": "planner"})
     engine, watcher, store = await run_to_end(team, tmp_path, auto_approve=True, timeout=60)
     await store.close()

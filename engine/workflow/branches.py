@@ -113,7 +113,10 @@ async def merge_task(flow: TaskFlow, task: Task) -> str | None:
     if ws is None or not task.branch:
         return None
     try:
-        return await asyncio.to_thread(_merge, engine, ws.repo, task)
+        # one merge into the integration branch at a time: two tasks done together both
+        # read its head, and the second's update-ref failed instead of merging or conflicting
+        async with flow.integration_merges:
+            return await asyncio.to_thread(_merge, engine, ws.repo, task)
     except GitError as exc:
         return f"merging {task.branch} into the integration branch failed: {exc}"
 

@@ -47,6 +47,8 @@ class Workflow(TaskFlow):
         self.tasks: dict[str, b.Task] = {}
         self._background: set[asyncio.Task] = set()
         self._closing = False
+        #: one merge into the integration branch at a time (engine/workflow/branches.py)
+        self.integration_merges = asyncio.Lock()
 
     @classmethod
     def of(cls, engine: Engine) -> Workflow | None:

@@ -18,6 +18,8 @@ from engine.workflow import messages
 from engine.workflow.answers import BLOCKED_CHOICES, TASK_BLOCKED, blocked_choice
 
 if TYPE_CHECKING:
+    import asyncio
+
     from engine.run import Engine
     from engine.workflow.settings import WorkflowConfig
 
@@ -32,6 +34,7 @@ class TaskFlow:
     config: WorkflowConfig
     tasks: dict[str, b.Task]
     phase: str
+    integration_merges: asyncio.Lock
 
     async def _set_phase(self, phase: str, **changes: Any) -> None: ...
     def spawn(self, coro: Any, name: str) -> None: ...
