@@ -17,7 +17,7 @@ from tests.workflow_support import last_task, one_task, planner, wait
 QA = "hostname; cat result.txt; echo qa > qa-was-here; ls -a"
 
 
-def team(tmp_path: Path, backend: str):
+def team(tmp_path: Path, backend: str, qa: str = QA):
     coder = {"id": "coder", "script": [
         wait(),
         step("write_file", path="result.txt", content="the answer is 42"),
@@ -25,7 +25,7 @@ def team(tmp_path: Path, backend: str):
         step("submit_task", task_id="t1", summary="answered"),
         step("finish", summary="c")]}
     return make_team(tmp_path, [planner(one_task()), coder],
-                     workflow={"goal": "g", "planner": "planner", "qa": QA},
+                     workflow={"goal": "g", "planner": "planner", "qa": qa},
                      sandbox={"backend": backend, "image": TEST_IMAGE})
 
 
@@ -56,3 +56,19 @@ async def test_qa_on_local_runs_in_a_fresh_temporary_directory(tmp_path: Path) -
                                               auto_approve=True)
     await store.close()
     check(engine, watcher, tmp_path)
+
+
+async def test_qa_that_nests_folders_thousands_deep_is_cleaned_up(tmp_path: Path,
+                                                                   monkeypatch) -> None:
+    """A QA command (the project's own tests, or what the agent made them do) can leave
+    folders nested past Python's recursion limit in the copy: the task still ends, and
+    the copy goes (shutil.rmtree raised RecursionError there)."""
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    nest = "i=0; while [ $i -lt 1500 ]; do mkdir d && cd d || exit 1; i=$((i+1)); done; echo nested"
+    engine, watcher, store = await run_to_end(team(tmp_path, "local", nest), tmp_path,
+                                              auto_approve=True)
+    await store.close()
+    final = last_task(watcher, "t1")
+    assert final["state"] == "done" and "nested" in final["qa_output"], final
+    assert not list((tmp_path / "tmp").glob("agentorch-qa-*"))

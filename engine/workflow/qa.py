@@ -11,6 +11,7 @@ Makefile or the runner that grades it: the copy is taken after it submitted.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import io
 import re
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sandboxes import SandboxError, create_sandbox
+from sandboxes.hostfs import remove_tree
 
 if TYPE_CHECKING:
     from engine.run import Engine
@@ -58,8 +60,18 @@ async def run_qa(engine: Engine, task: Task, command: str, timeout: float) -> tu
         return 1, f"agentorch: QA could not run: {exc}"
     finally:
         await qa.stop()
-        await asyncio.to_thread(shutil.rmtree, tmp, True)
+        await asyncio.to_thread(_discard, tmp)
     return result.exit_code, result.output
+
+
+def _discard(tmp: Path) -> None:
+    """Remove the QA copy, whatever the command left there: folders nested past Python's
+    recursion (shutil.rmtree's limit), or ones it made unreadable (then what can go, goes)."""
+    try:
+        remove_tree(tmp)
+    except (OSError, RecursionError):
+        with contextlib.suppress(RecursionError):
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _fill_local(source: Sandbox, dest: Path, tree: bytes | None) -> None:

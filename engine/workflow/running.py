@@ -176,7 +176,11 @@ class TaskFlow:
         from engine.workflow.qa import run_qa
 
         attempt = task.attempt
-        code, output = await run_qa(self.engine, task, self.config.qa or "", self.config.qa_timeout)
+        try:
+            code, output = await run_qa(self.engine, task, self.config.qa or "",
+                                        self.config.qa_timeout)
+        except Exception as exc:  # noqa: BLE001 - never a task left in `qa` for ever
+            code, output = 1, f"agentorch: QA could not finish: {type(exc).__name__}: {exc}"
         if task.state != b.QA or task.attempt != attempt:  # the person acted meanwhile
             return
         task.qa_output = b.qa_tail(output)
