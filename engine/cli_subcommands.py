@@ -111,7 +111,7 @@ def cmd_replay(args, replay_runner: Callable | None) -> int:
 
 def cmd_check(file: str, db: str = str(DEFAULT_DB)) -> int:
     try:
-        team = load_team(file, db=db)
+        team = load_team(file, db=db, start_checks=True)
     except ConfigError as exc:
         for problem in exc.problems:
             print(visible_controls(str(problem)))

@@ -94,13 +94,15 @@ def _field_name(loc: tuple[Any, ...]) -> str:
 
 
 def load_team(path: str | Path, base_dir: Path | None = None,
-              db: str | Path | None = None, check_repo: bool = True) -> TeamConfig:
+              db: str | Path | None = None, check_repo: bool = True,
+              start_checks: bool = False) -> TeamConfig:
     """Load and validate a team file, raising ConfigError with every problem found.
 
     Relative paths in the file resolve against ``base_dir`` (default: the file's folder).
     ``db`` is the state database (default .agentorch/state.db): no workspace may hold it.
     ``check_repo`` False: `repo:`/`base:` are not looked up (a resumed run keeps the
     branch and base it recorded, whatever became of them since).
+    ``start_checks`` (for `check`): also what a start would refuse (engine/check_start.py).
     """
     path = Path(path)
     name = str(path)
@@ -153,6 +155,11 @@ def load_team(path: str | Path, base_dir: Path | None = None,
     for loc, message in layout_problems(team, path, Path(db or DEFAULT_DB)):
         line = lines.line(loc if _own_field(data, loc) else ("defaults", loc[-1]))
         problems.append(ConfigProblem(name, line, _field_name(loc), message))
+    if start_checks:
+        from engine.check_start import start_problems
+
+        for loc, message in start_problems(team, db or DEFAULT_DB):
+            problems.append(ConfigProblem(name, lines.line(loc), _field_name(loc), message))
     if problems:
         raise ConfigError(sorted(problems, key=lambda p: p.line))
     return team

@@ -19,6 +19,7 @@ from engine.config import NetworkRules
 from sandboxes.docker_client import daemon_is_remote
 
 if TYPE_CHECKING:
+    from engine.config import AgentConfig, TeamConfig
     from engine.run import Engine
 
 
@@ -41,20 +42,27 @@ def remote_problem(engine: Engine) -> str | None:
     """What keeps this team from running on a remote daemon, in one sentence; or None."""
     if not engine.remote_docker:
         return None
-    team = engine.team
+    for agent in engine.team.agents:
+        if engine.backends.get(agent.id) == "docker":
+            problem = agent_remote_problem(engine.team, agent)
+            if problem is not None:
+                return problem
+    return None
+
+
+def agent_remote_problem(team: TeamConfig, agent: AgentConfig) -> str | None:
+    """What keeps ``agent`` (in a container) from running on a remote daemon, or None.
+    Also judged by `check` and for an agent the workflow creates at run time."""
     fix_local = ("or set `sandbox: {remote: false}` if the daemon is in fact on this machine")
-    for agent in team.agents:
-        if engine.backends.get(agent.id) != "docker":
-            continue
-        if isinstance(team.network_of(agent), NetworkRules):
-            return (f"agent {agent.id}'s network rules (`network: {{allow, deny}}`) need the Docker "
-                    f"daemon on this machine, and {_where()} is not (the proxy's socket is bound "
-                    "into each container); use `network: none` or `unrestricted` for it, "
-                    + fix_local)
-        if agent.is_cli:
-            return (f"agent {agent.id} (brain: {agent.brain}) needs its settings and model socket "
-                    f"bound into its container, which {_where()} cannot do; give it "
-                    "`backend: local`, or use a Docker daemon on this machine, " + fix_local)
+    if isinstance(team.network_of(agent), NetworkRules):
+        return (f"agent {agent.id}'s network rules (`network: {{allow, deny}}`) need the Docker "
+                f"daemon on this machine, and {_where()} is not (the proxy's socket is bound "
+                "into each container); use `network: none` or `unrestricted` for it, "
+                + fix_local)
+    if agent.is_cli:
+        return (f"agent {agent.id} (brain: {agent.brain}) needs its settings and model socket "
+                f"bound into its container, which {_where()} cannot do; give it "
+                "`backend: local`, or use a Docker daemon on this machine, " + fix_local)
     return None
 
 
