@@ -24,7 +24,7 @@ from engine import events as ev
 from engine.brains.cli_dirs import sweep_ended_state
 from engine.control_chars import visible_controls
 from engine.workspace_review import unmerged_agents
-from engine.workspaces import state_dir_of
+from engine.workspaces import seeds_of, state_dir_of
 from memory.store import DEFAULT_DB, Store
 from sandboxes.docker_client import daemon_is_remote
 from sandboxes.hostfs import remove_tree
@@ -186,6 +186,9 @@ async def clean_run(store: Store, args: argparse.Namespace, run: dict) -> bool:
                 gone = await asyncio.to_thread(remove_branches, work.repo_path, rid, work.agents)
                 if gone:
                     done.append(f"{gone} branch(es) in {work.repo_path}")
+        seeds = await asyncio.to_thread(remove_seeds, state_dir_of(args.db), rid)
+        if seeds:
+            done.append(f"{seeds} clone(s) never shipped to the Docker daemon")
     except (OSError, GitError) as exc:
         err(f"run {rid}: cleaning stopped part way: {exc}")
         return False
@@ -233,6 +236,17 @@ def remove_workspaces(run: dict, work: RunWork) -> tuple[int, list[str]]:
             kept.append(f"the run's workspace volumes on the Docker daemon ({exc}); "
                         f"`docker volume ls --filter label=agentorch.run={run['id']}` lists them")
     return removed, kept
+
+
+def remove_seeds(state_dir: Path, run_id: str) -> int:
+    """The clones made here for a remote daemon that a failed start never shipped
+    (`<state>/git/seeds/<run>/<agent>`), never following a symlink."""
+    seeds = seeds_of(state_dir, run_id)
+    if run_id in ("", ".", "..") or "/" in run_id or not seeds.is_dir() or seeds.is_symlink():
+        return 0  # a run id that is no single folder name, or nothing left
+    count = sum(1 for entry in seeds.iterdir() if entry.is_dir() and not entry.is_symlink())
+    remove_tree(seeds)
+    return count
 
 
 def _demo_folder(base_dir: Path) -> Path | None:

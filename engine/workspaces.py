@@ -53,6 +53,12 @@ def state_dir_of(db_path: str | Path) -> Path:
     return Path(db_path).resolve().parent
 
 
+def seeds_of(state_dir: Path, run_id: str) -> Path:
+    """Where a run's clones for a remote daemon are made before they are shipped into its
+    volumes (one folder per agent; gone once shipped, `clean` removes what a failed start left)."""
+    return state_dir.resolve() / "git" / "seeds" / run_id
+
+
 class Workspaces:
     """The engine's repository of a run's project, and each agent's checkpoints."""
 
@@ -136,7 +142,7 @@ class Workspaces:
             remote = engine.remote_docker and backends[agent.id] == "docker"
             workspace = engine.team.workspace_of(agent, engine.run_id)
             if remote:  # made here, shipped into the agent's volume on the daemon as data
-                workspace = self.repo.git_dir.parent / "seeds" / engine.run_id / agent.id
+                workspace = seeds_of(self.repo.git_dir.parent.parent, engine.run_id) / agent.id
             if self.repo.ref(base_ref(engine.run_id, agent.id)) and (
                     volume_exists(engine.run_id, agent.id) if remote else workspace.is_dir()):
                 continue  # resumed: the clone and its checkpoints stay as they are

@@ -1,5 +1,5 @@
 """`agentorch-tui clean` and the unmerged work in `runs`, on real git and a real SQLite
-store after real runs (local backend)."""
+store after real runs (local backend; a failed start on a daemon treated as remote)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import os
 import sqlite3
 import time
 
+import pytest
 from engine_support import make_team, run_to_end, start, step
 from git_repos import make_repo, user_git
 
@@ -182,3 +183,40 @@ def test_clean_removes_a_tree_nested_deeper_than_python_recurses(tmp_path, capsy
     assert cli(tmp_path, "clean", engine.run_id, "--force") == 0
     assert not engine.workspace("a").exists()
     assert "Traceback" not in capsys.readouterr().err
+
+
+@pytest.mark.docker
+async def test_clean_removes_the_clones_a_failed_start_never_shipped_to_a_remote_daemon(tmp_path,
+                                                                                      capsys):
+    """`sandbox.remote: true` (this machine's daemon, which works the same): the clone is
+    made in `<state>/git/seeds/<run>/<agent>` and the container is refused (memory under
+    Docker's minimum) before it is shipped; `clean` removes it, never following a symlink."""
+    from docker_support import TEST_IMAGE, require_docker
+
+    from engine.run import Engine
+    from memory.store import Store
+    from sandboxes.base import SandboxError
+
+    require_docker()
+    make_repo(tmp_path / "proj", {"README.md": "hello\n"})
+    team = make_team(tmp_path, [{"id": "a", "resources": {"memory": "1m"}}], repo="proj",
+                     sandbox={"backend": "docker", "image": TEST_IMAGE, "remote": True})
+    store = await Store.open(tmp_path / "state.db")
+    engine = Engine(team, store)
+    with pytest.raises(SandboxError, match="could not create the container for agent a"):
+        await engine.start()
+    await store.close()
+    seeds = tmp_path / "git" / "seeds" / engine.run_id
+    assert (seeds / "a" / "README.md").is_file(), "the start failed before shipping"
+    outside = tmp_path / "precious"
+    outside.mkdir()
+    (outside / "keep.txt").write_text("mine")
+    (seeds / "a" / "link").symlink_to(outside)
+    other = tmp_path / "git" / "seeds" / "another-run" / "a"
+    other.mkdir(parents=True)
+    assert await asyncio.to_thread(cli, tmp_path, "clean", engine.run_id) == 0
+    out = capsys.readouterr().out
+    assert "1 clone(s) never shipped to the Docker daemon" in out, out
+    assert not seeds.exists()
+    assert (outside / "keep.txt").read_text() == "mine"
+    assert other.is_dir(), "another run's seeds stay"
