@@ -19,6 +19,7 @@ from engine import events as ev
 from engine.brains.base import Peer
 from engine.config import AgentConfig
 from engine.messaging import USER, Inbox
+from engine.remote_docker import agent_remote_problem
 from engine.workflow import board as b
 
 if TYPE_CHECKING:
@@ -54,14 +55,32 @@ async def propose_agent(wf: Workflow, creator_id: str, args: dict[str, Any],
     creator = wf.engine.team.agent(creator_id)
     data = agent_data(creator, args)
     try:
-        AgentConfig.model_validate(data)
+        config = AgentConfig.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
         field = ".".join(str(p) for p in err["loc"]) or "agent"
         raise _refuse(f"{field}: {err['msg'].removeprefix('Value error, ')}") from None
+    problem = remote_refusal(wf.engine, config, backend_of(wf.engine, creator_id))
+    if problem is not None:
+        raise _refuse(problem)
     wf.proposed.append(data)
     await wf._set_phase(wf.phase, by_call=call_id)
     return {"proposed": agent_id, "note": "it starts once the person approves the plan"}
+
+
+def backend_of(engine: Engine, creator_id: str) -> str:
+    """A created agent's backend: its creator's."""
+    return engine.backends.get(creator_id) or next(iter(engine.backends.values()), "local")
+
+
+def remote_refusal(engine: Engine, config: AgentConfig, backend: str) -> str | None:
+    """What a remote Docker daemon cannot run of ``config`` (the sentence a start gives,
+    engine/remote_docker.py), or None.  A created agent inherits its creator's network and
+    backend and gets no CLI brain, so today its creator was refused first; judged again
+    so that this holds whatever create_agent may set."""
+    if backend != "docker" or not engine.remote_docker:
+        return None
+    return agent_remote_problem(engine.team, config)
 
 
 def agent_data(creator: AgentConfig, args: dict[str, Any]) -> dict[str, Any]:
@@ -86,7 +105,8 @@ def agent_data(creator: AgentConfig, args: dict[str, Any]) -> dict[str, Any]:
         "id": args["id"], "type": args["role"],
         "description": f"{args['role']} (created by {creator.id} at run time)",
         "model": model, "approval": approval, "tools": tools,
-        "image": creator.image, "network": creator.network, "backend": creator.backend,
+        "image": creator.image, "backend": creator.backend,
+        "network": creator.model_dump(mode="json")["network"],  # rules as data: it is recorded
         "pass_env": creator.pass_env, "direct_communication": [creator.id],
         "resources": creator.resources.model_dump() if creator.resources else None,
         "budget": creator.budget.model_dump() if creator.budget else None,
@@ -125,8 +145,13 @@ async def start_created(wf: Workflow, data: dict[str, Any]) -> None:
     from sandboxes import create_sandbox
 
     creator = data.get("direct_communication", [wf.config.planner])[0]
+    backend = backend_of(engine, creator)
+    problem = remote_refusal(engine, config, backend)
+    if problem is not None:  # judged again at its start: nothing of it is added
+        await engine.emit(ev.NOTICE, level="error", agent_not_created=config.id,
+                          text=f"agent {config.id} was not created: {problem}")
+        return
     add_to_team(engine, config)
-    backend = engine.backends.get(creator) or next(iter(engine.backends.values()), "local")
     engine.backends[config.id] = backend
     wf.created.append(data)
     run_id = engine.run_id
