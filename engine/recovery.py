@@ -11,6 +11,8 @@ The guarantee, per tool (also in the README):
   ``ask_user`` / ``request_debug`` / ``propose_plan`` / ``report_progress`` /
   command approvals whose interrupt was recorded (it is shown again, or its
   answer is used if it was answered).
+  A coding CLI's open interrupt is not: its turn died with the engine, so resume closes
+  it as stale (engine/resume.py close_stale_interrupts) and the new turn asks again.
 * reported as interrupted, not repeated (at most once): ``run_command`` that had
   started; the brain gets the output recorded so far and ``interrupted: true``.
 * at least once: ``update_memory`` when the crash fell between the append to

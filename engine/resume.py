@@ -20,7 +20,13 @@ from engine import events as ev
 from engine.brains.base import InboxMessage, ToolCall, ToolResult
 from engine.command_policy import workspace_path
 from engine.config import TeamConfig
-from engine.interrupts import Interrupt
+from engine.interrupts import (
+    COMMAND_APPROVAL,
+    DEBUG_REQUEST,
+    PLAN_APPROVAL,
+    USER_INPUT,
+    Interrupt,
+)
 from engine.messaging import REPLY, REQUEST, Envelope
 
 if TYPE_CHECKING:
@@ -28,6 +34,10 @@ if TYPE_CHECKING:
     from memory.store import Store
 
 STOPPED_REASON = "run stopped"
+#: why a coding CLI's open interrupt is closed on resume (its answer would reach nobody)
+#: the kinds a CLI agent's turn raises (its approvals, its MCP questions, retry-or-stop)
+TURN_KINDS = (COMMAND_APPROVAL, PLAN_APPROVAL, USER_INPUT, DEBUG_REQUEST)
+STALE_TEXT = "the turn that asked ended when the engine stopped; the agent asks again"
 
 
 class ResumeError(Exception):
@@ -291,6 +301,18 @@ def apply_run_state(engine: Engine, state: RunState) -> None:
     engine.post.restore_counter(max(numbers))
 
 
+async def close_stale_interrupts(engine: Engine) -> None:
+    """A coding CLI's open question died with the turn that asked it (its process, or the
+    MCP call waiting for the answer, ended with the engine), and the resumed turn asks
+    again: close it as stale (withdrawn, never an approval) rather than show a dead button.
+    A built-in agent's interrupt is taken back by its unfinished call: left as it is."""
+    for intr in engine.interrupts.pending():
+        rt = engine.agents.get(intr.agent)
+        if rt is not None and rt.config.is_cli and intr.kind in TURN_KINDS:
+            await engine.interrupts.answer(intr.id, {"withdrawn": True, "stale": True,
+                                                     "text": STALE_TEXT})
+
+
 def prepare_agents(engine: Engine, state: RunState) -> None:
     """After the runtimes exist: restore each agent's position and its unfinished call."""
     for agent_id, rt in engine.agents.items():
@@ -314,5 +336,6 @@ def prepare_agents(engine: Engine, state: RunState) -> None:
             rt.resume_results = list(st.tail_results)
 
 
-__all__ = ["REPLY", "ResumeError", "RunState", "apply_run_state", "config_changes",
+__all__ = ["REPLY", "ResumeError", "RunState", "apply_run_state", "close_stale_interrupts",
+           "config_changes",
            "load_run_state", "prepare_agents", "recorded_team", "team_to_resume"]

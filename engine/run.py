@@ -389,9 +389,10 @@ class Engine(EventRecorder):
             await self._fail_start(msg)
             raise StartupConfigError(msg) from None
         if self.resuming:
-            from engine.resume import prepare_agents
+            from engine.resume import close_stale_interrupts, prepare_agents
 
             prepare_agents(self, self.pending_resume)
+            await close_stale_interrupts(self)
 
     async def _watch(self) -> None:
         while True:  # agents created at run time (the workflow) are waited for too
