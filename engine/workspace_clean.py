@@ -261,7 +261,8 @@ def remove_refs(repo: EngineRepo, run_id: str) -> int:
         return 0
     out = repo.git(["for-each-ref", "--format=%(refname)",
                     f"refs/agentorch/checkpoints/{run_id}/", f"refs/agentorch/base/{run_id}/",
-                    f"refs/agentorch/reviewed/{run_id}/", f"refs/heads/agentorch/{run_id}/"])
+                    f"refs/agentorch/reviewed/{run_id}/", f"refs/agentorch/before/{run_id}/",
+                    f"refs/heads/agentorch/{run_id}/"])
     refs = [r for r in out.splitlines() if r]
     if refs:
         script = "".join(f"delete {ref}\n" for ref in refs).encode()

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 
 from sandboxes.workspaces.git import run_git
-from sandboxes.workspaces.repo import EngineRepo, base_ref, checkpoint_ref
+from sandboxes.workspaces.repo import EngineRepo, base_ref, checkpoint_ref, kept_heads
 
 DIFF_ARGS = ("diff", "--no-ext-diff", "--no-textconv", "--no-color", "--find-renames")
 
@@ -128,6 +128,14 @@ def checkpoints(repo: EngineRepo, run_id: str, agent_id: str) -> list[Checkpoint
         for line in out.splitlines():
             commit, ts, subject = (line.split("\x1f") + ["", ""])[:3]
             found.append(CheckpointInfo(commit, subject, int(ts or 0)))
+    listed = {c.commit for c in found}
+    for kept in reversed(kept_heads(repo, run_id, agent_id) if base else []):
+        if kept not in listed:  # from before a task's branch replaced its workspace
+            line = run_git(["log", "-1", "--format=%ct%x1f%s", kept], git_dir=repo.git_dir)
+            ts, subject = (line.stdout.decode("utf-8", "replace").strip().split("\x1f")
+                           + ["", ""])[:2]
+            found.append(CheckpointInfo(kept, f"kept from before a task: {subject}",
+                                        int(ts or 0)))
     if base:
         found.append(CheckpointInfo(base, "base", 0))
     return found

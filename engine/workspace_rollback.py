@@ -12,7 +12,13 @@ from memory.store import Store
 from sandboxes import create_sandbox
 from sandboxes.workspaces.checkpoint import Checkpointer, read_tree
 from sandboxes.workspaces.git import GitError, run_git
-from sandboxes.workspaces.repo import EngineRepo, agent_branch, base_ref, checkpoint_ref
+from sandboxes.workspaces.repo import (
+    EngineRepo,
+    agent_branch,
+    base_ref,
+    checkpoint_ref,
+    kept_heads,
+)
 from sandboxes.workspaces.restore import apply_restore, plan_restore
 
 if TYPE_CHECKING:
@@ -33,8 +39,8 @@ def checkpoint_commit(repo: EngineRepo, run_id: str, agent_id: str, name: str) -
     done = run_git(["rev-parse", "-q", "--verify", f"{name}^{{commit}}"], git_dir=repo.git_dir,
                    check=False)
     commit = done.stdout.decode().strip()
-    if done.returncode != 0 or not base or not head or not (
-            _ancestor(repo, base, commit) and _ancestor(repo, commit, head)):
+    if done.returncode != 0 or not base or not head or not (_ancestor(repo, base, commit) and any(
+            _ancestor(repo, commit, tip) for tip in [head, *kept_heads(repo, run_id, agent_id)])):
         raise GitError(f"{name!r} is not a checkpoint of {agent_id} in run {run_id}; "
                        "`agentorch-tui events RUN_ID` lists them (type checkpoint)")
     return commit

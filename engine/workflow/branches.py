@@ -16,10 +16,11 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
+from engine import events as ev
 from sandboxes.base import SandboxError
 from sandboxes.workspaces.checkpoint import read_tree
 from sandboxes.workspaces.git import GitError, run_git
-from sandboxes.workspaces.repo import EngineRepo, base_ref
+from sandboxes.workspaces.repo import EngineRepo, base_ref, kept_ref
 
 if TYPE_CHECKING:
     from engine.run import Engine
@@ -60,6 +61,9 @@ async def cut_branch(flow: TaskFlow, task: Task) -> None:
         cut = task.cut or await asyncio.to_thread(_integration_head, repo, run_id, agent)
         start = start or cut
         cpr = ws._checkpointer(agent)  # noqa: SLF001
+        before = await asyncio.to_thread(repo.ref, cpr.ref)
+        kept = await asyncio.to_thread(_keep, repo, before, start,
+                                       kept_ref(run_id, agent, task.task_id))
         target = await asyncio.to_thread(read_tree, repo, start)
         plan = await asyncio.to_thread(plan_restore, repo, cpr.tree, target)
         try:
@@ -71,6 +75,28 @@ async def cut_branch(flow: TaskFlow, task: Task) -> None:
         await asyncio.to_thread(repo.set_ref, cpr.ref, start)
         await asyncio.to_thread(repo.set_ref, _ref(branch), start)
     task.branch, task.cut = branch, cut
+    if kept and before:
+        n = f"{kept} file{'s' if kept != 1 else ''}"
+        await engine.emit(ev.NOTICE, agent, level="warning", kept=before, task=task.task_id,
+                          text=f"{agent}'s earlier changes ({n}) are kept at checkpoint "
+                               f"{before[:12]}: task {task.task_id}'s branch replaced them in "
+                               f"its workspace; `rollback` to {before[:12]} brings them back")
+
+
+def _keep(repo: EngineRepo, before: str | None, start: str, ref: str) -> int:
+    """Keep the agent's checkpoint ``before`` reachable at ``ref`` when the cut at ``start``
+    drops work of its (files it changed that ``start`` does not hold); their number."""
+    if before is None or run_git(["merge-base", "--is-ancestor", before, start],
+                                 git_dir=repo.git_dir, check=False).returncode == 0:
+        return 0
+    done = run_git(["merge-base", before, start], git_dir=repo.git_dir, check=False)
+    fork = done.stdout.decode().strip() if done.returncode == 0 else ""
+    if not fork:
+        return 0
+    files = [f for f in repo.git(["diff", "--name-only", "-z", fork, before]).split("\0") if f]
+    if files:
+        repo.set_ref(ref, before)
+    return len(files)
 
 
 def _integration_head(repo: EngineRepo, run_id: str, agent: str) -> str:

@@ -8,6 +8,8 @@ database, never inside a workspace):
 - ``refs/agentorch/base/<run>/<agent>``: the commit an agent started from;
 - ``refs/agentorch/checkpoints/<run>/<agent>``: its latest checkpoint (a chain of
   commits whose first parent is the base);
+- ``refs/agentorch/before/<run>/<agent>/<task>``: its checkpoint from before a task's
+  branch was cut into its workspace (kept so a rollback can bring it back);
 - ``refs/heads/agentorch/<run>/<agent>``: the branch its clone was made from.
 """
 
@@ -33,6 +35,22 @@ def checkpoint_ref(run_id: str, agent_id: str) -> str:
 
 def base_ref(run_id: str, agent_id: str) -> str:
     return f"refs/agentorch/base/{run_id}/{agent_id}"
+
+
+def kept_ref(run_id: str, agent_id: str, task_id: str) -> str:
+    """The agent's checkpoint from before task ``task_id``'s branch replaced its workspace."""
+    return f"{kept_prefix(run_id, agent_id)}{task_id}"
+
+
+def kept_prefix(run_id: str, agent_id: str) -> str:
+    return f"refs/agentorch/before/{run_id}/{agent_id}/"
+
+
+def kept_heads(repo: EngineRepo, run_id: str, agent_id: str) -> list[str]:
+    """The agent's checkpoints kept from before its tasks' branches were cut (oldest first)."""
+    out = repo.git(["for-each-ref", "--sort=committerdate", "--format=%(objectname)",
+                    kept_prefix(run_id, agent_id)])
+    return [c for c in out.split() if c]
 
 
 # -- the user's repository -------------------------------------------------------------
