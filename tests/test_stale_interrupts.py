@@ -13,6 +13,8 @@ import yaml
 
 from engine.resume import STALE_TEXT
 from tests.crash_support import HeadlessRun
+from tests.fake_openai import FakeResponses, exec_command, message
+from tests.test_cli_agent_codex import PRICING, codex_on_path, responses  # noqa: F401
 
 # a turn without a `result` line is an error: the CLI agent asks the person (retry or stop)
 SILENT = "import sys; sys.exit(1)\n"
@@ -81,3 +83,36 @@ def _user_input(tmp: Path) -> str:
         return conn.execute("SELECT id FROM interrupts WHERE kind='user_input'").fetchone()[0]
     finally:
         conn.close()
+
+
+def test_codex_approval_pending_at_kill9_is_stale_and_asked_again(
+        tmp_path: Path, codex_on_path: None, responses: FakeResponses) -> None:  # noqa: F811
+    """The real `codex app-server` (approval: risky, local backend)."""
+    (tmp_path / "ws" / "build").mkdir(parents=True)
+    (tmp_path / "team.yaml").write_text(yaml.safe_dump({
+        "name": "codex-stale", "sandbox": {"backend": "local"}, "pricing": PRICING,
+        "agents": [{"id": "cx", "brain": "codex", "model": "gpt-5-codex", "approval": "risky",
+                    "tools": ["finish"], "sandbox_path": "ws",
+                    "initial_instructions": "Clean the build."}]}))
+    responses.push(exec_command("rm -rf build", "call_rm"))
+    run = HeadlessRun(["team.yaml", "--headless", "--db", "state.db"], tmp_path)
+    try:
+        first = _asked(run, "cx", "command_approval", set())
+        time.sleep(0.3)  # the interrupt reaches the store (group commit)
+    finally:
+        run.kill9()
+    responses.push(exec_command("rm -rf build", "call_rm2"))
+    responses.push(message("Done."))
+    resumed = HeadlessRun(["--resume", "last", "--headless", "--db", "state.db"], tmp_path)
+    try:
+        closed = resumed.until(lambda e: e["type"] == "interrupt_answered"
+                               and e["id"] == first["id"], timeout=60, answer=False)
+        assert closed is not None and closed["answer"]["stale"], resumed.proc.stderr.read()
+        again = _asked(resumed, "cx", "command_approval", {first["id"]})
+        resumed.send({"type": "approve", "interrupt": again["id"]})
+        assert resumed.finish(timeout=120) == 0, resumed.proc.stderr.read()
+    finally:
+        if resumed.proc.poll() is None:
+            resumed.kill9()
+    assert not (tmp_path / "ws" / "build").exists()
+    assert not [e for e in resumed.events if e["type"] == "interrupt" and e.get("restored")]
