@@ -34,9 +34,9 @@ if TYPE_CHECKING:
     from memory.store import Store
 
 STOPPED_REASON = "run stopped"
-#: why a coding CLI's open interrupt is closed on resume (its answer would reach nobody)
 #: the kinds a CLI agent's turn raises (its approvals, its MCP questions, retry-or-stop)
 TURN_KINDS = (COMMAND_APPROVAL, PLAN_APPROVAL, USER_INPUT, DEBUG_REQUEST)
+#: why a coding CLI's open interrupt is closed on resume (its answer would reach nobody)
 STALE_TEXT = "the turn that asked ended when the engine stopped; the agent asks again"
 
 

@@ -70,6 +70,7 @@ from sandboxes.docker_client import (
     build_command,
     check_docker,
     docker_available,
+    docker_slug,
 )
 from sandboxes.docker_exec import (
     _OOM_PROBE,
@@ -133,11 +134,6 @@ KILLED_NOTE = "\n[agentorch: the command was killed (SIGKILL, exit 137)]\n"
 
 
 # ---------------------------------------------------------------- helpers
-
-
-def _slug(text: str, limit: int) -> str:
-    slug = re.sub(r"[^a-zA-Z0-9_.-]+", "-", text).strip("-.") or "x"
-    return slug[:limit]
 
 
 #: Without its own file system, a workspace's size is measured at most this often (s).
@@ -252,7 +248,7 @@ class DockerSandbox(Sandbox):
                 type="json-file", config={"max-size": LOG_MAX_SIZE, "max-file": "1"}
             ),
         )
-        name = f"agentorch-{_slug(spec.run_id, 40)}-{_slug(spec.agent_id, 40)}-{secrets.token_hex(3)}"
+        name = f"agentorch-{docker_slug(spec.run_id, 40)}-{docker_slug(spec.agent_id, 40)}-{secrets.token_hex(3)}"
         try:
             created = api.create_container(
                 spec.image,
@@ -261,7 +257,7 @@ class DockerSandbox(Sandbox):
                 working_dir=WORKDIR,
                 labels=labels,
                 environment=env,
-                hostname=_slug(spec.agent_id, 63),
+                hostname=docker_slug(spec.agent_id, 63),
                 volumes=[WORKDIR] if not workspace_source else None,  # ephemeral: anonymous
                 host_config=host_config,
                 name=name,

@@ -114,6 +114,12 @@ def _get_client():
         return _client
 
 
+def docker_slug(text: str, limit: int) -> str:
+    """``text`` as a part of a Docker object name (container, volume, host name)."""
+    slug = re.sub(r"[^a-zA-Z0-9_.-]+", "-", text).strip("-.") or "x"
+    return slug[:limit]
+
+
 def _short(detail: object, limit: int = 160) -> str:
     text = " ".join(str(detail).split())
     return text if len(text) <= limit else text[: limit - 3] + "..."

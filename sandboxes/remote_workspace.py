@@ -13,7 +13,6 @@ removed with its container.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import subprocess
 import tarfile
@@ -22,17 +21,12 @@ from pathlib import Path
 
 from sandboxes.base import SandboxError
 from sandboxes.docker_cleanup import LABEL_AGENT, LABEL_RUN
-from sandboxes.docker_client import _docker_module, _get_client, _short
+from sandboxes.docker_client import _docker_module, _get_client, _short, docker_slug
 from sandboxes.docker_exec import WORKDIR
 
 
-def _slug(text: str, limit: int) -> str:
-    slug = re.sub(r"[^a-zA-Z0-9_.-]+", "-", text).strip("-.") or "x"
-    return slug[:limit]
-
-
 def volume_name(run_id: str, agent_id: str) -> str:
-    return f"agentorch-ws-{_slug(run_id, 60)}-{_slug(agent_id, 60)}"
+    return f"agentorch-ws-{docker_slug(run_id, 60)}-{docker_slug(agent_id, 60)}"
 
 
 def ensure_volume(api, name: str, run_id: str, agent_id: str) -> bool:

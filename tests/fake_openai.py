@@ -13,6 +13,7 @@ import itertools
 import json
 import threading
 from collections import deque
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -66,6 +67,17 @@ class FakeResponses:
             "output_tokens": 50, "output_tokens_details": {"reasoning_tokens": 0},
             "total_tokens": 1050}}})
         return out
+
+
+def serve_responses(monkeypatch, key: str | None = None) -> Iterator[FakeResponses]:
+    """For a fixture: a fake Responses API as the engine's OpenAI upstream (with ``key``
+    as its API key when given), stopped afterwards."""
+    fake = FakeResponses()
+    if key is not None:
+        monkeypatch.setenv("OPENAI_API_KEY", key)
+    monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
+    yield fake
+    fake.stop()
 
 
 def _handler(api: FakeResponses) -> type[BaseHTTPRequestHandler]:

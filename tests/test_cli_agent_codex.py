@@ -15,7 +15,7 @@ import pytest
 
 from engine import events as ev
 from tests.engine_support import make_team, run_to_end, start
-from tests.fake_openai import FakeResponses, exec_command, message
+from tests.fake_openai import FakeResponses, exec_command, message, serve_responses
 
 CODEX_VERSION = "0.171.0"
 KEY = "sk-openai-test-key-123"
@@ -50,10 +50,7 @@ def codex_on_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def responses(monkeypatch: pytest.MonkeyPatch):
-    fake = FakeResponses()
-    monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
-    yield fake
-    fake.stop()
+    yield from serve_responses(monkeypatch)
 
 
 async def test_codex_through_the_model_socket(tmp_path: Path, codex_on_path: None,

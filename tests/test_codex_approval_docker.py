@@ -12,7 +12,7 @@ import pytest
 
 from engine import events as ev
 from tests.cli_image_support import require_cli_image
-from tests.fake_openai import FakeResponses, exec_command, message
+from tests.fake_openai import FakeResponses, exec_command, message, serve_responses
 from tests.test_codex_docker import KEY, PLANT, codex_team, mcp_call, start_with_views
 
 pytestmark = pytest.mark.docker
@@ -20,11 +20,7 @@ pytestmark = pytest.mark.docker
 
 @pytest.fixture
 def responses(monkeypatch: pytest.MonkeyPatch):
-    fake = FakeResponses()
-    monkeypatch.setenv("OPENAI_API_KEY", KEY)
-    monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
-    yield fake
-    fake.stop()
+    yield from serve_responses(monkeypatch, KEY)
 
 
 def workspace(tmp_path: Path) -> Path:

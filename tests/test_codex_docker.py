@@ -15,7 +15,7 @@ import pytest
 
 from engine import events as ev
 from tests.cli_image_support import CLI_IMAGE, require_cli_image
-from tests.fake_openai import FakeResponses, exec_command, message
+from tests.fake_openai import FakeResponses, exec_command, message, serve_responses
 
 pytestmark = pytest.mark.docker
 
@@ -26,11 +26,7 @@ PRICING = {MODEL: {"input": 1.25, "output": 10, "cache_read": 0.125}}
 
 @pytest.fixture
 def responses(monkeypatch: pytest.MonkeyPatch):
-    fake = FakeResponses()
-    monkeypatch.setenv("OPENAI_API_KEY", KEY)
-    monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
-    yield fake
-    fake.stop()
+    yield from serve_responses(monkeypatch, KEY)
 
 
 def mcp_call(tool: str, call_id: str, **args) -> dict:

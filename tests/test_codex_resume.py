@@ -14,18 +14,14 @@ import yaml
 
 from tests.cli_image_support import CLI_IMAGE, require_cli_image
 from tests.crash_support import HeadlessRun
-from tests.fake_openai import FakeResponses, exec_command, message
+from tests.fake_openai import FakeResponses, exec_command, message, serve_responses
 
 pytestmark = pytest.mark.docker
 
 
 @pytest.fixture
 def responses(monkeypatch: pytest.MonkeyPatch):
-    fake = FakeResponses()
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-openai-resume-test")
-    monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
-    yield fake
-    fake.stop()
+    yield from serve_responses(monkeypatch, "sk-openai-resume-test")
 
 
 @pytest.mark.parametrize("approval", ["never", "risky"])  # codex exec; codex app-server

@@ -24,15 +24,20 @@ from engine.workflow.plan import PlanError, parse_plan
 
 if TYPE_CHECKING:
     from engine.run import Engine
+    from engine.workflow.flow import Workflow
 
 ACTIONS = ("retry", "reassign", "skip")
 
 
+def _workflow(engine: Engine) -> Workflow:
+    if engine.workflow is None:
+        raise ControlError("this team has no workflow (`workflow:` in its team file)")
+    return engine.workflow
+
+
 @command("task")
 async def task_command(engine: Engine, cmd: Command) -> None:
-    wf = engine.workflow
-    if wf is None:
-        raise ControlError("this team has no workflow (`workflow:` in its team file)")
+    wf = _workflow(engine)
     action = cmd.need("action")
     if action not in ACTIONS:
         raise ControlError(f"unknown task action {action!r}; use {', '.join(ACTIONS)}")
@@ -57,9 +62,7 @@ async def task_command(engine: Engine, cmd: Command) -> None:
 
 @command("approve_plan")
 async def approve_plan(engine: Engine, cmd: Command) -> None:
-    wf = engine.workflow
-    if wf is None:
-        raise ControlError("this team has no workflow (`workflow:` in its team file)")
+    wf = _workflow(engine)
     interrupt = cmd.need("interrupt")
     if interrupt != wf.approval or wf.phase != b.APPROVAL:
         raise ControlError(f"{interrupt} is not the plan waiting for your approval"
