@@ -39,12 +39,22 @@ from memory.run_lock import RunLock
 from memory.store import Store
 from sandboxes import SandboxError, SandboxSpec, create_sandbox
 from sandboxes.base import DEFAULT_IMAGE, DEFAULT_MAX_OUTPUT
+from sandboxes.docker_client import daemon_is_remote
 from sandboxes.workspace_disk import parse_size
 
 
 class StartupConfigError(BrainError):
     """The team cannot start as configured (no API key, an unknown price, an unreadable
     rules or memory file): a configuration error, exit status 2."""
+
+
+def _no_daemon_reason() -> str:
+    """Why `auto` fell back to local, naming a DOCKER_HOST on another machine."""
+    host = os.environ.get("DOCKER_HOST", "").strip()
+    if daemon_is_remote("auto", host):
+        return (f"no Docker daemon answered at {host} (DOCKER_HOST); check it, or unset "
+                "DOCKER_HOST to use this machine's Docker.")
+    return "no Docker daemon answered; start Docker for isolation."
 
 
 def requested_auto(requested: dict[str, str]) -> bool:
@@ -175,7 +185,7 @@ class Engine(EventRecorder):
             if backend == "auto":
                 backend = "docker" if docker_ok else "local"
                 if not docker_ok:
-                    fell_back[agent.id] = "no Docker daemon answered; start Docker for isolation."
+                    fell_back[agent.id] = _no_daemon_reason()
             self.backends[agent.id] = backend
         images = {self.image_of(a) for a in self.team.agents if self.backends[a.id] == "docker"}
         for image in sorted(images):

@@ -178,3 +178,13 @@ def test_the_demo_alone_runs_local_when_its_image_is_missing_and_says_why(tmp_pa
     assert "Traceback" not in stderr
     assert "UNSANDBOXED" in stderr and "agentorch/sandbox:no-such-tag is not available" in stderr
     assert '"backends": {"planner": "local"' in started, started
+
+
+def test_auto_names_a_docker_host_that_does_not_answer(tmp_path):
+    """DOCKER_HOST set to another machine that is down: the fall-back says which daemon
+    did not answer and how to use this machine's instead ("start Docker" would mislead)."""
+    proc = _headless(tmp_path, "sandbox: {backend: auto}\n" + ONE_AGENT,
+                     {"DOCKER_HOST": "tcp://127.0.0.1:1"})
+    assert proc.returncode == 0, proc.stderr
+    assert "no Docker daemon answered at tcp://127.0.0.1:1" in proc.stderr, proc.stderr
+    assert "unset DOCKER_HOST" in proc.stderr and "Traceback" not in proc.stderr
